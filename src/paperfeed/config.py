@@ -1,0 +1,72 @@
+"""Settings, read once from `PAPERFEED_*` environment variables.
+
+Every knob of the product is declared here, in one place, with its default. With no
+configuration at all paperfeed keeps a SQLite file in the data directory.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """`$XDG_DATA_HOME/paperfeed`, the usual home for an app's own files."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "paperfeed"
+
+
+class Settings(BaseSettings):
+    """The whole configuration of a paperfeed site."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERFEED_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+    feed_timezone: str = "America/New_York"
+    site_name: str = "paperfeed"
+    site_url: str = "http://127.0.0.1:8000"
+    secret_key: str | None = None
+    page_size: int = 50
+    trending_window_days: int = 14
+    trending_gravity: float = 1.5
+    cache_max_age: int = 60
+
+    @field_validator("feed_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as America/New_York"
+            ) from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.feed_timezone)
+
+    def resolved_database_url(self, default_name: str = "paperfeed.sqlite3") -> str:
+        """The configured URL, or a SQLite file in the data dir."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.data_dir / default_name}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept `postgres://` and `postgresql://` and use psycopg 3 for both."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,519 @@
+"""The tables of the whole product.
+
+Designed up front so that later features add behaviour, not rewrites. Conventions:
+- timestamps are stored as naive UTC and read back timezone-aware (`UTCDateTime`);
+- a paper's public id is its arXiv id without version, or a stable local id for papers
+  that have none; the integer primary key never leaves the database;
+- displayed counts (`papers.upvotes`, `papers.comment_count`) are denormalized for fast
+  feeds and are only ever changed in the same transaction as the rows behind them;
+- `papers.change_seq` grows on every insert or update so that derived indexes, digests
+  and other nodes can follow changes and resume.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Naive UTC in the database, aware UTC in Python, identical on every backend."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
+
+
+# --- papers -----------------------------------------------------------------------------
+
+
+class Paper(Base):
+    __tablename__ = "papers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(64), unique=True)
+    arxiv_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title_key: Mapped[str] = mapped_column(String(40), index=True)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text, default="")
+    author_count: Mapped[int] = mapped_column(Integer, default=0)
+    primary_category: Mapped[str | None] = mapped_column(String(32), index=True)
+    categories: Mapped[str] = mapped_column(String(400), default="")
+    doi: Mapped[str | None] = mapped_column(String(200))
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    arxiv_comments: Mapped[str | None] = mapped_column(Text)
+    report_no: Mapped[str | None] = mapped_column(String(400))
+    license: Mapped[str | None] = mapped_column(String(200))
+    github_url: Mapped[str | None] = mapped_column(String(500))
+    project_url: Mapped[str | None] = mapped_column(String(500))
+    published_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None]
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+    # The instant the paper entered the daily feed; its day is computed in the feed's zone.
+    feed_at: Mapped[datetime | None] = mapped_column(index=True)
+    submitted_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL"), index=True
+    )
+    upvote_baseline: Mapped[int] = mapped_column(Integer, default=0)
+    upvotes: Mapped[int] = mapped_column(Integer, default=0)
+    comment_count: Mapped[int] = mapped_column(Integer, default=0)
+    hidden_at: Mapped[datetime | None]
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(32), default="import")
+    change_seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime]
+    modified_at: Mapped[datetime]
+
+    authors: Mapped[list[PaperAuthor]] = relationship(
+        order_by="PaperAuthor.position",
+        cascade="all, delete-orphan",
+        back_populates="paper",
+    )
+    versions: Mapped[list[PaperVersion]] = relationship(
+        order_by="PaperVersion.version", cascade="all, delete-orphan", back_populates="paper"
+    )
+    organization: Mapped[Organization | None] = relationship()
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
+
+    __table_args__ = (Index("ix_papers_feed_at_upvotes", "feed_at", "upvotes"),)
+
+    @property
+    def category_list(self) -> list[str]:
+        return self.categories.split() if self.categories else []
+
+
+class PaperAuthor(Base):
+    __tablename__ = "paper_authors"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), index=True)
+    affiliation: Mapped[str | None] = mapped_column(String(500))
+    # Set when the author claims the paper and the claim is approved.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    paper: Mapped[Paper] = relationship(back_populates="authors")
+    user: Mapped[User | None] = relationship()
+
+
+class PaperVersion(Base):
+    __tablename__ = "paper_versions"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submitted_at: Mapped[datetime]
+    size: Mapped[str | None] = mapped_column(String(32))
+
+    paper: Mapped[Paper] = relationship(back_populates="versions")
+
+
+class PaperAlias(Base):
+    """Old public ids (a local id merged into an arXiv id) that still resolve."""
+
+    __tablename__ = "paper_aliases"
+
+    alias: Mapped[str] = mapped_column(String(64), primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+
+
+class Counter(Base):
+    """Named monotonic counters; `paper_change` hands out `papers.change_seq` values.
+
+    Taking a value locks the row until commit, so sequence order is commit order and a
+    follower reading `change_seq > last_seen` never misses a row.
+    """
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
+class SiteMeta(Base):
+    """Small facts about this installation (the demo's anchor day, data fingerprints)."""
+
+    __tablename__ = "site_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# --- people and organizations -------------------------------------------------------------
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(40), unique=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email_verified_at: Mapped[datetime | None]
+    password_hash: Mapped[str] = mapped_column(String(300))
+    fullname: Mapped[str] = mapped_column(String(200), default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    role: Mapped[str] = mapped_column(String(16), default="user")  # user | moderator | admin
+    upvotes_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    banned_at: Mapped[datetime | None]
+    ban_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    fullname: Mapped[str] = mapped_column(String(300), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    avatar_url: Mapped[str | None] = mapped_column(String(500))
+    website: Mapped[str | None] = mapped_column(String(500))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class OrgMembership(Base):
+    __tablename__ = "org_memberships"
+
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str] = mapped_column(String(16), default="member")  # member | admin
+    status: Mapped[str] = mapped_column(String(16), default="invited")  # invited | active
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
+class Follow(Base):
+    """A user following an author name, an organization, a user or a category."""
+
+    __tablename__ = "follows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # author | organization | user | category
+    target: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("user_id", "kind", "target"),)
+
+
+# --- community actions -------------------------------------------------------------------
+
+
+class Upvote(Base):
+    __tablename__ = "upvotes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime]
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Replies are one level deep: a reply's parent is always a top-level comment.
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    edited_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    hidden_at: Mapped[datetime | None]
+    hidden_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Report(Base):
+    """A user's report of a comment or a paper, handled by a moderator."""
+
+    __tablename__ = "reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), index=True
+    )
+    paper_id: Mapped[int | None] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution: Mapped[str | None] = mapped_column(String(32))
+
+
+class Submission(Base):
+    """A request to put a paper on the daily feed, and what became of it."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    arxiv_id: Mapped[str] = mapped_column(String(64))
+    paper_id: Mapped[int | None] = mapped_column(ForeignKey("papers.id", ondelete="SET NULL"))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(16))  # accepted | duplicate | rejected
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuthorClaim(Base):
+    __tablename__ = "author_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    author_position: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    __table_args__ = (UniqueConstraint("paper_id", "author_position", "user_id"),)
+
+
+class ModerationLog(Base):
+    """An append-only audit trail of every moderator and admin action."""
+
+    __tablename__ = "moderation_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(40))
+    target_type: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- security state shared by every web node -----------------------------------------------
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser; the cookie holds a secret whose hash is the key."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class RateLimitCounter(Base):
+    """Fixed-window counters, kept in the database so limits hold across processes."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- digests ----------------------------------------------------------------------------
+
+
+class SavedSearch(Base):
+    __tablename__ = "saved_searches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    query: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+
+
+class Subscription(Base):
+    """An email address that asked for a digest; double opt-in, one-click unsubscribe."""
+
+    __tablename__ = "subscriptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # trending | saved_search
+    frequency: Mapped[str] = mapped_column(String(16))  # daily | weekly
+    saved_search_id: Mapped[int | None] = mapped_column(
+        ForeignKey("saved_searches.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    unsubscribe_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+
+
+class DigestDelivery(Base):
+    """One digest for one subscription and period; the unique key makes resends impossible."""
+
+    __tablename__ = "digest_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(32))  # e.g. daily:2026-11-21, weekly:2026-W47
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    paper_count: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("subscription_id", "period"),)
+
+
+# --- jobs and ingestion -------------------------------------------------------------------
+
+
+class JobLease(Base):
+    """Who runs a job right now; an expired lease may be taken over."""
+
+    __tablename__ = "job_leases"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class JobRun(Base):
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(64), index=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))  # running | ok | failed
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    items: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class IngestCursor(Base):
+    """Where a resumable ingest (OAI-PMH harvest, snapshot import) got to."""
+
+    __tablename__ = "ingest_cursors"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text)
+    state: Mapped[dict[str, Any] | None]
+    updated_at: Mapped[datetime]
+
+
+__all__ = [
+    "ApiToken",
+    "AuthorClaim",
+    "Base",
+    "Comment",
+    "Counter",
+    "DigestDelivery",
+    "Follow",
+    "IngestCursor",
+    "JobLease",
+    "JobRun",
+    "ModerationLog",
+    "OrgMembership",
+    "Organization",
+    "Paper",
+    "PaperAlias",
+    "PaperAuthor",
+    "PaperVersion",
+    "RateLimitCounter",
+    "Report",
+    "SavedSearch",
+    "SiteMeta",
+    "Submission",
+    "Subscription",
+    "Upvote",
+    "User",
+    "WebSession",
+]

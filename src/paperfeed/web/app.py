@@ -1,0 +1,89 @@
+"""The application factory: settings, database, templates, routes and error pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from paperfeed import __version__
+from paperfeed.config import Settings, get_settings
+from paperfeed.db import Database
+from paperfeed.web import pages
+from paperfeed.web.templating import make_templates
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title=settings.site_name,
+        version=__version__,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = db or Database(settings.resolved_database_url())
+    app.state.templates = make_templates(settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(pages.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return error_page(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
+            for e in exc.errors()
+        )
+        return error_page(request, 400, f"Bad request: {problems}")
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        return error_page(request, 500, "Something went wrong on our side. Please try again.")
+
+    return app
+
+
+TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Slow down"}
+
+
+def error_page(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> Response:
+    accept = request.headers.get("accept", "")
+    wants_json = "application/json" in accept and "text/html" not in accept
+    if request.url.path.startswith("/api/") or wants_json:
+        return JSONResponse({"error": detail}, status_code=status, headers=headers)
+    templates = request.app.state.templates
+    context: dict[str, Any] = {
+        "status": status,
+        "title": TITLES.get(status, "Error"),
+        "detail": detail,
+    }
+    response = templates.TemplateResponse(
+        request, "error.html", context, status_code=status, headers=headers
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def error_html(request: Request, status: int, detail: str) -> HTMLResponse:
+    """Raise-free helper for routes that want to answer with an error page directly."""
+    return error_page(request, status, detail)  # type: ignore[return-value]
+
+
+__all__ = ["HTTPException", "create_app", "error_page"]

@@ -1,0 +1,53 @@
+"""LaTeX in titles and abstracts, rendered on the server to MathML (no JavaScript needed).
+
+Math is `$...$`, `$$...$$`, `\\(...\\)` or `\\[...\\]`; everything else is escaped text.
+A formula latex2mathml cannot parse is shown as its source, never as an error.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from latex2mathml.converter import convert
+from markupsafe import Markup, escape
+
+_MATH = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|(?<!\\)\$(?P<i1>[^$]+?)(?<!\\)\$|\\\((?P<i2>.+?)\\\)",
+    re.S,
+)
+
+
+@lru_cache(maxsize=8192)
+def render(text: str) -> Markup:
+    out: list[str] = []
+    position = 0
+    for match in _MATH.finditer(text):
+        out.append(str(escape(text[position : match.start()])))
+        tex = next(g for g in match.groups() if g is not None)
+        display = match.group("d1") is not None or match.group("d2") is not None
+        out.append(_formula(tex.strip(), match.group(0), display))
+        position = match.end()
+    out.append(str(escape(text[position:])))
+    return Markup("".join(out))
+
+
+def _formula(tex: str, source: str, display: bool) -> str:
+    try:
+        mathml = convert(tex, display="block" if display else "inline")
+    except Exception:  # latex2mathml raises many kinds of errors on odd input
+        return f'<span class="tex-source">{escape(source)}</span>'
+    return mathml
+
+
+def excerpt(text: str, limit: int = 280) -> str:
+    """Cut at a word boundary, never inside a formula, with an ellipsis when shortened."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    cut = cut if cut > limit // 2 else limit
+    head = text[:cut]
+    unescaped = len(re.findall(r"(?<!\\)\$", head))
+    if unescaped % 2:
+        head = head[: head.rfind("$")].rstrip()
+    return head.rstrip(" ,.;:") + "…"

@@ -1,0 +1,182 @@
+"""HTML pages: the daily/weekly/monthly feeds, trending, and paper pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from paperfeed import clock
+from paperfeed.models import Paper, PaperAlias
+from paperfeed.papers import feeds
+from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.papers.trending import trending
+from paperfeed.web.caching import not_modified, validators
+from paperfeed.web.deps import ReaderDep, SettingsDep
+
+router = APIRouter(include_in_schema=False)
+
+SortParam = Query("upvotes", pattern="^(upvotes|newest)$", description="upvotes or newest")
+PageParam = Query(1, ge=1, le=10_000, description="page number, from 1")
+
+
+def render(
+    request: Request, session: Session, template: str, context: dict[str, Any], extra: str = ""
+) -> Response:
+    """Render a public page with ETag/Last-Modified, answering 304 when nothing changed."""
+    settings = request.app.state.settings
+    v = validators(request, session, extra)
+    if v is not None and v.matches(request):
+        return not_modified(v, settings.cache_max_age)
+    response = request.app.state.templates.TemplateResponse(request, template, context)
+    if v is None:
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.headers["Vary"] = "Cookie"
+        return response
+    return v.apply(response, settings.cache_max_age)
+
+
+def feed_page(
+    request: Request,
+    session: Session,
+    period: feeds.Period,
+    sort: str,
+    page: int,
+    is_home: bool = False,
+) -> Response:
+    settings = request.app.state.settings
+    size = settings.page_size
+    papers, total = feeds.papers_in_period(
+        session,
+        period,
+        settings.tz,
+        sort,
+        size,
+        (page - 1) * size,  # type: ignore[arg-type]
+    )
+    if page > 1 and not papers:
+        raise HTTPException(404, f"Page {page} is past the end of this list ({total} papers).")
+    previous, following = feeds.neighbours(session, period, settings.tz)
+    context = {
+        "view": period.kind,
+        "period": period,
+        "papers": papers,
+        "extras": feeds.card_extras(session, papers),
+        "total": total,
+        "sort": sort,
+        "page": page,
+        "pages": max(1, -(-total // size)),
+        "previous": previous,
+        "following": following,
+        "is_home": is_home,
+        "switch": {
+            kind: feeds.period_containing(kind, period.first) for kind in ("date", "week", "month")
+        },
+    }
+    return render(request, session, "feed.html", context)
+
+
+@router.get("/")
+@router.get("/papers")
+def home(
+    request: Request,
+    session: ReaderDep,
+    settings: SettingsDep,
+    sort: str = SortParam,
+    p: int = PageParam,
+) -> Response:
+    day = feeds.latest_feed_day(session, settings.tz, clock.now())
+    if day is None:
+        return render(request, session, "empty.html", {"view": "date"})
+    return feed_page(request, session, feeds.day_period(day), sort, p, is_home=True)
+
+
+@router.get("/papers/trending")
+def trending_page(
+    request: Request, session: ReaderDep, settings: SettingsDep, p: int = PageParam
+) -> Response:
+    size = settings.page_size
+    now = clock.now()
+    result = trending(
+        session, now, settings.trending_window_days, settings.trending_gravity, size, (p - 1) * size
+    )
+    if p > 1 and not result.papers:
+        raise HTTPException(404, f"Page {p} is past the end of this list ({result.total} papers).")
+    context = {
+        "view": "trending",
+        "papers": result.papers,
+        "scores": result.scores,
+        "trending": result,
+        "extras": feeds.card_extras(session, result.papers),
+        "total": result.total,
+        "page": p,
+        "pages": max(1, -(-result.total // size)),
+        "gravity": settings.trending_gravity,
+        "window_days": settings.trending_window_days,
+    }
+    # Scores decay with time: the validator changes every ten minutes even with no new data.
+    return render(
+        request, session, "trending.html", context, extra=str(int(now.timestamp()) // 600)
+    )
+
+
+@router.get("/papers/{kind}/{key}")
+def period_page(
+    request: Request,
+    session: ReaderDep,
+    kind: str,
+    key: str,
+    sort: str = SortParam,
+    p: int = PageParam,
+) -> Response:
+    if kind not in ("date", "week", "month"):
+        return paper_page(request, session, f"{kind}/{key}")
+    try:
+        period = feeds.parse_period(kind, key)
+    except feeds.PeriodError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return feed_page(request, session, period, sort, p)
+
+
+@router.get("/papers/{paper_id:path}")
+def paper_route(request: Request, session: ReaderDep, paper_id: str) -> Response:
+    return paper_page(request, session, paper_id)
+
+
+def paper_page(request: Request, session: Session, paper_id: str) -> Response:
+    paper_id = paper_id.strip("/")
+    parsed = parse_arxiv_id(paper_id)
+    if parsed is not None and parsed.version is not None:
+        return RedirectResponse(f"/papers/{parsed.base}", status_code=301)
+    paper = session.execute(
+        select(Paper)
+        .where(Paper.public_id == paper_id)
+        .options(
+            selectinload(Paper.authors),
+            selectinload(Paper.versions),
+            selectinload(Paper.organization),
+            selectinload(Paper.submitted_by),
+        )
+    ).scalar_one_or_none()
+    if paper is None:
+        alias = session.execute(
+            select(Paper.public_id)
+            .join(PaperAlias, PaperAlias.paper_id == Paper.id)
+            .where(PaperAlias.alias == paper_id)
+        ).scalar_one_or_none()
+        if alias is not None:
+            return RedirectResponse(f"/papers/{alias}", status_code=301)
+        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
+    if paper.hidden_at is not None:
+        raise HTTPException(404, "This paper was removed by a moderator.")
+    settings = request.app.state.settings
+    feed_day = paper.feed_at.astimezone(settings.tz).date() if paper.feed_at else None
+    context = {
+        "view": "paper",
+        "paper": paper,
+        "feed_day": feed_day,
+    }
+    return render(request, session, "paper.html", context)
