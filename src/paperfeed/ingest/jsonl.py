@@ -220,6 +220,8 @@ def snapshot_author(parts: Any) -> str:
     if not isinstance(parts, list):
         raise RecordError("authors_parsed must be a list of [last, first, suffix]")
     last, first, suffix = ([*parts, "", "", ""])[:3]
+    if isinstance(first, str):
+        first = re.sub(r"\.\s+-", ".-", first)  # "C. -P." is how the snapshot spells "C.-P."
     return clean_text(" ".join(p for p in (first, last, suffix) if isinstance(p, str) and p))
 
 
