@@ -65,9 +65,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(
-    backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def migrated_template(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database per backend, created once per session."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("template") / "template.sqlite3"
@@ -108,9 +106,7 @@ def db(backend: str, migrated_template: str, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture(scope="session")
-def sample_db(
-    backend: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Database]:
+def sample_db(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     """The demo corpus loaded at FIXED_NOW, shared by read-only tests. Do not write to it."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'sample.sqlite3'}"

@@ -18,7 +18,9 @@ from paperfeed.models import Paper
 GOOD = {"title": "A good paper", "abstract": "It works.", "authors": ["Ada"], "upvotes": 3}
 
 
-def run(args: list[str], env_extra: dict[str, str], check: bool = True) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], env_extra: dict[str, str], check: bool = True
+) -> subprocess.CompletedProcess:
     env = {**os.environ, **env_extra, "PAPERFEED_CLOCK": "2026-11-20T20:00:00Z"}
     result = subprocess.run(
         [sys.executable, "-m", "paperfeed.cli", *args],
@@ -76,7 +78,9 @@ def test_import_of_a_missing_file_says_so(env) -> None:
 
 
 def test_import_reads_the_arxiv_snapshot(env, db: Database) -> None:
-    snapshot = Path(__file__).parents[1] / "src" / "paperfeed" / "data" / "arxiv_snapshot_sample.jsonl"
+    snapshot = (
+        Path(__file__).parents[1] / "src" / "paperfeed" / "data" / "arxiv_snapshot_sample.jsonl"
+    )
     result = run(["import", "--format", "arxiv-snapshot", str(snapshot)], env)
     assert "200 added" in result.stdout
     with db.reader() as session:

@@ -13,9 +13,7 @@ PACKAGE_DATA = Path(__file__).parents[2] / "src" / "paperfeed" / "data"
 
 
 def lines(*objects: object | bytes, fmt: str = "auto"):
-    raw = b"".join(
-        (o if isinstance(o, bytes) else json.dumps(o).encode()) + b"\n" for o in objects
-    )
+    raw = b"".join((o if isinstance(o, bytes) else json.dumps(o).encode()) + b"\n" for o in objects)
     return list(read_lines(io.BytesIO(raw), fmt, NY))
 
 
@@ -52,9 +50,13 @@ def test_reads_the_sample_corpus_shape() -> None:
         parsed = list(read_lines(stream, "auto", NY))
     assert len(parsed) == 368
     assert all(line.record is not None for line in parsed)
-    with_counts = [line.record for line in parsed if line.record and line.record.upvotes is not None]
+    with_counts = [
+        line.record for line in parsed if line.record and line.record.upvotes is not None
+    ]
     assert len(with_counts) == 118
-    orgs = {line.record.organization.name for line in parsed if line.record and line.record.organization}
+    orgs = {
+        line.record.organization.name for line in parsed if line.record and line.record.organization
+    }
     assert orgs == {"Harvard", "ontocord", "furiosa-ai", "facebook"}
 
 

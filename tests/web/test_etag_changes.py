@@ -5,7 +5,9 @@ from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
 
 
-def test_a_new_paper_changes_the_validator(empty_client: TestClient, db: Database, fixed_clock) -> None:
+def test_a_new_paper_changes_the_validator(
+    empty_client: TestClient, db: Database, fixed_clock
+) -> None:
     with db.transaction() as session:
         upsert_papers(session, [PaperRecord(title="First", abstract="a", feed_at=fixed_clock)])
     first = empty_client.get("/")

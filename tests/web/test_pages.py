@@ -7,11 +7,15 @@ from paperfeed.papers.ids import local_id_for
 
 
 def card_titles(html: str) -> list[str]:
-    return re.findall(r'<h3 class="card-title"[^>]*>.*?<a href="/papers/[^"]+">(.*?)</a>', html, re.S)
+    return re.findall(
+        r'<h3 class="card-title"[^>]*>.*?<a href="/papers/[^"]+">(.*?)</a>', html, re.S
+    )
 
 
 def card_votes(html: str) -> list[int]:
-    return [int(n.replace(",", "")) for n in re.findall(r'<span class="count">([\d,]+)</span>', html)]
+    return [
+        int(n.replace(",", "")) for n in re.findall(r'<span class="count">([\d,]+)</span>', html)
+    ]
 
 
 def test_home_shows_the_latest_day_ordered_by_upvotes(client: TestClient) -> None:
@@ -160,8 +164,30 @@ def test_an_empty_site_explains_how_to_add_papers(empty_client: TestClient) -> N
 
 
 def test_every_page_has_a_landmark_and_a_title(client: TestClient) -> None:
-    for path in ["/", "/papers/trending", "/papers/0704.0001", "/orgs/facebook", "/papers/week/2026-W46"]:
+    for path in [
+        "/",
+        "/papers/trending",
+        "/papers/0704.0001",
+        "/orgs/facebook",
+        "/papers/week/2026-W46",
+    ]:
         html = client.get(path).text
         assert '<main id="main"' in html
         assert re.search(r"<title>[^<]+</title>", html)
         assert '<html lang="en">' in html
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/papers/date", "/papers/date/2026-11-19"),
+        ("/papers/week", "/papers/week/2026-W47"),
+        ("/papers/month", "/papers/month/2026-11"),
+    ],
+)
+def test_bare_period_links_go_to_the_latest_papers(
+    client: TestClient, path: str, target: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["location"] == target

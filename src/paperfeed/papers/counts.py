@@ -48,7 +48,9 @@ def inconsistent(session: Session) -> list[tuple[str, int, int, int, int]]:
             Paper.upvote_baseline + votes,
             Paper.comment_count,
             comments,
-        ).where((Paper.upvotes != Paper.upvote_baseline + votes) | (Paper.comment_count != comments))
+        ).where(
+            (Paper.upvotes != Paper.upvote_baseline + votes) | (Paper.comment_count != comments)
+        )
     ).all()
     return [tuple(row) for row in rows]  # type: ignore[misc]
 

@@ -23,7 +23,9 @@ def organization_page(
     p: int = PageParam,
     sort: str = Query("newest", pattern="^(upvotes|newest)$"),
 ) -> Response:
-    org = session.execute(select(Organization).where(Organization.name == name)).scalar_one_or_none()
+    org = session.execute(
+        select(Organization).where(Organization.name == name)
+    ).scalar_one_or_none()
     if org is None:
         raise HTTPException(404, f"There is no organization named “{name[:80]}” here.")
     size = settings.page_size

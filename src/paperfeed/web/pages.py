@@ -123,6 +123,18 @@ def trending_page(
     )
 
 
+@router.get("/papers/date")
+@router.get("/papers/week")
+@router.get("/papers/month")
+def latest_period(request: Request, session: ReaderDep, settings: SettingsDep) -> Response:
+    """The period that holds the latest feed day (so "Weekly" is never empty on a Monday)."""
+    kind = request.url.path.rsplit("/", 1)[1]
+    today = clock.now().astimezone(settings.tz).date()
+    day = feeds.latest_feed_day(session, settings.tz, clock.now()) or today
+    period = feeds.period_containing(kind, day)  # type: ignore[arg-type]
+    return RedirectResponse(period.path, status_code=302)
+
+
 @router.get("/papers/{kind}/{key}")
 def period_page(
     request: Request,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__, clock
+from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.web import latex
 
@@ -23,8 +23,6 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.filters["local_date"] = lambda value, fmt="%b %-d, %Y": format_local(value, settings, fmt)
     env.filters["iso"] = lambda value: value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     env.filters["thousands"] = lambda n: f"{n:,}"
-    env.globals["this_week"] = lambda: current_period_key("week", settings)
-    env.globals["this_month"] = lambda: current_period_key("month", settings)
     return templates
 
 
@@ -34,10 +32,3 @@ def format_local(value: datetime | None, settings: Settings, fmt: str) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(settings.tz).strftime(fmt)
-
-
-def current_period_key(kind: str, settings: Settings) -> str:
-    from paperfeed.papers.feeds import period_containing
-
-    today = clock.now().astimezone(settings.tz).date()
-    return period_containing(kind, today).key  # type: ignore[arg-type]
