@@ -77,9 +77,28 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             f"{stats.unchanged} unchanged, {stats.skipped} skipped "
             f"({time.perf_counter() - started:.1f}s)."
         )
+    _index_quietly(db, settings)
     db.dispose()
     if not no_serve:
         _serve(url, host, port, workers=1)
+
+
+def _index_quietly(db, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Bring the search index up to date, saying so only when there was work to do."""
+    from paperfeed.progress import Progress
+    from paperfeed.search.indexing import run_index
+
+    started = time.perf_counter()
+    try:
+        stats = run_index(db, settings, progress=Progress)
+    except Exception as exc:  # a missing model must not stop the site from serving
+        click.secho(f"warning: search index not updated ({exc}); keyword search only", err=True)
+        return
+    if stats.embed.embedded or stats.sync.papers:
+        click.echo(
+            f"Search index: {stats.embed.embedded} papers embedded, {stats.sync.papers} indexed "
+            f"({time.perf_counter() - started:.1f}s)."
+        )
 
 
 @main.command()
@@ -136,6 +155,9 @@ def import_(file: Path, fmt: str) -> None:
 
     settings = load_settings()
     db = open_database(settings.resolved_database_url())
+    if file.suffix == ".npz":
+        _import_embeddings(db, file)
+        return
     started = time.perf_counter()
     stats = import_file(db, file, fmt, settings.tz, report=_report_bad_line)
     elapsed = time.perf_counter() - started
@@ -147,8 +169,148 @@ def import_(file: Path, fmt: str) -> None:
         fail("no record could be imported; see the reasons above")
 
 
+def _import_embeddings(db, file: Path) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.search.embeddings import EmbeddingFileError, import_embeddings
+    from paperfeed.search.index import DIM
+    from paperfeed.search.indexing import MODEL_NAME
+
+    try:
+        stats = import_embeddings(db, file, DIM, MODEL_NAME)
+    except EmbeddingFileError as exc:
+        fail(f"{exc}\nSee the README, section 'Precomputed embeddings'.")
+    click.echo(
+        f"{file.name}: {stats.imported} embeddings imported, {stats.unknown_ids} ids not found "
+        "(skipped). Run `paperfeed index` to update the search index."
+    )
+    if stats.unknown_ids and not stats.imported:
+        fail("none of the ids in the file are papers here")
+
+
 def _report_bad_line(number: int, reason: str) -> None:
     click.echo(f"line {number}: {reason} (skipped)", err=True)
+
+
+@main.command()
+@click.option("--rebuild", is_flag=True, help="Delete this node's index and build it again.")
+@click.option("--reembed", is_flag=True, help="Also recompute every paper's embedding.")
+@click.option("--no-embed", is_flag=True, help="Only sync the index; embed nothing new.")
+def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
+    """Bring the search index up to date with the database.
+
+    Embeds new or changed papers (stored in the database, shared by every node), then
+    updates this node's keyword and vector indexes. Incremental and resumable: a killed
+    run continues where it stopped.
+    """
+    from paperfeed.progress import Progress
+    from paperfeed.search.indexing import run_index
+
+    settings = load_settings()
+    database = open_database(settings.resolved_database_url())
+    started = time.perf_counter()
+    try:
+        stats = run_index(
+            database,
+            settings,
+            rebuild=rebuild,
+            reembed=reembed,
+            progress=Progress,
+            embed=not no_embed,
+        )
+    except ImportError as exc:
+        fail(f"the embedding model is not installed ({exc}); run `bash scripts/setup`")
+    click.echo(
+        f"{stats.embed.embedded} papers embedded, {stats.sync.papers} papers and "
+        f"{stats.sync.vectors} vectors indexed in {time.perf_counter() - started:.1f}s"
+    )
+
+
+@main.command("search")
+@click.argument("query")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of results.")
+@click.option(
+    "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after."
+)
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Published on or before.")
+@click.option("--org", help="Organization name.")
+@click.option("--author", help="Author name.")
+@click.option(
+    "--sort",
+    type=click.Choice(["relevance", "upvotes", "newest"]),
+    default="relevance",
+    show_default=True,
+)
+@click.option("--demo", is_flag=True, help="Search the demo database.")
+def search_command(
+    query: str,
+    limit: int,
+    as_json: bool,
+    date_from,
+    date_to,
+    org,
+    author,
+    sort: str,
+    demo: bool,  # type: ignore[no-untyped-def]
+) -> None:
+    """Search papers with the same ranking as the site."""
+    import json
+
+    from sqlalchemy import select
+
+    from paperfeed.models import Organization
+    from paperfeed.search.engine import SearchRequest, search
+    from paperfeed.search.lexical import Filters
+    from paperfeed.search.runtime import SearchRuntime
+
+    settings = load_settings()
+    database = open_database(
+        settings.resolved_database_url("demo.sqlite3" if demo else "paperfeed.sqlite3")
+    )
+    runtime = SearchRuntime(settings, database)
+    filters = Filters(
+        date_from=date_from.date() if date_from else None,
+        date_to=date_to.date() if date_to else None,
+        author=author,
+    )
+    with database.reader() as session:
+        if org:
+            filters.organization_id = session.execute(
+                select(Organization.id).where(Organization.name == org)
+            ).scalar_one_or_none()
+            if filters.organization_id is None:
+                fail(f"there is no organization named {org!r}")
+        if runtime.index() is None:
+            fail("there is no search index for this database yet: run `paperfeed index`")
+        result = search(
+            session,
+            runtime.index(),
+            runtime.embeddings(),
+            SearchRequest(q=query, filters=filters, sort=sort, per_page=limit),  # type: ignore[arg-type]
+        )
+        if result.redirect_to:
+            rows = [{"id": result.redirect_to, "title": None, "score": 1.0}]
+        else:
+            rows = [
+                {
+                    "id": hit.paper.public_id,
+                    "title": hit.paper.title,
+                    "score": round(hit.score, 6),
+                    "upvotes": hit.paper.upvotes,
+                    "published": hit.paper.published_at.date().isoformat()
+                    if hit.paper.published_at
+                    else None,
+                }
+                for hit in result.hits
+            ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if result.message and not rows:
+        click.echo(result.message)
+        return
+    click.echo(f"{result.total} papers match" if not result.redirect_to else "arXiv id found:")
+    for n, row in enumerate(rows, start=1):
+        click.echo(f"{n:>3}. {row['id']:<18} {row['title'] or ''}")
 
 
 @main.group()

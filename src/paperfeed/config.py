@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     trending_window_days: int = 14
     trending_gravity: float = 1.5
     cache_max_age: int = 60
+    index_dir: Path | None = None
+    embedding_model: str | None = None
+    embedding_int8: bool = True
+    ann_threshold: int = 200_000
 
     @field_validator("feed_timezone")
     @classmethod
@@ -57,6 +61,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{self.data_dir / default_name}"
+
+
+def index_dir_for(settings: Settings, database_url: str) -> Path:
+    """Each database gets its own derived search index directory."""
+    if settings.index_dir is not None:
+        return settings.index_dir
+    import hashlib
+
+    digest = hashlib.sha1(database_url.encode()).hexdigest()[:12]
+    return settings.data_dir / "index" / digest
 
 
 def normalize_database_url(url: str) -> str:

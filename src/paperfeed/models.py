@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -187,6 +188,26 @@ class SiteMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class PaperEmbedding(Base):
+    """A paper's embedding, computed once and shared by every node's vector index.
+
+    Embedding all of arXiv takes hours, so vectors are stored like data (float16, L2
+    normalized) rather than recomputed by each node. `seq` comes from the
+    `embedding_change` counter so indexes can follow new vectors incrementally.
+    """
+
+    __tablename__ = "paper_embeddings"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    model: Mapped[str] = mapped_column(String(100))
+    text_hash: Mapped[str] = mapped_column(String(40))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    created_at: Mapped[datetime]
 
 
 # --- people and organizations -------------------------------------------------------------
@@ -506,6 +527,7 @@ __all__ = [
     "Paper",
     "PaperAlias",
     "PaperAuthor",
+    "PaperEmbedding",
     "PaperVersion",
     "RateLimitCounter",
     "Report",

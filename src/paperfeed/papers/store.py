@@ -35,6 +35,7 @@ from paperfeed.papers.records import PaperRecord
 
 Outcome = Literal["added", "updated", "unchanged"]
 PAPER_CHANGE = "paper_change"
+EMBEDDING_CHANGE = "embedding_change"
 
 SCALAR_FIELDS = (
     "title",
@@ -67,20 +68,22 @@ class UpsertStats:
         self.ids.extend(other.ids)
 
 
-def next_change_seqs(session: Session, n: int = 1) -> range:
-    """Reserve `n` consecutive change sequence numbers (locks the counter row until commit)."""
+def next_change_seqs(session: Session, n: int = 1, counter: str = PAPER_CHANGE) -> range:
+    """Reserve `n` consecutive sequence numbers (locks the counter row until commit)."""
     new_value = session.execute(
         update(Counter)
-        .where(Counter.name == PAPER_CHANGE)
+        .where(Counter.name == counter)
         .values(value=Counter.value + n, updated_at=clock.now())
         .returning(Counter.value)
     ).scalar_one()
     return range(new_value - n + 1, new_value + 1)
 
 
-def current_change_seq(session: Session) -> tuple[int, datetime | None]:
+def current_change_seq(
+    session: Session, counter: str = PAPER_CHANGE
+) -> tuple[int, datetime | None]:
     row = session.execute(
-        select(Counter.value, Counter.updated_at).where(Counter.name == PAPER_CHANGE)
+        select(Counter.value, Counter.updated_at).where(Counter.name == counter)
     ).one_or_none()
     return (row[0], row[1]) if row else (0, None)
 

@@ -14,7 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.web import orgs, pages
+from paperfeed.search.runtime import SearchRuntime
+from paperfeed.web import orgs, pages, search
 from paperfeed.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(settings.resolved_database_url())
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.state.search = SearchRuntime(settings, app.state.db)
+    app.include_router(search.router)
     app.include_router(orgs.router)
     app.include_router(pages.router)
 

@@ -19,17 +19,33 @@ _MATH = re.compile(
 
 
 @lru_cache(maxsize=8192)
-def render(text: str) -> Markup:
+def render(text: str, marks: re.Pattern[str] | None = None) -> Markup:
+    """Escape the text, turn its formulas into MathML, and <mark> words matching `marks`."""
     out: list[str] = []
     position = 0
+    plain = _escape if marks is None else (lambda part: _mark(part, marks))
     for match in _MATH.finditer(text):
-        out.append(str(escape(text[position : match.start()])))
+        out.append(plain(text[position : match.start()]))
         tex = next(g for g in match.groups() if g is not None)
         display = match.group("d1") is not None or match.group("d2") is not None
         out.append(_formula(tex.strip(), match.group(0), display))
         position = match.end()
-    out.append(str(escape(text[position:])))
+    out.append(plain(text[position:]))
     return Markup("".join(out))
+
+
+def _escape(text: str) -> str:
+    return str(escape(text))
+
+
+def _mark(text: str, pattern: re.Pattern[str]) -> str:
+    out, position = [], 0
+    for match in pattern.finditer(text):
+        out.append(str(escape(text[position : match.start()])))
+        out.append(f"<mark>{escape(match.group(0))}</mark>")
+        position = match.end()
+    out.append(str(escape(text[position:])))
+    return "".join(out)
 
 
 def _formula(tex: str, source: str, display: bool) -> str:
@@ -38,6 +54,13 @@ def _formula(tex: str, source: str, display: bool) -> str:
     except Exception:  # latex2mathml raises many kinds of errors on odd input
         return f'<span class="tex-source">{escape(source)}</span>'
     return mathml
+
+
+def balance_math(text: str) -> str:
+    """Drop a formula cut in half at either end of a piece of text."""
+    if len(re.findall(r"(?<!\\)\$", text)) % 2:
+        text = text[: text.rfind("$")].rstrip()
+    return text
 
 
 def excerpt(text: str, limit: int = 280) -> str:

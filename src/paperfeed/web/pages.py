@@ -14,10 +14,12 @@ from paperfeed.models import Paper, PaperAlias
 from paperfeed.papers import feeds
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.trending import trending
+from paperfeed.search.engine import similar
 from paperfeed.web.caching import not_modified, validators
 from paperfeed.web.deps import ReaderDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
+SIMILAR_COUNT = 6
 
 SortParam = Query("upvotes", pattern="^(upvotes|newest)$", description="upvotes or newest")
 PageParam = Query(1, ge=1, le=10_000, description="page number, from 1")
@@ -37,6 +39,17 @@ def render(
         response.headers["Vary"] = "Cookie"
         return response
     return v.apply(response, settings.cache_max_age)
+
+
+def feed_params(request: Request) -> tuple[str, int]:
+    """`sort` and `p` for the home page, validated like the typed routes' parameters."""
+    sort = request.query_params.get("sort", "upvotes")
+    if sort not in feeds.SORTS:
+        raise HTTPException(400, f"Bad request: sort must be upvotes or newest, not “{sort[:20]}”.")
+    raw = request.query_params.get("p", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise HTTPException(400, "Bad request: p must be a page number from 1.")
+    return sort, int(raw)
 
 
 def feed_page(
@@ -81,13 +94,13 @@ def feed_page(
 
 @router.get("/")
 @router.get("/papers")
-def home(
-    request: Request,
-    session: ReaderDep,
-    settings: SettingsDep,
-    sort: str = SortParam,
-    p: int = PageParam,
-) -> Response:
+def home(request: Request, session: ReaderDep, settings: SettingsDep) -> Response:
+    """The latest day's papers; with `?q=` the search page."""
+    if "q" in request.query_params:
+        from paperfeed.web.search import search_page
+
+        return search_page(request, session)
+    sort, p = feed_params(request)
     day = feeds.latest_feed_day(session, settings.tz, clock.now())
     if day is None:
         return render(request, session, "empty.html", {"view": "date"})
@@ -186,9 +199,15 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         raise HTTPException(404, "This paper was removed by a moderator.")
     settings = request.app.state.settings
     feed_day = paper.feed_at.astimezone(settings.tz).date() if paper.feed_at else None
+    index = request.app.state.search.index()
+    neighbours = similar(session, index, paper, SIMILAR_COUNT)
     context = {
         "view": "paper",
         "paper": paper,
         "feed_day": feed_day,
+        "similar": neighbours,
+        "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
+        "index_ready": index is not None,
     }
-    return render(request, session, "paper.html", context)
+    state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
+    return render(request, session, "paper.html", context, extra=state)

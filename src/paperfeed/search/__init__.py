@@ -1,0 +1,1 @@
+"""Search: embeddings, lexical and vector indexes, hybrid ranking."""

@@ -1,0 +1,306 @@
+"""Hybrid search: one ranking for the web page, the CLI and the API.
+
+1. An arXiv id or URL goes straight to that paper.
+2. BM25 (title x3, authors x1.5, abstract) and vector similarity each retrieve up to 200
+   candidates, both with the filters applied inside retrieval.
+3. Reciprocal-rank fusion: score = sum over the two lists of 1 / (60 + rank). Papers found
+   only by meaning must reach a cosine of MIN_SIMILARITY, so nonsense finds nothing.
+4. A paper whose normalized title equals the query goes first (known-item search).
+5. Sorting by upvotes or date reorders that same set of matches.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from threading import Lock
+from typing import Literal
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed.models import Paper
+from paperfeed.papers.ids import title_key
+from paperfeed.search.embeddings import Encoder
+from paperfeed.search.index import SearchIndex
+from paperfeed.search.lexical import Filters
+from paperfeed.search.query import ParsedQuery, parse_query
+
+RRF_K = 60
+CANDIDATES = 200
+MIN_SIMILARITY = 0.30
+EXACT_SUBSET_LIMIT = 50_000
+SearchSort = Literal["relevance", "upvotes", "newest"]
+SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
+Mode = Literal["hybrid", "lexical", "vector"]
+
+
+class QueryEmbeddings:
+    """Query vectors, cached: people repeat and page through the same searches."""
+
+    def __init__(self, encoder: Encoder, size: int = 4096) -> None:
+        self.encoder = encoder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def __call__(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
+        vector = self.encoder.encode([text])[0]
+        with self._lock:
+            self._cache[text] = vector
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vector
+
+
+@dataclass
+class SearchRequest:
+    q: str
+    filters: Filters = field(default_factory=Filters)
+    sort: SearchSort = "relevance"
+    page: int = 1
+    per_page: int = 20
+    mode: Mode = "hybrid"
+
+
+@dataclass
+class Hit:
+    paper: Paper
+    score: float
+    lexical_rank: int | None
+    vector_rank: int | None
+    similarity: float | None
+
+
+@dataclass
+class SearchResult:
+    query: ParsedQuery
+    hits: list[Hit]
+    total: int
+    page: int
+    pages: int
+    message: str | None = None
+    redirect_to: str | None = None
+    semantic: bool = True
+
+
+def search(
+    session: Session,
+    index: SearchIndex | None,
+    embed: QueryEmbeddings | None,
+    request: SearchRequest,
+) -> SearchResult:
+    parsed = parse_query(request.q)
+    empty = SearchResult(parsed, [], 0, request.page, 1)
+    if parsed.arxiv_id is not None:
+        public_id = session.execute(
+            select(Paper.public_id).where(Paper.public_id == parsed.arxiv_id.base)
+        ).scalar_one_or_none()
+        if public_id:
+            empty.redirect_to = public_id
+        else:
+            empty.message = (
+                f"arXiv:{parsed.arxiv_id.base} is not here yet. Signed-in users can submit it."
+            )
+        return empty
+    if parsed.is_empty:
+        empty.message = "Type a few words, an author's name, or an arXiv id to search."
+        return empty
+    if parsed.only_stop_words:
+        empty.message = "Those words are too common to search for. Try more specific ones."
+        return empty
+    if index is None or not index.ready:
+        empty.message = "The search index is not built yet. Run `paperfeed index`."
+        return empty
+
+    lexical_ids: list[int] = []
+    lexical_total = 0
+    if request.mode in ("hybrid", "lexical"):
+        assert index.lexical is not None
+        lexical_ids, _, lexical_total = index.lexical.search(parsed, request.filters, CANDIDATES)
+
+    vector_ids: list[int] = []
+    similarities: dict[int, float] = {}
+    semantic = request.mode in ("hybrid", "vector") and embed is not None
+    if semantic and index.vectors is not None and index.vectors.count:
+        assert embed is not None
+        vector_ids, similarities = _vector_candidates(index, embed, parsed, request.filters)
+
+    fused = fuse(lexical_ids, vector_ids, similarities, request.mode)
+    total = lexical_total + sum(1 for pid in fused if pid not in set(lexical_ids))
+    exact = _exact_title_matches(session, parsed, index, request.filters)
+    ordered = exact + [pid for pid in fused if pid not in set(exact)]
+    total += sum(1 for pid in exact if pid not in fused)
+
+    papers = _load(session, ordered, request.sort)
+    if request.sort != "relevance":
+        key = (
+            (lambda p: (p.upvotes, p.published_at or p.feed_at))
+            if request.sort == "upvotes"
+            else (lambda p: (p.published_at or p.feed_at or p.created_at, p.upvotes))
+        )
+        ordered = [p.id for p in sorted(papers.values(), key=key, reverse=True)]
+    ordered = [pid for pid in ordered if pid in papers]
+    pages = max(1, math.ceil(len(ordered) / request.per_page))
+    start = (request.page - 1) * request.per_page
+    lexical_rank = {pid: i + 1 for i, pid in enumerate(lexical_ids)}
+    vector_rank = {pid: i + 1 for i, pid in enumerate(vector_ids)}
+    hits = [
+        Hit(
+            paper=papers[pid],
+            score=_rrf(lexical_rank.get(pid), vector_rank.get(pid)),
+            lexical_rank=lexical_rank.get(pid),
+            vector_rank=vector_rank.get(pid),
+            similarity=similarities.get(pid),
+        )
+        for pid in ordered[start : start + request.per_page]
+    ]
+    result = SearchResult(parsed, hits, max(total, len(ordered)), request.page, pages)
+    result.semantic = semantic
+    if not ordered:
+        result.message = "No papers match. Try other words, or fewer filters."
+    return result
+
+
+def fuse(
+    lexical_ids: list[int], vector_ids: list[int], similarities: dict[int, float], mode: Mode
+) -> list[int]:
+    if mode == "lexical":
+        return list(lexical_ids)
+    if mode == "vector":
+        return [pid for pid in vector_ids if similarities.get(pid, 0) >= MIN_SIMILARITY]
+    in_lexical = set(lexical_ids)
+    vector_ids = [
+        pid for pid in vector_ids if pid in in_lexical or similarities.get(pid, 0) >= MIN_SIMILARITY
+    ]
+    lexical_rank = {pid: i + 1 for i, pid in enumerate(lexical_ids)}
+    vector_rank = {pid: i + 1 for i, pid in enumerate(vector_ids)}
+    candidates = list(dict.fromkeys([*lexical_ids, *vector_ids]))
+    return sorted(
+        candidates,
+        key=lambda pid: -_rrf(lexical_rank.get(pid), vector_rank.get(pid)),
+    )
+
+
+def _rrf(lexical_rank: int | None, vector_rank: int | None) -> float:
+    score = 0.0
+    if lexical_rank is not None:
+        score += 1 / (RRF_K + lexical_rank)
+    if vector_rank is not None:
+        score += 1 / (RRF_K + vector_rank)
+    return score
+
+
+def _vector_candidates(
+    index: SearchIndex, embed: QueryEmbeddings, parsed: ParsedQuery, filters: Filters
+) -> tuple[list[int], dict[int, float]]:
+    """Nearest papers that pass the filters: exact over a selective subset, else over-fetch."""
+    assert index.vectors is not None and index.lexical is not None
+    query = embed(parsed.semantic_text)
+    excluded = parsed.excluded_terms or parsed.excluded_phrases
+    if filters.active:
+        subset, matched = index.lexical.filter_only(filters, EXACT_SUBSET_LIMIT)
+        if matched <= EXACT_SUBSET_LIMIT:
+            pks, sims = index.vectors.search(query, CANDIDATES, allowed=np.array(subset))
+        else:
+            pks, sims = _overfetch(index, query, filters)
+    else:
+        pks, sims = index.vectors.search(query, CANDIDATES)
+    ids = [int(p) for p in pks]
+    if excluded and ids:
+        ids = _drop_excluded(index, parsed, ids)
+    lookup = dict(zip((int(p) for p in pks), (float(s) for s in sims), strict=True))
+    return ids, {pid: lookup[pid] for pid in ids}
+
+
+def _overfetch(
+    index: SearchIndex, query: np.ndarray, filters: Filters
+) -> tuple[np.ndarray, np.ndarray]:
+    """Broad filters: fetch more neighbours until enough pass (filters keep > 1/250 here)."""
+    assert index.vectors is not None and index.lexical is not None
+    k = CANDIDATES * 4
+    while True:
+        pks, sims = index.vectors.search(query, k)
+        passing = index.lexical.matching([int(p) for p in pks], filters)
+        keep = np.array([int(p) in passing for p in pks], dtype=bool)
+        if keep.sum() >= CANDIDATES or k >= index.vectors.count or k >= 51_200:
+            return pks[keep][:CANDIDATES], sims[keep][:CANDIDATES]
+        k *= 4
+
+
+def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> list[int]:
+    """Vector hits must respect -word exclusions too."""
+    assert index.lexical is not None
+    import tantivy
+
+    clauses = []
+    for term in parsed.excluded_terms:
+        q = index.lexical.term_clause(term)
+        if q is not None:
+            clauses.append((tantivy.Occur.Should, q))
+    for phrase in parsed.excluded_phrases:
+        q = index.lexical.phrase_clause(phrase)
+        if q is not None:
+            clauses.append((tantivy.Occur.Should, q))
+    if not clauses:
+        return ids
+    query = tantivy.Query.boolean_query(
+        [
+            (tantivy.Occur.Must, tantivy.Query.boolean_query(clauses)),
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(index.lexical.schema, "pk", ids)),
+        ]
+    )
+    bad, _, _ = index.lexical._run(query, len(ids))
+    banned = set(bad)
+    return [pid for pid in ids if pid not in banned]
+
+
+def _exact_title_matches(
+    session: Session, parsed: ParsedQuery, index: SearchIndex, filters: Filters
+) -> list[int]:
+    if len(parsed.text) < 8:
+        return []
+    ids = list(
+        session.execute(
+            select(Paper.id).where(
+                Paper.title_key == title_key(parsed.text), Paper.hidden_at.is_(None)
+            )
+        ).scalars()
+    )
+    if ids and filters.active and index.lexical is not None:
+        passing = index.lexical.matching(ids, filters)
+        ids = [pid for pid in ids if pid in passing]
+    return ids
+
+
+def _load(session: Session, ids: list[int], sort: str) -> dict[int, Paper]:
+    if not ids:
+        return {}
+    return {
+        p.id: p
+        for p in session.execute(
+            select(Paper).where(Paper.id.in_(ids), Paper.hidden_at.is_(None))
+        ).scalars()
+    }
+
+
+def similar(
+    session: Session, index: SearchIndex | None, paper: Paper, k: int = 6
+) -> list[tuple[Paper, float]]:
+    """Nearest neighbours of a paper by embedding, excluding itself."""
+    if index is None or not index.ready or index.vectors is None:
+        return []
+    vector = index.vectors.vector(paper.id)
+    if vector is None:
+        return []
+    pks, sims = index.vectors.search(vector, k + 1)
+    pairs = [(int(p), float(s)) for p, s in zip(pks, sims, strict=True) if int(p) != paper.id]
+    papers = _load(session, [p for p, _ in pairs], "relevance")
+    return [(papers[p], s) for p, s in pairs if p in papers][:k]

@@ -1,0 +1,284 @@
+"""The keyword index: BM25 over title, authors and abstract, in tantivy.
+
+tantivy was measured 10-100x faster than SQLite FTS5 on the OR and common-term queries
+people type, with a 9x smaller index, and it is the same on every database backend
+because it is derived data. Filters (date range, organization, author) are clauses of the
+same query, so they narrow retrieval itself instead of emptying a page afterwards.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import tantivy
+
+from paperfeed.search.query import ParsedQuery
+
+TEXT_ANALYZER = "paper_text"
+NAME_ANALYZER = "paper_names"
+FIELD_BOOSTS = {"title": 3.0, "authors": 1.5, "abstract": 1.0}
+EPOCH = date(1970, 1, 1)
+
+
+def text_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def name_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("pk", stored=True, indexed=True, fast=True)
+    builder.add_text_field("title", tokenizer_name=TEXT_ANALYZER)
+    builder.add_text_field("authors", tokenizer_name=NAME_ANALYZER)
+    builder.add_text_field("abstract", tokenizer_name=TEXT_ANALYZER)
+    builder.add_integer_field("day", indexed=True, fast=True)
+    builder.add_unsigned_field("org", indexed=True, fast=True)
+    builder.add_integer_field("upvotes", fast=True)
+    return builder.build()
+
+
+def day_number(value: date) -> int:
+    return (value - EPOCH).days
+
+
+@dataclass
+class LexicalDoc:
+    pk: int
+    title: str
+    authors: list[str]
+    abstract: str
+    day: date | None
+    organization_id: int | None
+    upvotes: int
+
+
+@dataclass
+class Filters:
+    date_from: date | None = None
+    date_to: date | None = None
+    organization_id: int | None = None
+    author: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return any(
+            v is not None for v in (self.date_from, self.date_to, self.organization_id, self.author)
+        )
+
+
+class LexicalIndex:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        self.schema = build_schema()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self.text = text_analyzer()
+        self.names = name_analyzer()
+        self.index.register_tokenizer(TEXT_ANALYZER, self.text)
+        self.index.register_tokenizer(NAME_ANALYZER, self.names)
+        self._writer: tantivy.IndexWriter | None = None
+
+    @classmethod
+    def wipe(cls, path: Path) -> None:
+        shutil.rmtree(path, ignore_errors=True)
+
+    # --- writing ------------------------------------------------------------------------
+
+    def writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            self._writer = self.index.writer(heap_size=128_000_000, num_threads=1)
+        return self._writer
+
+    def upsert(self, docs: list[LexicalDoc]) -> None:
+        writer = self.writer()
+        for doc in docs:
+            writer.delete_documents_by_term("pk", doc.pk)
+            fields: dict[str, object] = {
+                "pk": doc.pk,
+                "title": doc.title,
+                "authors": "\n".join(doc.authors),
+                "abstract": doc.abstract,
+                "upvotes": doc.upvotes,
+            }
+            if doc.day is not None:
+                fields["day"] = day_number(doc.day)
+            if doc.organization_id is not None:
+                fields["org"] = doc.organization_id
+            writer.add_document(tantivy.Document.from_dict(fields, self.schema))
+
+    def delete(self, pks: list[int]) -> None:
+        writer = self.writer()
+        for pk in pks:
+            writer.delete_documents_by_term("pk", pk)
+
+    def commit(self) -> None:
+        if self._writer is not None:
+            self._writer.commit()
+            self._writer.wait_merging_threads()
+            self._writer = None
+        self.index.reload()
+
+    # --- reading ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self.index.reload()
+
+    def num_docs(self) -> int:
+        return self.index.searcher().num_docs
+
+    def search(
+        self, parsed: ParsedQuery, filters: Filters, limit: int
+    ) -> tuple[list[int], list[float], int]:
+        """Top `limit` paper pks by BM25, their scores, and how many documents matched."""
+        query = self.build_query(parsed, filters)
+        if query is None:
+            return [], [], 0
+        return self._run(query, limit)
+
+    def filter_only(self, filters: Filters, limit: int) -> tuple[list[int], int]:
+        """Pks that pass the filters (no text), for exact vector search over a subset."""
+        clauses = self.filter_clauses(filters)
+        if not clauses:
+            return [], self.num_docs()
+        query = tantivy.Query.boolean_query(clauses)
+        pks, _, total = self._run(query, limit)
+        return pks, total
+
+    def _run(self, query: tantivy.Query, limit: int) -> tuple[list[int], list[float], int]:
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=max(limit, 1), count=True)
+        pks: list[int] = []
+        scores: list[float] = []
+        for score, address in result.hits:
+            pks.append(searcher.doc(address)["pk"][0])
+            scores.append(float(score))
+        return pks, scores, result.count or 0
+
+    def matching(self, pks: list[int], filters: Filters) -> set[int]:
+        """Which of these pks pass the filters (used to check vector candidates)."""
+        clauses = self.filter_clauses(filters)
+        if not clauses or not pks:
+            return set(pks)
+        clauses.append(
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "pk", list(pks)))
+        )
+        found, _, _ = self._run(tantivy.Query.boolean_query(clauses), len(pks))
+        return set(found)
+
+    # --- query building -------------------------------------------------------------------
+
+    def build_query(self, parsed: ParsedQuery, filters: Filters) -> tantivy.Query | None:
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        should = [self.term_clause(t) for t in parsed.content_terms or parsed.terms]
+        should = [q for q in should if q is not None]
+        for phrase in parsed.phrases:
+            q = self.phrase_clause(phrase)
+            if q is not None:
+                clauses.append((tantivy.Occur.Must, q))
+        if should:
+            clauses.append(
+                (
+                    tantivy.Occur.Must if not parsed.phrases else tantivy.Occur.Should,
+                    tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in should]),
+                )
+            )
+        if not clauses:
+            return None
+        for term in parsed.excluded_terms:
+            q = self.term_clause(term)
+            if q is not None:
+                clauses.append((tantivy.Occur.MustNot, q))
+        for phrase in parsed.excluded_phrases:
+            q = self.phrase_clause(phrase)
+            if q is not None:
+                clauses.append((tantivy.Occur.MustNot, q))
+        clauses.extend(self.filter_clauses(filters))
+        return tantivy.Query.boolean_query(clauses)
+
+    def term_clause(self, word: str) -> tantivy.Query | None:
+        """One word searched in every field, the best field counting (title boosted)."""
+        per_field = []
+        for name, boost in FIELD_BOOSTS.items():
+            tokens = (self.names if name == "authors" else self.text).analyze(word)
+            if not tokens:
+                continue
+            parts = [tantivy.Query.term_query(self.schema, name, t) for t in tokens]
+            q = (
+                parts[0]
+                if len(parts) == 1
+                else tantivy.Query.phrase_query(self.schema, name, tokens)
+            )
+            per_field.append(tantivy.Query.boost_query(q, boost))
+        if not per_field:
+            return None
+        return tantivy.Query.disjunction_max_query(per_field, 0.3)
+
+    def phrase_clause(self, phrase: list[str]) -> tantivy.Query | None:
+        per_field = []
+        for name, boost in FIELD_BOOSTS.items():
+            analyzer = self.names if name == "authors" else self.text
+            tokens = [t for word in phrase for t in analyzer.analyze(word)]
+            if not tokens:
+                continue
+            q = (
+                tantivy.Query.term_query(self.schema, name, tokens[0])
+                if len(tokens) == 1
+                else tantivy.Query.phrase_query(self.schema, name, tokens)
+            )
+            per_field.append(tantivy.Query.boost_query(q, boost))
+        if not per_field:
+            return None
+        return tantivy.Query.disjunction_max_query(per_field, 0.3)
+
+    def filter_clauses(self, filters: Filters) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if filters.date_from is not None or filters.date_to is not None:
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(
+                        self.schema,
+                        "day",
+                        tantivy.FieldType.Integer,
+                        day_number(filters.date_from) if filters.date_from else None,
+                        day_number(filters.date_to) if filters.date_to else None,
+                    ),
+                )
+            )
+        if filters.organization_id is not None:
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.term_query(self.schema, "org", filters.organization_id),
+                )
+            )
+        if filters.author:
+            tokens = self.names.analyze(filters.author)
+            if tokens:
+                q = (
+                    tantivy.Query.term_query(self.schema, "authors", tokens[0])
+                    if len(tokens) == 1
+                    else tantivy.Query.phrase_query(self.schema, "authors", tokens)
+                )
+            else:
+                q = tantivy.Query.empty_query()
+            clauses.append((tantivy.Occur.Must, q))
+        return clauses

@@ -1,0 +1,242 @@
+"""The vector index: exact search for small archives, HNSW (usearch) for large ones.
+
+Vectors live in a float16 memory-mapped file, one row per paper, with the paper's primary
+key beside it. Below `ann_threshold` rows a float32 copy is kept in memory and every query
+is an exact dot product (a few ms at 300k). Above it an int8 HNSW graph finds 100
+candidates which are then re-ranked exactly from the float16 rows: recall stays ~1.0 and
+memory stays ~1 KB per paper.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+ANN_THRESHOLD = 200_000
+ANN_CANDIDATES = 100
+
+
+class VectorStore:
+    def __init__(self, path: Path, dim: int, ann_threshold: int = ANN_THRESHOLD) -> None:
+        self.path = path
+        self.dim = dim
+        self.ann_threshold = ann_threshold
+        path.mkdir(parents=True, exist_ok=True)
+        self._vectors_file = path / "vectors.f16"
+        self._keys_file = path / "keys.i64"
+        self._ann_file = path / "ann.usearch"
+        self.rows = 0
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.vectors = np.zeros((0, dim), dtype=np.float16)
+        self.row_of = np.full(1, -1, dtype=np.int64)  # indexed by primary key
+        self._dense: np.ndarray | None = None
+        self._ann = None
+        self._dirty_ann = False
+
+    # --- persistence --------------------------------------------------------------------
+
+    def load(self, rows: int) -> None:
+        """Open the first `rows` rows written by an earlier `flush`."""
+        self.rows = rows
+        if rows and self._keys_file.exists():
+            self.keys = np.fromfile(self._keys_file, dtype=np.int64, count=rows).copy()
+            self.vectors = np.memmap(
+                self._vectors_file, dtype=np.float16, mode="r", shape=(rows, self.dim)
+            )
+        else:
+            self.keys = np.zeros(0, dtype=np.int64)
+            self.vectors = np.zeros((0, self.dim), dtype=np.float16)
+            self.rows = 0
+        self._rebuild_lookup()
+        self._dense = None
+        self._ann = None
+        if self.rows >= self.ann_threshold and self._ann_file.exists():
+            from usearch.index import Index
+
+            self._ann = Index.restore(str(self._ann_file), view=False)
+
+    def flush(self) -> int:
+        """Write everything to disk (temp files renamed into place); return the row count."""
+        tmp_keys = self._keys_file.with_suffix(".tmp")
+        self.keys[: self.rows].tofile(tmp_keys)
+        vectors = np.ascontiguousarray(self.vectors[: self.rows], dtype=np.float16)
+        tmp_vectors = self._vectors_file.with_suffix(".tmp")
+        vectors.tofile(tmp_vectors)
+        os.replace(tmp_vectors, self._vectors_file)
+        os.replace(tmp_keys, self._keys_file)
+        if self.rows >= self.ann_threshold:
+            self._ensure_ann()
+            if self._dirty_ann and self._ann is not None:
+                tmp = self._ann_file.with_suffix(".tmp")
+                self._ann.save(str(tmp))
+                os.replace(tmp, self._ann_file)
+                self._dirty_ann = False
+        return self.rows
+
+    # --- writing ------------------------------------------------------------------------
+
+    def upsert(self, pks: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace the vectors of these papers (float32, L2-normalized)."""
+        pks = np.asarray(pks, dtype=np.int64)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        self._grow_lookup(int(pks.max()) if len(pks) else 0)
+        existing = self.row_of[pks]
+        new = existing < 0
+        new_rows = np.arange(self.rows, self.rows + int(new.sum()))
+        rows = existing.copy()
+        rows[new] = new_rows
+        total = self.rows + len(new_rows)
+        if (
+            total > len(self.keys)
+            or not isinstance(self.vectors, np.ndarray)
+            or (isinstance(self.vectors, np.memmap))
+        ):
+            self._materialize(total)
+        self.keys[rows] = pks
+        self.vectors[rows] = vectors.astype(np.float16)
+        self.row_of[pks] = rows
+        self.rows = total
+        if self._dense is not None:
+            if len(self._dense) < total:
+                grown = np.zeros((len(self.keys), self.dim), dtype=np.float32)
+                grown[: len(self._dense)] = self._dense
+                self._dense = grown
+            self._dense[rows] = vectors
+        if self._ann is not None:
+            replaced = pks[~new]
+            if len(replaced):
+                self._ann.remove(replaced)
+            self._ann.add(pks, vectors)
+            self._dirty_ann = True
+
+    def delete(self, pks: np.ndarray) -> None:
+        pks = np.asarray(pks, dtype=np.int64)
+        pks = pks[pks < len(self.row_of)]
+        rows = self.row_of[pks]
+        keep = rows >= 0
+        pks, rows = pks[keep], rows[keep]
+        if not len(rows):
+            return
+        self._materialize(self.rows)
+        self.keys[rows] = -1
+        self.vectors[rows] = 0
+        self.row_of[pks] = -1
+        if self._dense is not None:
+            self._dense[rows] = 0
+        if self._ann is not None:
+            self._ann.remove(pks)
+            self._dirty_ann = True
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return int((self.keys[: self.rows] >= 0).sum())
+
+    @property
+    def uses_ann(self) -> bool:
+        return self.rows >= self.ann_threshold
+
+    def vector(self, pk: int) -> np.ndarray | None:
+        if pk >= len(self.row_of) or self.row_of[pk] < 0:
+            return None
+        return np.asarray(self.vectors[self.row_of[pk]], dtype=np.float32)
+
+    def has(self, pk: int) -> bool:
+        return pk < len(self.row_of) and self.row_of[pk] >= 0
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` most similar papers (pks, cosine similarities), best first."""
+        if self.rows == 0 or k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        query = np.asarray(query, dtype=np.float32)
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            allowed = allowed[allowed < len(self.row_of)]
+            rows = self.row_of[allowed]
+            rows = rows[rows >= 0]
+            return self._exact(rows, query, k)
+        if self.uses_ann:
+            self._ensure_ann()
+            assert self._ann is not None
+            matches = self._ann.search(query, max(k, ANN_CANDIDATES))
+            candidates = self.row_of[np.asarray(matches.keys, dtype=np.int64)]
+            return self._exact(candidates[candidates >= 0], query, k)
+        dense = self._dense_matrix()
+        sims = dense[: self.rows] @ query
+        sims[self.keys[: self.rows] < 0] = -np.inf
+        return self._top(np.arange(self.rows), sims, k)
+
+    def exact_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Brute force over every row (the baseline the HNSW index is measured against)."""
+        rows = np.nonzero(self.keys[: self.rows] >= 0)[0]
+        return self._exact(rows, query, k)
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not len(rows):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if self._dense is not None:
+            block = self._dense[rows]
+        else:
+            block = np.asarray(self.vectors[np.sort(rows)], dtype=np.float32)
+            rows = np.sort(rows)
+        sims = block @ query
+        return self._top(rows, sims, k)
+
+    def _top(self, rows: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, len(rows))
+        part = np.argpartition(-sims, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+        order = part[np.argsort(-sims[part], kind="stable")]
+        keep = np.isfinite(sims[order])
+        order = order[keep]
+        return self.keys[rows[order]], sims[order].astype(np.float32)
+
+    def _dense_matrix(self) -> np.ndarray:
+        if self._dense is None or len(self._dense) < self.rows:
+            dense = np.zeros((max(len(self.keys), self.rows), self.dim), dtype=np.float32)
+            dense[: self.rows] = self.vectors[: self.rows]
+            self._dense = dense
+        return self._dense
+
+    def _ensure_ann(self) -> None:
+        if self._ann is not None:
+            return
+        from usearch.index import Index
+
+        index = Index(ndim=self.dim, metric="cos", dtype="i8", connectivity=16, expansion_add=128)
+        index.expansion_search = 128
+        valid = np.nonzero(self.keys[: self.rows] >= 0)[0]
+        for start in range(0, len(valid), 100_000):
+            rows = valid[start : start + 100_000]
+            index.add(self.keys[rows], np.asarray(self.vectors[rows], dtype=np.float32), threads=0)
+        self._ann = index
+        self._dirty_ann = True
+
+    def _materialize(self, capacity: int) -> None:
+        """Make the arrays writable in memory, with room for `capacity` rows."""
+        size = max(capacity, 1024, int(len(self.keys) * 1.5) if capacity > len(self.keys) else 0)
+        size = max(size, len(self.keys))
+        keys = np.full(size, -1, dtype=np.int64)
+        keys[: self.rows] = self.keys[: self.rows]
+        vectors = np.zeros((size, self.dim), dtype=np.float16)
+        vectors[: self.rows] = self.vectors[: self.rows]
+        self.keys, self.vectors = keys, vectors
+
+    def _grow_lookup(self, max_pk: int) -> None:
+        if max_pk < len(self.row_of):
+            return
+        grown = np.full(max(max_pk + 1, len(self.row_of) * 2), -1, dtype=np.int64)
+        grown[: len(self.row_of)] = self.row_of
+        self.row_of = grown
+
+    def _rebuild_lookup(self) -> None:
+        valid = self.keys[: self.rows] >= 0
+        max_pk = int(self.keys[: self.rows].max()) if self.rows else 0
+        self.row_of = np.full(max_pk + 1, -1, dtype=np.int64)
+        self.row_of[self.keys[: self.rows][valid]] = np.nonzero(valid)[0]
