@@ -14,10 +14,13 @@ LaTeX), 1-8 authors, 1-2 versions, arXiv categories, skewed upvotes and an arXiv
 The schema is created by the Alembic migrations and rows are bulk-inserted with
 SQLAlchemy Core, so 1M papers build in a few minutes.
 
-For each size the clock is pinned just after the archive's last feed day, a few warm-up
-requests are made, then N requests per page kind are timed. The LaTeX render cache is
-cleared before every request (use `--keep-latex-cache` to keep it), so a small archive
-does not win merely because all of its titles and abstracts fit in that cache.
+The clock is pinned just after the archives' last feed day (all archives end on the same
+day). After a few warm-up requests, N requests per page kind and size are timed, the sizes
+taking turns request by request so that background load on the machine affects every
+size alike. Each request is a plain anonymous GET (no cookies, no If-None-Match) that
+must answer 200 with the expected content. The LaTeX render cache is cleared before every
+request (use `--keep-latex-cache` to keep it), so a small archive does not win merely
+because all of its titles and abstracts fit in that cache.
 
 The output is a table of median and p99 latency per size, then for each metric the ratio
 of the largest size to the smallest (the baseline, measured in the same run). The target
@@ -48,6 +51,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate
@@ -234,9 +238,9 @@ class ArchiveGenerator:
 
     def _stream(self, vocab: Sequence[str], n: int, sentences: bool) -> list[str]:
         rng = self.rng
-        if not sentences:
-            return rng.choices(vocab, cum_weights=zipf_cum_weights(len(vocab)), k=n)
         tokens = rng.choices(vocab, cum_weights=zipf_cum_weights(len(vocab)), k=n)
+        if not sentences:
+            return tokens
         capital = True
         for i, word in enumerate(tokens):
             if capital:
@@ -539,8 +543,8 @@ def sample_requests(
     days = size // per_day
     first_day = LAST_DAY - timedelta(days=days - 1)
     day_urls = [
-        (f"/papers/date/{(first_day + timedelta(days=rng.randrange(days))).isoformat()}", "card")
-        for _ in range(n)
+        (f"/papers/date/{(first_day + timedelta(days=d)).isoformat()}", '<li class="card">')
+        for d in (rng.randrange(days) for _ in range(n))
     ]
     with db.reader() as session:
         max_id = session.execute(select(func.max(Paper.id))).scalar_one()
@@ -559,7 +563,7 @@ def sample_requests(
     return day_urls, paper_urls
 
 
-def test_client(app: FastAPI) -> TestClient:
+def make_client(app: FastAPI) -> TestClient:
     """An in-process client that sends no cookies and follows no redirects."""
     with warnings.catch_warnings():
         # Newer Starlette suggests another HTTP client package; irrelevant to what is timed.
@@ -584,43 +588,60 @@ def timed_get(
     return elapsed
 
 
+@dataclass
+class Target:
+    """One archive under test: its app client and the requests to send it."""
+
+    size: int
+    client: TestClient
+    day_urls: list[tuple[str, str]]
+    paper_urls: list[tuple[str, str]]
+    timings: Timings = field(default_factory=Timings)
+
+
 def measure(
-    path: Path,
-    size: int,
+    archives: Sequence[tuple[int, Path]],
     per_day: int,
     requests: int,
     warmup: int,
     seed: int,
     clear_latex: bool,
-) -> Timings:
-    url = f"sqlite:///{path}"
-    settings = Settings(data_dir=path.parent, database_url=url)
-    db = Database(url)
-    rng = random.Random(seed * 7919 + size)
-    timings = Timings()
-    clock.set_now(pinned_now(settings.tz))
-    try:
-        day_urls, paper_urls = sample_requests(db, size, per_day, warmup + requests, rng)
-        with test_client(create_app(settings, db)) as client:
-            for url_, expect in day_urls[:warmup] + paper_urls[:warmup]:
-                timed_get(client, url_, expect, clear_latex, timings.failures)
-            gc.collect()
-            # Interleave the two kinds so that drift (caches, GC) affects both alike.
-            for (day_url, day_expect), (paper_url, paper_expect) in zip(
-                day_urls[warmup:], paper_urls[warmup:], strict=True
-            ):
-                timings.day_ms.append(
-                    timed_get(client, day_url, day_expect, clear_latex, timings.failures)
-                )
-                timings.paper_ms.append(
-                    timed_get(client, paper_url, paper_expect, clear_latex, timings.failures)
-                )
-            if client.cookies:
-                timings.failures.append(f"the site set cookies: {sorted(client.cookies.keys())}")
-    finally:
-        clock.set_now(None)
-        db.dispose()
-    return timings
+) -> dict[int, Timings]:
+    """Time day and paper pages on every archive, taking turns request by request.
+
+    Taking turns (rather than one archive after the other) exposes every size to the same
+    background load, so the ratios stay meaningful on a busy machine.
+    """
+    targets: list[Target] = []
+    with ExitStack() as stack:
+        stack.callback(clock.set_now, None)
+        for size, path in archives:
+            url = f"sqlite:///{path}"
+            settings = Settings(data_dir=path.parent, database_url=url)
+            clock.set_now(pinned_now(settings.tz))
+            db = Database(url)
+            stack.callback(db.dispose)
+            rng = random.Random(seed * 7919 + size)
+            day_urls, paper_urls = sample_requests(db, size, per_day, warmup + requests, rng)
+            client = stack.enter_context(make_client(create_app(settings, db)))
+            targets.append(Target(size, client, day_urls, paper_urls))
+        for target in targets:
+            for url, expect in target.day_urls[:warmup] + target.paper_urls[:warmup]:
+                timed_get(target.client, url, expect, clear_latex, target.timings.failures)
+        gc.collect()
+        for i in range(warmup, warmup + requests):
+            turn = i % len(targets)
+            for target in targets[turn:] + targets[:turn]:
+                t = target.timings
+                url, expect = target.day_urls[i]
+                t.day_ms.append(timed_get(target.client, url, expect, clear_latex, t.failures))
+                url, expect = target.paper_urls[i]
+                t.paper_ms.append(timed_get(target.client, url, expect, clear_latex, t.failures))
+        for target in targets:
+            if target.client.cookies:
+                cookies = sorted(target.client.cookies.keys())
+                target.timings.failures.append(f"the site set cookies: {cookies}")
+    return {target.size: target.timings for target in targets}
 
 
 def p50(values: Sequence[float]) -> float:
@@ -803,22 +824,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 builds[size] = build_archive(path, size, args.per_day, args.seed, tz, log)
                 b = builds[size]
                 log(f"    built in {b.seconds:.1f} s ({b.rate:,.0f} papers/s)")
-            log(f"{size:,} papers: {args.warmup} warm-up + {args.requests} timed requests each")
-            gc.collect()
-            timings[size] = measure(
-                path,
-                size,
-                args.per_day,
-                args.requests,
-                args.warmup,
-                args.seed,
-                not args.keep_latex_cache,
-            )
-            t = timings[size]
-            log(
-                f"    day p50 {p50(t.day_ms):.2f} ms, paper p50 {p50(t.paper_ms):.2f} ms, "
-                f"{len(t.failures)} failures"
-            )
+        gc.collect()
+        log(
+            f"measuring: {args.warmup} warm-up + {args.requests} timed requests per page kind "
+            "and size, sizes taking turns"
+        )
+        timings = measure(
+            [(size, database_path(directory, size)) for size in args.sizes],
+            args.per_day,
+            args.requests,
+            args.warmup,
+            args.seed,
+            not args.keep_latex_cache,
+        )
     finally:
         if remove:
             shutil.rmtree(directory, ignore_errors=True)

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     index_dir: Path | None = None
     embedding_model: str | None = None
     embedding_int8: bool = True
-    ann_threshold: int = 200_000
+    ann_threshold: int = 50_000
 
     @field_validator("feed_timezone")
     @classmethod

@@ -131,8 +131,10 @@ def papers_in_period(
         if sort == "upvotes"
         else (Paper.feed_at.desc(), Paper.id.desc())
     )
+    # Pick the page's ids from the index first, then load only those rows.
+    page_ids = select(Paper.id).where(*in_range).order_by(*order).limit(limit).offset(offset)
     papers = list(
-        session.execute(select(Paper).where(*in_range).order_by(*order).limit(limit).offset(offset))
+        session.execute(select(Paper).where(Paper.id.in_(page_ids)).order_by(*order))
         .scalars()
         .all()
     )

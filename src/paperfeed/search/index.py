@@ -50,6 +50,13 @@ def database_id(db: Database) -> str:
         return row.value
 
 
+def existing_database_id(db: Database) -> str | None:
+    """The database's id if it has one; reading only (safe on every request)."""
+    with db.reader() as session:
+        row = session.get(SiteMeta, "database_id")
+        return row.value if row is not None else None
+
+
 @dataclass
 class Manifest:
     database_id: str

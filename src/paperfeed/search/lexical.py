@@ -45,7 +45,7 @@ def name_analyzer() -> tantivy.TextAnalyzer:
 
 def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
-    builder.add_unsigned_field("pk", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("pk", stored=True, indexed=True, fast=True)
     builder.add_text_field("title", tokenizer_name=TEXT_ANALYZER)
     builder.add_text_field("authors", tokenizer_name=NAME_ANALYZER)
     builder.add_text_field("abstract", tokenizer_name=TEXT_ANALYZER)

@@ -9,7 +9,7 @@ from threading import Lock
 from paperfeed.config import Settings, index_dir_for
 from paperfeed.db import Database
 from paperfeed.search.engine import QueryEmbeddings
-from paperfeed.search.index import SearchIndex, database_id
+from paperfeed.search.index import SearchIndex, existing_database_id
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +34,26 @@ class SearchRuntime:
         self._lock = Lock()
 
     def index(self) -> SearchIndex | None:
-        """The local index, or None if `paperfeed index` has not built one for this database."""
+        """The local index, or None if `paperfeed index` has not built one for this database.
+
+        Costs one `stat` per call when nothing changed, and never writes.
+        """
         with self._lock:
-            if self._index is None:
-                index = SearchIndex(
-                    index_dir_for(self.settings, self.db.url),
-                    self.settings.tz,
-                    self.settings.ann_threshold,
-                )
-                if not index.open(database_id(self.db)):
-                    return None
-                self._index = index
-            else:
+            if self._index is not None:
                 self._index.refresh()
-            return self._index
+                return self._index
+            index = SearchIndex(
+                index_dir_for(self.settings, self.db.url),
+                self.settings.tz,
+                self.settings.ann_threshold,
+            )
+            if not index.manifest_path.exists():
+                return None
+            ident = existing_database_id(self.db)
+            if ident is None or not index.open(ident):
+                return None
+            self._index = index
+            return index
 
     def embeddings(self) -> QueryEmbeddings | None:
         """Query embeddings, or None (keyword search only) if the model cannot load."""

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import numpy as np
+
+from paperfeed.search.vectors import VectorStore
+
+
+def unit(rows: int, dim: int = 16, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_exact_search_finds_the_nearest(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, 16)
+    vectors = unit(500)
+    store.upsert(np.arange(1, 501), vectors)
+    pks, sims = store.search(vectors[41], 5)
+    assert pks[0] == 42 and sims[0] > 0.99
+    assert list(sims) == sorted(sims, reverse=True)
+    truth = np.argsort(-(vectors @ vectors[41]))[:5] + 1
+    assert list(pks) == list(truth)
+
+
+def test_updates_deletes_and_reload(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, 16)
+    vectors = unit(100)
+    store.upsert(np.arange(1, 101), vectors)
+    store.upsert(np.array([7]), vectors[50:51])  # paper 7 now has paper 51's vector
+    store.delete(np.array([51]))
+    rows = store.flush()
+    reopened = VectorStore(tmp_path, 16)
+    reopened.load(rows)
+    assert reopened.count == 99
+    pks, _ = reopened.search(vectors[50], 2)
+    assert pks[0] == 7 and 51 not in pks
+    assert reopened.vector(51) is None
+    np.testing.assert_allclose(reopened.vector(7), vectors[50], atol=1e-3)
+
+
+def test_search_within_an_allowed_subset(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, 16)
+    vectors = unit(300)
+    store.upsert(np.arange(1, 301), vectors)
+    allowed = np.arange(200, 301)
+    pks, _ = store.search(vectors[0], 10, allowed=allowed)
+    assert len(pks) == 10 and all(200 <= p <= 300 for p in pks)
+
+
+def test_hnsw_mode_matches_exact_search(tmp_path: Path) -> None:
+    store = VectorStore(tmp_path, 32, ann_threshold=1000)
+    vectors = unit(3000, 32, seed=3)
+    store.upsert(np.arange(1, 3001), vectors)
+    store.flush()
+    assert store.uses_ann
+    queries = unit(50, 32, seed=9)
+    recall = []
+    for query in queries:
+        approx, _ = store.search(query, 10)
+        exact, _ = store.exact_search(query, 10)
+        recall.append(len(set(approx) & set(exact)) / 10)
+    assert np.mean(recall) >= 0.95
+    reopened = VectorStore(tmp_path, 32, ann_threshold=1000)
+    reopened.load(3000)
+    assert reopened.search(vectors[5], 1)[0][0] == 6

@@ -1,0 +1,18 @@
+"""The benchmarks still run: a tiny smoke run of each (the full runs are not part of CI)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parents[1] / "bench"
+
+
+def test_feed_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "feed.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "p50" in result.stdout and "ratio" in result.stdout.lower()
