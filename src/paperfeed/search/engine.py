@@ -139,19 +139,13 @@ def search(
     ordered = exact + [pid for pid in fused if pid not in set(exact)]
     total += sum(1 for pid in exact if pid not in fused)
 
-    papers = _load(session, ordered, request.sort)
-    if request.sort != "relevance":
-        key = (
-            (lambda p: (p.upvotes, p.published_at or p.feed_at))
-            if request.sort == "upvotes"
-            else (lambda p: (p.published_at or p.feed_at or p.created_at, p.upvotes))
-        )
-        ordered = [p.id for p in sorted(papers.values(), key=key, reverse=True)]
-    ordered = [pid for pid in ordered if pid in papers]
+    ordered = _visible_in_order(session, ordered, request.sort)
     pages = max(1, math.ceil(len(ordered) / request.per_page))
     start = (request.page - 1) * request.per_page
     lexical_rank = {pid: i + 1 for i, pid in enumerate(lexical_ids)}
     vector_rank = {pid: i + 1 for i, pid in enumerate(vector_ids)}
+    page_ids = ordered[start : start + request.per_page]
+    papers = _load(session, page_ids)
     hits = [
         Hit(
             paper=papers[pid],
@@ -160,7 +154,8 @@ def search(
             vector_rank=vector_rank.get(pid),
             similarity=similarities.get(pid),
         )
-        for pid in ordered[start : start + request.per_page]
+        for pid in page_ids
+        if pid in papers
     ]
     result = SearchResult(parsed, hits, max(total, len(ordered)), request.page, pages)
     result.semantic = semantic
@@ -280,7 +275,29 @@ def _exact_title_matches(
     return ids
 
 
-def _load(session: Session, ids: list[int], sort: str) -> dict[int, Paper]:
+def _visible_in_order(session: Session, ids: list[int], sort: str) -> list[int]:
+    """Drop hidden papers and apply the sort, reading only the few columns it needs."""
+    if not ids:
+        return []
+    rows = session.execute(
+        select(Paper.id, Paper.upvotes, Paper.published_at, Paper.feed_at, Paper.created_at).where(
+            Paper.id.in_(ids), Paper.hidden_at.is_(None)
+        )
+    ).all()
+    if sort == "relevance":
+        visible = {r.id for r in rows}
+        return [pid for pid in ids if pid in visible]
+    rank = {pid: i for i, pid in enumerate(ids)}
+    if sort == "upvotes":
+        rows.sort(key=lambda r: (-r.upvotes, rank[r.id]))
+    else:
+        rows.sort(
+            key=lambda r: (-(r.published_at or r.feed_at or r.created_at).timestamp(), rank[r.id])
+        )
+    return [r.id for r in rows]
+
+
+def _load(session: Session, ids: list[int]) -> dict[int, Paper]:
     if not ids:
         return {}
     return {
@@ -302,5 +319,5 @@ def similar(
         return []
     pks, sims = index.vectors.search(vector, k + 1)
     pairs = [(int(p), float(s)) for p, s in zip(pks, sims, strict=True) if int(p) != paper.id]
-    papers = _load(session, [p for p, _ in pairs], "relevance")
+    papers = _load(session, [p for p, _ in pairs])
     return [(papers[p], s) for p, s in pairs if p in papers][:k]
