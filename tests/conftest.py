@@ -22,6 +22,8 @@ from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.models import Base
 
+pytest_plugins = ["tests.search.fixtures"]
+
 # A Friday afternoon in New York: the demo anchor day is 2026-11-20, and its feed days are
 # 2026-11-06 .. 2026-11-19.
 FIXED_NOW = datetime(2026, 11, 20, 20, 0, tzinfo=UTC)

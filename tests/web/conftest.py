@@ -24,3 +24,11 @@ def empty_client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(make_settings(tmp_path, db.url), db)
     with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def search_client(search_site) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A client on the sample corpus with a built search index."""
+    app = create_app(search_site.settings, search_site.db)
+    with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as test_client:
+        yield test_client

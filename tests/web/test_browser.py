@@ -18,6 +18,7 @@ import uvicorn
 from paperfeed import clock
 from paperfeed.db import Database
 from paperfeed.demo import load_demo
+from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
 
@@ -50,8 +51,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = Database(url)
     db.upgrade()
     settings = make_settings(tmp, url)
+    settings.index_dir = tmp / "index"
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
+        run_index(db, settings)  # what `paperfeed demo` does: embed with the real model, index
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
@@ -175,4 +178,47 @@ def test_keyboard_users_can_skip_to_content(browser, live_server: str) -> None:
     assert focused.strip() == "Skip to content"
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+    journey.close()
+
+
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
+def test_search_filter_page_and_follow_similar(
+    browser, live_server: str, label: str, viewport
+) -> None:
+    journey = Journey(browser, f"search-{label}", viewport)
+    page = journey.page
+    page.goto(live_server + "/papers/trending")
+    box = page.get_by_role("searchbox", name="Search papers")
+    box.fill("graph algorithms")
+    box.press("Enter")
+    page.wait_for_url("**/papers?q=graph+algorithms")
+    assert page.locator("mark").count() > 0
+    status = page.get_by_role("status").first.inner_text()
+    assert "match" in status
+    journey.shot("results")
+
+    page.get_by_label("Published from").fill("2007-01-01")
+    page.get_by_label("to", exact=True).fill("2007-12-31")
+    page.get_by_role("button", name="Search", exact=True).last.click()
+    page.wait_for_url("**from=2007-01-01**")
+    titles = page.locator("li.card h3 a")
+    assert titles.count() == 20
+    assert all(
+        href.startswith("/papers/0704.")
+        for href in titles.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    )
+    journey.shot("filtered")
+
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url("**p=2**")
+    assert "Page 2 of" in page.locator(".pager").inner_text()
+
+    page.goto(live_server + "/papers?q=0704.0002")
+    page.wait_for_url("**/papers/0704.0002")
+    similar = page.locator(".similar-list a")
+    assert similar.count() == 6
+    journey.shot("similar")
+    similar.first.click()
+    page.wait_for_url("**/papers/**")
+    assert page.locator("h1").is_visible()
     journey.close()

@@ -31,6 +31,8 @@ from paperfeed.search.query import ParsedQuery, parse_query
 RRF_K = 60
 CANDIDATES = 200
 MIN_SIMILARITY = 0.30
+LEXICAL_MATCH_SIMILARITY = 0.25
+PARTIAL_TITLE_WORDS = 4
 EXACT_SUBSET_LIMIT = 50_000
 SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
@@ -134,24 +136,24 @@ def search(
         vector_ids, similarities = _vector_candidates(index, embed, parsed, request.filters)
 
     fused = fuse(lexical_ids, vector_ids, similarities, request.mode)
-    total = lexical_total + sum(1 for pid in fused if pid not in set(lexical_ids))
+    in_lexical, in_fused = set(lexical_ids), set(fused.order)
+    total = lexical_total + sum(1 for pid in fused.order if pid not in in_lexical)
     exact = _exact_title_matches(session, parsed, index, request.filters)
-    ordered = exact + [pid for pid in fused if pid not in set(exact)]
-    total += sum(1 for pid in exact if pid not in fused)
+    first = set(exact)
+    ordered = exact + [pid for pid in fused.order if pid not in first]
+    total += sum(1 for pid in exact if pid not in in_fused)
 
     ordered = _visible_in_order(session, ordered, request.sort)
     pages = max(1, math.ceil(len(ordered) / request.per_page))
     start = (request.page - 1) * request.per_page
-    lexical_rank = {pid: i + 1 for i, pid in enumerate(lexical_ids)}
-    vector_rank = {pid: i + 1 for i, pid in enumerate(vector_ids)}
     page_ids = ordered[start : start + request.per_page]
     papers = _load(session, page_ids)
     hits = [
         Hit(
             paper=papers[pid],
-            score=_rrf(lexical_rank.get(pid), vector_rank.get(pid)),
-            lexical_rank=lexical_rank.get(pid),
-            vector_rank=vector_rank.get(pid),
+            score=fused.score(pid),
+            lexical_rank=fused.lexical_rank.get(pid),
+            vector_rank=fused.vector_rank.get(pid),
             similarity=similarities.get(pid),
         )
         for pid in page_ids
@@ -164,24 +166,45 @@ def search(
     return result
 
 
+@dataclass
+class Fused:
+    order: list[int]
+    lexical_rank: dict[int, int]
+    vector_rank: dict[int, int]
+
+    def score(self, pid: int) -> float:
+        return _rrf(self.lexical_rank.get(pid), self.vector_rank.get(pid))
+
+
 def fuse(
     lexical_ids: list[int], vector_ids: list[int], similarities: dict[int, float], mode: Mode
-) -> list[int]:
+) -> Fused:
+    """Reciprocal-rank fusion of the two candidate lists.
+
+    Vector evidence counts only above a similarity floor, and ranks are taken after that
+    floor: a keyword match at cosine 0.05 must not become "vector rank 1" and jump ahead of
+    better keyword matches (it did, for author-name queries).
+    """
     if mode == "lexical":
-        return list(lexical_ids)
+        vector_ids = []
+    else:
+        in_lexical = set(lexical_ids) if mode == "hybrid" else set()
+        vector_ids = [
+            pid
+            for pid in vector_ids
+            if similarities.get(pid, 0)
+            >= (LEXICAL_MATCH_SIMILARITY if pid in in_lexical else MIN_SIMILARITY)
+        ]
     if mode == "vector":
-        return [pid for pid in vector_ids if similarities.get(pid, 0) >= MIN_SIMILARITY]
-    in_lexical = set(lexical_ids)
-    vector_ids = [
-        pid for pid in vector_ids if pid in in_lexical or similarities.get(pid, 0) >= MIN_SIMILARITY
-    ]
-    lexical_rank = {pid: i + 1 for i, pid in enumerate(lexical_ids)}
-    vector_rank = {pid: i + 1 for i, pid in enumerate(vector_ids)}
-    candidates = list(dict.fromkeys([*lexical_ids, *vector_ids]))
-    return sorted(
-        candidates,
-        key=lambda pid: -_rrf(lexical_rank.get(pid), vector_rank.get(pid)),
+        lexical_ids = []
+    fused = Fused(
+        [],
+        {pid: i + 1 for i, pid in enumerate(lexical_ids)},
+        {pid: i + 1 for i, pid in enumerate(vector_ids)},
     )
+    candidates = list(dict.fromkeys([*lexical_ids, *vector_ids]))
+    fused.order = sorted(candidates, key=lambda pid: -fused.score(pid))
+    return fused
 
 
 def _rrf(lexical_rank: int | None, vector_rank: int | None) -> float:
@@ -260,6 +283,11 @@ def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> l
 def _exact_title_matches(
     session: Session, parsed: ParsedQuery, index: SearchIndex, filters: Filters
 ) -> list[int]:
+    """Known-item search: the paper titled exactly so, or whose title holds the query.
+
+    A query of four or more plain words that appears as a phrase in at most three titles is
+    almost always someone pasting the start of a title.
+    """
     if len(parsed.text) < 8:
         return []
     ids = list(
@@ -269,6 +297,11 @@ def _exact_title_matches(
             )
         ).scalars()
     )
+    plain = not (parsed.phrases or parsed.excluded_terms or parsed.excluded_phrases)
+    if not ids and plain and len(parsed.terms) >= PARTIAL_TITLE_WORDS and index.lexical:
+        found, total = index.lexical.title_phrase(parsed.terms, filters, 4)
+        if 0 < total <= 3:
+            ids = found
     if ids and filters.active and index.lexical is not None:
         passing = index.lexical.matching(ids, filters)
         ids = [pid for pid in ids if pid in passing]

@@ -172,6 +172,18 @@ class LexicalIndex:
             scores.append(float(score))
         return pks, scores, result.count or 0
 
+    def title_phrase(self, words: list[str], filters: Filters, limit: int) -> tuple[list[int], int]:
+        """Papers whose title contains these words in this order."""
+        tokens = [t for word in words for t in self.text.analyze(word)]
+        if len(tokens) < 2:
+            return [], 0
+        clauses = [
+            (tantivy.Occur.Must, tantivy.Query.phrase_query(self.schema, "title", tokens)),
+            *self.filter_clauses(filters),
+        ]
+        pks, _, total = self._run(tantivy.Query.boolean_query(clauses), limit)
+        return pks, total
+
     def matching(self, pks: list[int], filters: Filters) -> set[int]:
         """Which of these pks pass the filters (used to check vector candidates)."""
         clauses = self.filter_clauses(filters)
@@ -200,6 +212,12 @@ class LexicalIndex:
                     tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in should]),
                 )
             )
+        if 2 <= len(parsed.terms) <= 4 and not parsed.phrases:
+            # A person's name: "Maxim Yurkin" must beat titles stemmed from "maximal".
+            tokens = [t for word in parsed.terms for t in self.names.analyze(word)]
+            if len(tokens) >= 2:
+                name = tantivy.Query.phrase_query(self.schema, "authors", tokens)
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(name, 4.0)))
         if not clauses:
             return None
         for term in parsed.excluded_terms:

@@ -3,9 +3,9 @@
 Vectors live in a float16 memory-mapped file, one row per paper, with the paper's primary
 key beside it. Below `ann_threshold` rows (50k) a float32 copy is kept in memory and every
 query is an exact dot product (about 1 ms at 50k; it grows linearly, 12 ms at 200k, which
-would make paper pages with "similar papers" cost more on larger archives). Above it an int8 HNSW graph finds 100
-candidates which are then re-ranked exactly from the float16 rows: recall stays ~1.0 and
-memory stays ~1 KB per paper.
+would make paper pages with "similar papers" cost more on larger archives). Above it an
+int8 HNSW graph finds 100 candidates which are then re-ranked exactly from the float16
+rows: recall stays ~1.0 and memory stays ~1 KB per paper.
 """
 
 from __future__ import annotations

@@ -1,0 +1,137 @@
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from paperfeed.models import Organization, Paper
+from paperfeed.papers.ids import local_id_for
+from paperfeed.search.engine import SearchRequest, search, similar
+from paperfeed.search.lexical import Filters
+
+
+def run(site, embed, q: str, **kwargs):  # type: ignore[no-untyped-def]
+    with site.db.reader() as session:
+        result = search(session, site.index, embed, SearchRequest(q=q, **kwargs))
+        ids = [hit.paper.public_id for hit in result.hits]
+    return result, ids
+
+
+def test_exact_title_ranks_first(search_site, query_embeddings) -> None:
+    title = "Sample, Don't Search: Rethinking Test-Time Alignment for Language Models"
+    _, ids = run(search_site, query_embeddings, title)
+    assert ids[0] == local_id_for(title)
+
+
+def test_meaning_finds_papers_without_shared_words(search_site, query_embeddings) -> None:
+    # The diphoton paper (0704.0001) never says "photon pairs at the LHC" this way.
+    _, lexical = run(
+        search_site,
+        query_embeddings,
+        "pairs of light particles produced in proton collisions",
+        mode="lexical",
+    )
+    _, hybrid = run(
+        search_site, query_embeddings, "pairs of light particles produced in proton collisions"
+    )
+    assert "0704.0001" in hybrid[:5]
+    assert hybrid != lexical
+
+
+def test_an_arxiv_id_or_url_goes_to_the_paper(search_site, query_embeddings) -> None:
+    result, _ = run(search_site, query_embeddings, "https://arxiv.org/abs/0704.0002v1")
+    assert result.redirect_to == "0704.0002"
+    missing, _ = run(search_site, query_embeddings, "2501.99999")
+    assert missing.redirect_to is None and "not here yet" in (missing.message or "")
+
+
+def test_author_search_and_author_filter(search_site, query_embeddings) -> None:
+    _, ids = run(search_site, query_embeddings, "Streinu")
+    assert ids[0] == "0704.0002"
+    _, filtered = run(
+        search_site, query_embeddings, "graphs", filters=Filters(author="Ileana Streinu")
+    )
+    assert filtered == ["0704.0002"]
+
+
+def test_date_filter_keeps_full_pages(search_site, query_embeddings) -> None:
+    # Only the arXiv sample is from 2007: a vague query filtered to 2007 still fills a page.
+    filters = Filters(date_from=date(2007, 1, 1), date_to=date(2007, 12, 31))
+    result, ids = run(
+        search_site, query_embeddings, "learning models", filters=filters, per_page=20
+    )
+    assert len(ids) == 20
+    assert all(i.startswith("0704.") for i in ids)
+    assert result.total >= 20
+
+
+def test_organization_filter(search_site, query_embeddings) -> None:
+    with search_site.db.reader() as session:
+        meta = session.execute(
+            select(Organization.id).where(Organization.name == "facebook")
+        ).scalar_one()
+        tagged = set(
+            session.execute(select(Paper.public_id).where(Paper.organization_id == meta)).scalars()
+        )
+    _, ids = run(
+        search_site,
+        query_embeddings,
+        "reinforcement learning",
+        filters=Filters(organization_id=meta),
+    )
+    assert ids and set(ids) <= tagged
+
+
+def test_phrases_and_exclusions_hold_for_semantic_hits_too(search_site, query_embeddings) -> None:
+    _, ids = run(search_site, query_embeddings, "language models -quantization", per_page=50)
+    with search_site.db.reader() as session:
+        texts = session.execute(
+            select(Paper.title, Paper.abstract).where(Paper.public_id.in_(ids))
+        ).all()
+    assert ids
+    assert not any("quantization" in (t + a).lower() for t, a in texts)
+
+
+@pytest.mark.parametrize("sort", ["upvotes", "newest"])
+def test_sorts_reorder_the_same_matches(search_site, query_embeddings, sort: str) -> None:
+    _, rel_ids = run(search_site, query_embeddings, "diffusion", per_page=200)
+    result, ids = run(search_site, query_embeddings, "diffusion", sort=sort, per_page=200)
+    assert set(ids) == set(rel_ids)
+    papers = [hit.paper for hit in result.hits]
+    keys = [p.upvotes if sort == "upvotes" else (p.published_at or p.feed_at) for p in papers]
+    assert keys == sorted(keys, reverse=True)
+
+
+@pytest.mark.parametrize(
+    "q", ["", "   ", "the of and", "x" * 10_000, "\x00\ufffd🙂", "-", "-only -negative"]
+)
+def test_bad_queries_get_a_message_not_an_error(search_site, query_embeddings, q: str) -> None:
+    result, ids = run(search_site, query_embeddings, q)
+    assert result.message
+    assert ids == []
+
+
+def test_unbalanced_quotes_search_the_words(search_site, query_embeddings) -> None:
+    _, quoted = run(search_site, query_embeddings, '"speculative decoding')
+    _, plain = run(search_site, query_embeddings, "speculative decoding")
+    assert quoted == plain and quoted
+
+
+def test_pagination_covers_each_result_once(search_site, query_embeddings) -> None:
+    seen: list[str] = []
+    first, _ = run(search_site, query_embeddings, "neural networks", per_page=10)
+    for page in range(1, first.pages + 1):
+        _, ids = run(search_site, query_embeddings, "neural networks", per_page=10, page=page)
+        seen.extend(ids)
+    assert len(seen) == len(set(seen)) > 10
+
+
+def test_similar_papers_exclude_the_paper_itself(search_site) -> None:
+    with search_site.db.reader() as session:
+        paper = session.execute(select(Paper).where(Paper.public_id == "0704.0001")).scalar_one()
+        neighbours = similar(session, search_site.index, paper, 5)
+    ids = [p.public_id for p, _ in neighbours]
+    assert len(ids) == 5 and "0704.0001" not in ids
+    sims = [s for _, s in neighbours]
+    assert sims == sorted(sims, reverse=True)
+    # A particle-physics paper's neighbours are physics papers, not language models.
+    assert sum(i.startswith("0704.") for i in ids) >= 4

@@ -1,0 +1,84 @@
+"""Search quality on the sample corpus, measured by bench/search_quality.py in-process.
+
+Hybrid search exists to be better than either of its halves: on the labelled queries it
+must have a higher nDCG@10 than lexical-only and vector-only search and find at least as
+many of the labelled papers in its first 20, and an exact title must find its paper
+first. The site is built once for the module with the quantized model, the one the
+product uses by default (`embedding_int8`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "search_quality.py"
+
+
+def load_bench() -> ModuleType:
+    """The benchmark is a script, not a package module: load it from its path."""
+    spec = importlib.util.spec_from_file_location("search_quality", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+quality = load_bench()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with quality.demo_site(tmp_path_factory.mktemp("quality"), quantize=True) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def labels() -> list[Any]:
+    return quality.load_labels()
+
+
+@pytest.fixture(scope="module")
+def summary(site: Any, labels: list[Any]) -> dict[str, dict[str, Any]]:
+    return quality.summarize(quality.evaluate(site, labels))
+
+
+def test_labels_cover_every_query_type_and_match_the_corpus(site: Any, labels: list[Any]) -> None:
+    assert len(labels) >= 30
+    assert {q.type for q in labels} >= {"topic", "paraphrase", "author"}
+    assert quality.check_labels(site.db, labels) == []
+
+
+def test_metrics() -> None:
+    grades = {"a": 2, "b": 1, "c": 2}
+    assert quality.ndcg_at(["a", "c", "b"], grades) == pytest.approx(1.0)
+    assert quality.ndcg_at(["x", "y"], grades) == 0.0
+    assert 0 < quality.ndcg_at(["b", "a", "c"], grades) < 1
+    assert quality.ndcg_at(["x", "a"], {"a": 1}) == pytest.approx(1 / quality.math.log2(3))
+    assert quality.recall_at(["a", "x", "b"], grades) == pytest.approx(2 / 3)
+    assert quality.recall_at(["x"] * 20 + ["a"], grades) == 0.0
+
+
+def test_hybrid_has_the_best_ndcg(summary: dict[str, dict[str, Any]]) -> None:
+    hybrid = summary["hybrid"]["ndcg@10"]
+    assert hybrid > summary["lexical"]["ndcg@10"], summary
+    assert hybrid > summary["vector"]["ndcg@10"], summary
+
+
+def test_hybrid_recall_is_at_least_both(summary: dict[str, dict[str, Any]]) -> None:
+    hybrid = summary["hybrid"]["recall@20"]
+    assert hybrid >= summary["lexical"]["recall@20"], summary
+    assert hybrid >= summary["vector"]["recall@20"], summary
+
+
+def test_exact_titles_find_their_paper_first(site: Any) -> None:
+    items = quality.known_item(site)
+    assert items.checked == 568
+    assert items.rate >= quality.KNOWN_ITEM_TARGET, items.failures
