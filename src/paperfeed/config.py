@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -40,6 +41,17 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     embedding_int8: bool = True
     ann_threshold: int = 50_000
+    # Mail (SMTP). TLS: none | starttls | implicit.
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_tls: Literal["none", "starttls", "implicit"] = "none"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = "paperfeed <noreply@localhost>"
+    # arXiv.
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_request_interval: float = 3.0
 
     @field_validator("feed_timezone")
     @classmethod
