@@ -314,6 +314,77 @@ def search_command(
 
 
 @main.group()
+def user() -> None:
+    """Manage accounts: create, promote, ban."""
+
+
+def _find_user(session, name: str):  # type: ignore[no-untyped-def]
+    from paperfeed.community.accounts import find_user
+
+    found = find_user(session, name)
+    if found is None:
+        fail(f"there is no user {name!r}")
+    return found
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--email", required=True, help="The account's email address.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="PAPERFEED_NEW_PASSWORD",
+    help="Prompted for when not given (or set PAPERFEED_NEW_PASSWORD).",
+)
+@click.option("--role", type=click.Choice(["user", "moderator", "admin"]), default="user")
+def user_create(username: str, email: str, password: str, role: str) -> None:
+    """Create an account (its email counts as confirmed)."""
+    from paperfeed.community.accounts import AccountError, create_user
+
+    database = open_database(load_settings().resolved_database_url())
+    try:
+        with database.transaction() as session:
+            created = create_user(session, username, email, password, role=role, verified=True)
+    except AccountError as exc:
+        fail(str(exc))
+    click.echo(f"Created {created.username} ({role}).")
+
+
+@user.command("promote")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["user", "moderator", "admin"]), required=True)
+def user_promote(username: str, role: str) -> None:
+    """Give USERNAME a role (user, moderator or admin)."""
+    from paperfeed.community.accounts import set_role
+
+    database = open_database(load_settings().resolved_database_url())
+    with database.transaction() as session:
+        found = _find_user(session, username)
+        set_role(session, found, role)
+    click.echo(f"{username} is now {role}.")
+
+
+@user.command("ban")
+@click.argument("username")
+@click.option("--reason", default="", help="Recorded in the moderation log.")
+@click.option("--undo", is_flag=True, help="Lift the ban instead.")
+def user_ban(username: str, reason: str, undo: bool) -> None:
+    """Ban USERNAME: ends all their sessions and blocks logging in."""
+    from paperfeed.community.accounts import ban, unban
+
+    database = open_database(load_settings().resolved_database_url())
+    with database.transaction() as session:
+        found = _find_user(session, username)
+        if undo:
+            unban(session, found)
+        else:
+            ban(session, found, reason)
+    click.echo(f"{username} is {'no longer banned' if undo else 'banned'}.")
+
+
+@main.group()
 def db() -> None:
     """Database schema commands."""
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -15,7 +22,8 @@ from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.search.runtime import SearchRuntime
-from paperfeed.web import orgs, pages, search
+from paperfeed.web import accounts, orgs, pages, search
+from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -35,6 +43,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)
+    app.include_router(accounts.router)
     app.include_router(search.router)
     app.include_router(orgs.router)
     app.include_router(pages.router)
@@ -46,6 +55,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_page(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "Sign in first (or send an API token)."}, 401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__
@@ -15,7 +17,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
 def make_templates(settings: Settings) -> Jinja2Templates:
-    templates = Jinja2Templates(directory=TEMPLATES_DIR)
+    templates = Jinja2Templates(directory=TEMPLATES_DIR, context_processors=[account_context])
     env = templates.env
     env.globals.update(site_name=settings.site_name, version=__version__, settings=settings)
     env.filters["tex"] = latex.render
@@ -32,3 +34,13 @@ def format_local(value: datetime | None, settings: Settings, fmt: str) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(settings.tz).strftime(fmt)
+
+
+def account_context(request: Request) -> dict[str, Any]:
+    """Who is signed in and the page's CSRF token, for every template (looked up lazily)."""
+    from paperfeed.web.security import csrf_token, resolve_user
+
+    return {
+        "current_user": lambda: resolve_user(request),
+        "csrf_token": lambda: csrf_token(request),
+    }

@@ -1,0 +1,349 @@
+"""Account pages: sign up, log in and out, verify the email address, change or reset the
+password, and public profiles."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from paperfeed import clock
+from paperfeed.community import accounts
+from paperfeed.community.limits import LOGIN, RESET, SIGNUP
+from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token, read_token
+from paperfeed.models import Paper, PaperAuthor, Upvote, User
+from paperfeed.papers import feeds
+from paperfeed.web.deps import ReaderDep
+from paperfeed.web.security import (
+    CurrentUser,
+    SignedInUser,
+    check_csrf,
+    clear_session_cookie,
+    client_ip,
+    enforce,
+    issue_csrf_cookie,
+    set_session_cookie,
+)
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+VERIFY_MAX_AGE = 7 * 86400
+RESET_MAX_AGE = 3600
+Csrf = Depends(check_csrf)
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    response = request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+    issue_csrf_cookie(request, response)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths, so a crafted link cannot send people elsewhere after logging in."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def send(request: Request, to: str, subject: str, text: str) -> bool:
+    """Send an email; report failure to the page instead of failing the request."""
+    from paperfeed.mail import MailError, send_mail
+
+    try:
+        send_mail(request.app.state.settings, to, subject, text)
+    except MailError:
+        log.exception("could not send %r to %s", subject, to)
+        return False
+    return True
+
+
+def send_verification(request: Request, user: User) -> bool:
+    settings = request.app.state.settings
+    token = make_token(settings, "verify", user.id, VERIFY_MAX_AGE, bind=user.email)
+    link = f"{settings.site_url.rstrip('/')}/verify?token={token}"
+    return send(
+        request,
+        user.email,
+        f"Confirm your email address for {settings.site_name}",
+        f"Hello {user.username},\n\nConfirm your email address by opening this link:\n\n"
+        f"{link}\n\nThe link works for 7 days. If you did not sign up, ignore this message.\n",
+    )
+
+
+# --- sign up, log in, log out -----------------------------------------------------------------
+
+
+@router.get("/signup")
+def signup_form(request: Request, user: CurrentUser) -> Response:
+    if user is not None:
+        return RedirectResponse("/", status_code=303)
+    return page(request, "signup.html", form={})
+
+
+@router.post("/signup", dependencies=[Csrf])
+async def signup(request: Request) -> Response:
+    form = await request.form()
+    values = {k: str(form.get(k, "")) for k in ("username", "email", "password")}
+    db = request.app.state.db
+    enforce(db, SIGNUP, client_ip(request))
+    try:
+        with db.transaction() as session:
+            user = accounts.create_user(
+                session, values["username"], values["email"], values["password"]
+            )
+            new = accounts.start_session(session, user, request.headers.get("user-agent"))
+    except accounts.AccountError as exc:
+        values.pop("password")
+        return page(request, "signup.html", status=400, form=values, error=str(exc))
+    sent = send_verification(request, user)
+    response = RedirectResponse("/account?welcome=1" + ("" if sent else "&mail=failed"), 303)
+    set_session_cookie(request, response, new.cookie)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, user: CurrentUser) -> Response:
+    target = safe_next(request.query_params.get("next"))
+    if user is not None:
+        return RedirectResponse(target, status_code=303)
+    return page(request, "login.html", form={"next": target})
+
+
+@router.post("/login", dependencies=[Csrf])
+async def login(request: Request) -> Response:
+    form = await request.form()
+    login_name, password = str(form.get("login", "")), str(form.get("password", ""))
+    target = safe_next(str(form.get("next", "/")))
+    db = request.app.state.db
+    enforce(db, LOGIN, client_ip(request))
+    enforce(db, LOGIN, f"account:{login_name.strip().lower()[:100]}")
+    try:
+        with db.transaction() as session:
+            user = accounts.authenticate(session, login_name, password)
+            new = accounts.start_session(session, user, request.headers.get("user-agent"))
+    except accounts.AccountError as exc:
+        form_values = {"login": login_name, "next": target}
+        return page(request, "login.html", status=400, form=form_values, error=str(exc))
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, new.cookie)
+    return response
+
+
+@router.post("/logout", dependencies=[Csrf])
+def logout(request: Request) -> Response:
+    cookie = request.cookies.get("pf_session")
+    if cookie:
+        with request.app.state.db.transaction() as session:
+            accounts.end_session(session, cookie)
+    response = RedirectResponse("/", status_code=303)
+    clear_session_cookie(request, response)
+    return response
+
+
+# --- account settings -----------------------------------------------------------------------
+
+
+@router.get("/account")
+def account(request: Request, user: SignedInUser) -> Response:
+    notice = None
+    if request.query_params.get("welcome"):
+        notice = f"Welcome, {user.username}! We sent a confirmation link to {user.email}."
+    if request.query_params.get("mail") == "failed":
+        notice = (
+            "Your account is ready, but the confirmation email could not be sent. Try again below."
+        )
+    if request.query_params.get("changed"):
+        notice = "Your password was changed. Other sessions were logged out."
+    if request.query_params.get("sent"):
+        notice = f"We sent a new confirmation link to {user.email}."
+    return page(request, "account.html", me=user, notice=notice)
+
+
+@router.post("/account/password", dependencies=[Csrf])
+async def change_password(request: Request, user: SignedInUser) -> Response:
+    form = await request.form()
+    current, new = str(form.get("current", "")), str(form.get("new", ""))
+    db = request.app.state.db
+    enforce(db, LOGIN, f"account:{user.username.lower()}")
+    try:
+        with db.transaction() as session:
+            me = session.get(User, user.id)
+            assert me is not None
+            if not accounts.password_matches(me, current):
+                raise accounts.AccountError("Your current password is not right.")
+            accounts.change_password(session, me, new, request.cookies.get("pf_session"))
+    except accounts.AccountError as exc:
+        return page(request, "account.html", status=400, me=user, error=str(exc))
+    return RedirectResponse("/account?changed=1", status_code=303)
+
+
+@router.post("/account/verify", dependencies=[Csrf])
+def resend_verification(request: Request, user: SignedInUser) -> Response:
+    enforce(request.app.state.db, RESET, f"verify:{user.id}")
+    sent = send_verification(request, user)
+    return RedirectResponse("/account?" + ("sent=1" if sent else "mail=failed"), 303)
+
+
+@router.get("/verify")
+def verify(request: Request) -> Response:
+    settings = request.app.state.settings
+    try:
+        user_id, bound = read_token(settings, request.query_params.get("token", ""), "verify")
+        with request.app.state.db.transaction() as session:
+            user = session.get(User, user_id)
+            if user is None or bind_fingerprint(user.email) != bound:
+                raise TokenError("This link is not valid.")
+            if user.email_verified_at is None:
+                user.email_verified_at = clock.now()
+    except TokenError as exc:
+        return page(request, "message.html", status=400, title="Link not valid", message=str(exc))
+    return page(
+        request,
+        "message.html",
+        title="Email confirmed",
+        message="Thank you: your address is confirmed.",
+    )
+
+
+# --- password reset -------------------------------------------------------------------------
+
+
+@router.get("/reset")
+def reset_form(request: Request) -> Response:
+    return page(request, "reset.html", form={})
+
+
+@router.post("/reset", dependencies=[Csrf])
+async def reset_request(request: Request) -> Response:
+    form = await request.form()
+    email = accounts.normalize_email(str(form.get("email", "")))
+    db = request.app.state.db
+    settings = request.app.state.settings
+    enforce(db, RESET, client_ip(request))
+    with db.reader() as session:
+        user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    if user is not None and user.banned_at is None:
+        token = make_token(settings, "reset", user.id, RESET_MAX_AGE, bind=user.password_hash)
+        link = f"{settings.site_url.rstrip('/')}/reset/confirm?token={quote(token)}"
+        send(
+            request,
+            user.email,
+            f"Reset your {settings.site_name} password",
+            f"Hello {user.username},\n\nChoose a new password here:\n\n{link}\n\n"
+            "The link works for one hour, once. If you did not ask for it, ignore this message.\n",
+        )
+    # The same answer whether or not the address has an account: no way to probe for users.
+    return page(
+        request,
+        "message.html",
+        title="Check your email",
+        message=f"If an account uses {email}, we sent it a link to choose a new password.",
+    )
+
+
+def _reset_user(request: Request, token: str) -> User:
+    user_id, bound = read_token(request.app.state.settings, token, "reset")
+    with request.app.state.db.reader() as session:
+        user = session.get(User, user_id)
+    if user is None or bind_fingerprint(user.password_hash) != bound:
+        raise TokenError("This link was already used or is not valid. Ask for a new one.")
+    return user
+
+
+@router.get("/reset/confirm")
+def reset_confirm_form(request: Request) -> Response:
+    token = request.query_params.get("token", "")
+    try:
+        _reset_user(request, token)
+    except TokenError as exc:
+        return page(request, "message.html", status=400, title="Link not valid", message=str(exc))
+    return page(request, "reset_confirm.html", token=token)
+
+
+@router.post("/reset/confirm", dependencies=[Csrf])
+async def reset_confirm(request: Request) -> Response:
+    form = await request.form()
+    token, new = str(form.get("token", "")), str(form.get("new", ""))
+    try:
+        user = _reset_user(request, token)
+        with request.app.state.db.transaction() as session:
+            me = session.get(User, user.id)
+            assert me is not None
+            accounts.change_password(session, me, new, keep_cookie=None)
+    except TokenError as exc:
+        return page(request, "message.html", status=400, title="Link not valid", message=str(exc))
+    except accounts.AccountError as exc:
+        return page(request, "reset_confirm.html", status=400, token=token, error=str(exc))
+    return page(
+        request,
+        "message.html",
+        title="Password changed",
+        message="Your new password is set. You can log in with it now.",
+        link=("/login", "Log in"),
+    )
+
+
+# --- profiles -------------------------------------------------------------------------------
+
+
+@router.get("/users/{name}")
+def profile(request: Request, session: ReaderDep, name: str, viewer: CurrentUser) -> Response:
+    user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if user is None:
+        raise HTTPException(404, f"There is no user named “{name[:40]}” here.")
+    visible = Paper.hidden_at.is_(None)
+    submitted = list(
+        session.execute(
+            select(Paper)
+            .where(Paper.submitted_by_id == user.id, visible)
+            .order_by(Paper.feed_at.desc())
+            .limit(50)
+        ).scalars()
+    )
+    show_upvotes = user.upvotes_public or (viewer is not None and viewer.id == user.id)
+    upvoted = (
+        list(
+            session.execute(
+                select(Paper)
+                .join(Upvote, Upvote.paper_id == Paper.id)
+                .where(Upvote.user_id == user.id, visible)
+                .order_by(Upvote.created_at.desc())
+                .limit(50)
+            ).scalars()
+        )
+        if show_upvotes
+        else []
+    )
+    claimed = list(
+        session.execute(
+            select(Paper)
+            .join(PaperAuthor, PaperAuthor.paper_id == Paper.id)
+            .where(PaperAuthor.user_id == user.id, visible)
+            .order_by(Paper.published_at.desc())
+            .limit(50)
+        ).scalars()
+    )
+    everything = submitted + upvoted + claimed
+    response = request.app.state.templates.TemplateResponse(
+        request,
+        "profile.html",
+        {
+            "view": "profile",
+            "person": user,
+            "submitted": submitted,
+            "upvoted": upvoted,
+            "show_upvotes": show_upvotes,
+            "claimed": claimed,
+            "extras": feeds.card_extras(session, everything),
+        },
+    )
+    response.headers["Cache-Control"] = "private, no-cache"
+    response.headers["Vary"] = "Cookie"
+    return response
