@@ -22,7 +22,7 @@ from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.models import Base
 
-pytest_plugins = ["tests.search.fixtures"]
+pytest_plugins = ["tests.search.fixtures", "tests.servers"]
 
 # A Friday afternoon in New York: the demo anchor day is 2026-11-20, and its feed days are
 # 2026-11-06 .. 2026-11-19.

@@ -68,6 +68,17 @@ class UpsertStats:
         self.ids.extend(other.ids)
 
 
+def lock_changes(session: Session, counter: str = PAPER_CHANGE) -> None:
+    """Take the change counter's row lock now, before touching any paper row.
+
+    Every transaction that writes papers (or rows that reference them) takes this lock
+    first, so they all queue in one order and cannot deadlock: on PostgreSQL an insert that
+    references a paper share-locks it, and bumping the paper's unique change_seq needs an
+    exclusive lock on it. On SQLite, BEGIN IMMEDIATE already serializes writers.
+    """
+    session.execute(select(Counter.value).where(Counter.name == counter).with_for_update())
+
+
 def next_change_seqs(session: Session, n: int = 1, counter: str = PAPER_CHANGE) -> range:
     """Reserve `n` consecutive sequence numbers (locks the counter row until commit)."""
     new_value = session.execute(
@@ -99,6 +110,7 @@ def upsert_papers(session: Session, records: Sequence[PaperRecord]) -> UpsertSta
     stats = UpsertStats()
     if not records:
         return stats
+    lock_changes(session)
     existing = _prefetch(session, records)
     orgs = _organizations(session, records)
     now = clock.now()

@@ -28,6 +28,7 @@ from paperfeed.web.security import (
     issue_csrf_cookie,
     set_session_cookie,
 )
+from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -342,6 +343,7 @@ def profile(request: Request, session: ReaderDep, name: str, viewer: CurrentUser
             "show_upvotes": show_upvotes,
             "claimed": claimed,
             "extras": feeds.card_extras(session, everything),
+            "voted": voted_for(request, session, everything),
         },
     )
     response.headers["Cache-Control"] = "private, no-cache"

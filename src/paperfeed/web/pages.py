@@ -17,6 +17,7 @@ from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
 from paperfeed.web.caching import not_modified, validators
 from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
 SIMILAR_COUNT = 6
@@ -33,6 +34,8 @@ def render(
     v = validators(request, session, extra)
     if v is not None and v.matches(request):
         return not_modified(v, settings.cache_max_age)
+    shown = list(context.get("papers", [])) + ([context["paper"]] if "paper" in context else [])
+    context.setdefault("voted", voted_for(request, session, shown))
     response = request.app.state.templates.TemplateResponse(request, template, context)
     if v is None:
         response.headers["Cache-Control"] = "private, no-cache"

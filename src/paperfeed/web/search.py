@@ -15,6 +15,7 @@ from paperfeed.search.engine import SEARCH_SORTS, SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.highlight import highlighter, snippet
+from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
 PER_PAGE = 20
@@ -105,6 +106,7 @@ def search_page(request: Request, session: Session) -> Response:
         "result": result,
         "hits": result.hits,
         "extras": feeds.card_extras(session, papers),
+        "voted": voted_for(request, session, papers),
         "pattern": pattern,
         "snippet": snippet,
         "orgs": orgs,

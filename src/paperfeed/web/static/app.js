@@ -1,0 +1,35 @@
+// paperfeed: small progressive enhancements. Every form works without this file.
+(function () {
+  "use strict";
+  document.addEventListener("submit", async function (event) {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.classList.contains("vote-form")) return;
+    event.preventDefault();
+    const button = form.querySelector("button");
+    const count = form.querySelector(".count");
+    const input = form.querySelector('input[name="vote"]');
+    button.disabled = true;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+      });
+      if (response.status === 401 || response.redirected) {
+        window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname);
+        return;
+      }
+      if (!response.ok) throw new Error("vote failed: " + response.status);
+      const state = await response.json();
+      count.textContent = state.upvotes.toLocaleString("en-US");
+      button.setAttribute("aria-pressed", state.upvoted ? "true" : "false");
+      form.classList.toggle("voted", state.upvoted);
+      input.value = state.upvoted ? "0" : "1";
+    } catch (error) {
+      form.submit();
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();

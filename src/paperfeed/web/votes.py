@@ -1,0 +1,44 @@
+"""The upvote button: a plain form that also works without JavaScript."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed.community.votes import set_vote, voted_papers
+from paperfeed.models import Paper
+from paperfeed.web.security import SignedInUser, check_csrf, resolve_user
+
+router = APIRouter(include_in_schema=False)
+
+
+def voted_for(request: Request, session: Session, papers: list[Paper]) -> set[int]:
+    """Which of these papers the signed-in user has upvoted (empty for visitors)."""
+    user = resolve_user(request)
+    if user is None:
+        return set()
+    return voted_papers(session, user.id, [p.id for p in papers])
+
+
+@router.post("/papers/{paper_id:path}/upvote", dependencies=[Depends(check_csrf)])
+async def upvote(request: Request, paper_id: str, user: SignedInUser) -> Response:
+    form = await request.form()
+    wanted = str(form.get("vote", "1")) != "0"
+    with request.app.state.db.transaction() as session:
+        pk = session.execute(
+            select(Paper.id).where(Paper.public_id == paper_id, Paper.hidden_at.is_(None))
+        ).scalar_one_or_none()
+        if pk is None:
+            raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
+        state = set_vote(session, user.id, pk, wanted)
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"upvoted": state.voted, "upvotes": state.upvotes})
+    back = request.headers.get("referer") or f"/papers/{paper_id}"
+    site = request.app.state.settings.site_url.rstrip("/")
+    if not (
+        back.startswith("/") or back.startswith(site) or back.startswith(str(request.base_url))
+    ):
+        back = f"/papers/{paper_id}"
+    return RedirectResponse(back, status_code=303)
