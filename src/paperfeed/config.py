@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     embedding_int8: bool = True
     ann_threshold: int = 50_000
+    # Community submissions.
+    submission_window_days: int = 14
+    submission_daily_cap: int = 5
     # Mail (SMTP). TLS: none | starttls | implicit.
     smtp_host: str = "localhost"
     smtp_port: int = 25

@@ -1,0 +1,440 @@
+"""arXiv's query API, by id: batched, rate limited and retried.
+
+Submissions look a paper up by id, and the harvester fills in papers it only knows by id.
+arXiv asks for at most one request every three seconds, and answers with 503 and a
+Retry-After when busy, so one `ArxivClient` spaces its requests, retries with backoff, and
+asks for up to 100 ids per request. Ids arXiv has no paper for, or rejects as malformed,
+are per-id errors (`ArxivIdError`); only a service that keeps failing is an `ArxivError`.
+
+The API's Atom entries carry the v1 date (`published`) and the date of the version
+returned (`updated`), not the full history, so `versions` holds just those two.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from paperfeed import __version__
+from paperfeed.config import Settings
+from paperfeed.ingest.jsonl import clean_text
+from paperfeed.papers.ids import ArxivId, parse_arxiv_id
+from paperfeed.papers.records import PaperRecord, RecordError, Version
+
+log = logging.getLogger(__name__)
+
+NS = {
+    "atom": "http://www.w3.org/2005/Atom",
+    "arxiv": "http://arxiv.org/schemas/atom",
+    "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
+}
+BATCH_SIZE = 100
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_ERROR_SUBJECT = re.compile(r"incorrect[ _]id[ _]format[ _]for[ _](?P<id>\S+)$", re.I)
+
+
+class ArxivError(RuntimeError):
+    """The arXiv API could not be reached or kept failing; try again later."""
+
+
+class ArxivIdError(RecordError):
+    """arXiv has no paper for this id, or rejects the id as malformed."""
+
+    def __init__(self, arxiv_id: str, reason: str) -> None:
+        super().__init__(reason)
+        self.arxiv_id = arxiv_id
+
+
+@dataclass
+class ArxivRecord(PaperRecord):
+    """A `PaperRecord` plus what only the API tells: the version and the links."""
+
+    version: int | None = None
+    abs_url: str | None = None
+    pdf_url: str | None = None
+    # One list per author, in the order of `authors` (usually empty: few papers give them).
+    affiliations: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class Feed:
+    """One API response: the papers, arXiv's error messages, and entries we could not read."""
+
+    entries: list[ArxivRecord]
+    errors: list[str]
+    unreadable: dict[str, str]
+    total_results: int | None
+
+
+@dataclass
+class Lookup:
+    """The answer to a list of ids, keyed by the ids exactly as they were given."""
+
+    records: dict[str, ArxivRecord] = field(default_factory=dict)
+    errors: dict[str, ArxivIdError] = field(default_factory=dict)
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def parse_feed(data: bytes) -> Feed:
+    """Parse an API response; `ArxivError` if it is not an Atom feed at all."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise ArxivError(f"the arXiv API returned malformed XML ({exc})") from None
+    if root.tag != f"{{{NS['atom']}}}feed":
+        raise ArxivError(f"the arXiv API returned <{root.tag}>, not an Atom feed")
+    total = (root.findtext("opensearch:totalResults", "", NS) or "").strip()
+    feed = Feed([], [], {}, int(total) if total.isdigit() else None)
+    for entry in root.findall("atom:entry", NS):
+        entry_id = (entry.findtext("atom:id", "", NS) or "").strip()
+        title = clean_text(entry.findtext("atom:title", "", NS) or "")
+        if "/api/errors" in entry_id or (title == "Error" and parse_arxiv_id(entry_id) is None):
+            summary = clean_text(entry.findtext("atom:summary", "", NS) or "")
+            feed.errors.append(summary or entry_id.partition("#")[2].replace("_", " "))
+            continue
+        try:
+            feed.entries.append(parse_entry(entry))
+        except RecordError as exc:
+            feed.unreadable[entry_id] = str(exc)
+    return feed
+
+
+def parse_entry(entry: ET.Element) -> ArxivRecord:
+    """One `<entry>` as a record: collapsed whitespace, UTC dates, primary category first."""
+    raw_id = (entry.findtext("atom:id", "", NS) or "").strip()
+    parsed = parse_arxiv_id(raw_id)
+    if parsed is None:
+        raise RecordError(f"entry id {raw_id!r} is not an arXiv abstract URL")
+    title = clean_text(entry.findtext("atom:title", "", NS) or "")
+    if not title:
+        raise RecordError(f"the entry for {parsed} has no title")
+    authors: list[str] = []
+    affiliations: list[list[str]] = []
+    for author in entry.findall("atom:author", NS):
+        name = clean_text(author.findtext("atom:name", "", NS) or "")
+        if name:
+            authors.append(name)
+            affiliations.append(
+                [
+                    clean_text(a.text)
+                    for a in author.findall("arxiv:affiliation", NS)
+                    if a.text and a.text.strip()
+                ]
+            )
+    published = _instant(entry, "published")
+    updated = _instant(entry, "updated")
+    versions = [Version(1, published)] if published else []
+    if parsed.version and parsed.version > 1 and updated:
+        versions.append(Version(parsed.version, updated))
+    primary = entry.find("arxiv:primary_category", NS)
+    terms = [primary.get("term")] if primary is not None else []
+    terms += [c.get("term") for c in entry.findall("atom:category", NS)]
+    links = entry.findall("atom:link", NS)
+    return ArxivRecord(
+        title=title,
+        abstract=clean_text(entry.findtext("atom:summary", "", NS) or ""),
+        arxiv_id=parsed.base,
+        authors=authors,
+        published_at=published,
+        updated_at=updated,
+        versions=versions,
+        categories=list(dict.fromkeys(t.strip() for t in terms if t and t.strip())),
+        doi=_optional(entry, "arxiv:doi"),
+        journal_ref=_optional(entry, "arxiv:journal_ref"),
+        arxiv_comments=_optional(entry, "arxiv:comment"),
+        source="arxiv",
+        version=parsed.version,
+        abs_url=next((ln.get("href") for ln in links if ln.get("rel") == "alternate"), None),
+        pdf_url=next((ln.get("href") for ln in links if ln.get("title") == "pdf"), None),
+        affiliations=affiliations,
+    )
+
+
+def _instant(entry: ET.Element, tag: str) -> datetime | None:
+    text = (entry.findtext(f"atom:{tag}", "", NS) or "").strip()
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise RecordError(f"{tag} {text!r} is not an ISO timestamp") from None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _optional(entry: ET.Element, path: str) -> str | None:
+    return clean_text(entry.findtext(path, "", NS) or "") or None
+
+
+def _match_key(base: str) -> str:
+    """arXiv answers `math.DG/0211159` as `math/0211159`: compare without the subject class."""
+    archive, slash, number = base.partition("/")
+    return f"{archive.split('.')[0]}/{number}" if slash else base
+
+
+# --- rate limiting and HTTP ---------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most one request per `interval` seconds, start to start, across threads."""
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        with self._lock:
+            if self._last is not None:
+                delay = self._last + self.interval - self._clock()
+                if delay > 0:
+                    self._sleep(delay)
+            self._last = self._clock()
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates always are
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
+
+
+class ArxivClient:
+    """A polite client of the arXiv query API (`PAPERFEED_ARXIV_API_URL`).
+
+    Share one client (or one `limiter`) among all the code of a process that calls arXiv:
+    the interval is kept per limiter.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        request_interval: float = 3.0,
+        *,
+        max_retries: int = 4,
+        timeout: float = 30.0,
+        user_agent: str = f"paperfeed/{__version__}",
+        batch_size: int = BATCH_SIZE,
+        backoff: float = 2.0,
+        max_backoff: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.base_url = base_url
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.batch_size = batch_size
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self.limiter = limiter or RateLimiter(request_interval, clock=clock, sleep=sleep)
+        self._http = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": user_agent, "Accept": "application/atom+xml"},
+            follow_redirects=True,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> ArxivClient:
+        """The client of `PAPERFEED_ARXIV_API_URL`, telling arXiv which site is asking."""
+        kwargs.setdefault("user_agent", f"paperfeed/{__version__} (+{settings.site_url})")
+        return cls(settings.arxiv_api_url, settings.arxiv_request_interval, **kwargs)
+
+    def __enter__(self) -> ArxivClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- lookups -------------------------------------------------------------------------
+
+    def fetch(self, ids: Iterable[str]) -> dict[str, ArxivRecord]:
+        """The papers arXiv has, keyed by the ids as given; the others are left out."""
+        return self.lookup(ids).records
+
+    def fetch_one(self, arxiv_id: str) -> ArxivRecord:
+        """One paper, or `ArxivIdError` saying why there is none."""
+        result = self.lookup([arxiv_id])
+        if arxiv_id in result.errors:
+            raise result.errors[arxiv_id]
+        return result.records[arxiv_id]
+
+    def lookup(self, ids: Iterable[str]) -> Lookup:
+        """Every id answered: a record, or an `ArxivIdError` (malformed, or no such paper)."""
+        asked = {raw: parse_arxiv_id(raw) for raw in ids}
+        pending = list(dict.fromkeys(aid for aid in asked.values() if aid is not None))
+        found: dict[ArxivId, ArxivRecord] = {}
+        rejected: dict[ArxivId, str] = {}
+        for start in range(0, len(pending), self.batch_size):
+            batch_found, batch_rejected = self._fetch_batch(
+                pending[start : start + self.batch_size]
+            )
+            found.update(batch_found)
+            rejected.update(batch_rejected)
+        result = Lookup()
+        for raw, aid in asked.items():
+            if aid is None:
+                reason = f"{raw!r} is not an arXiv id (like 2401.01234 or hep-th/9901001)"
+                result.errors[raw] = ArxivIdError(raw, reason)
+            elif aid in found:
+                result.records[raw] = found[aid]
+            else:
+                result.errors[raw] = ArxivIdError(raw, rejected[aid])
+        return result
+
+    def _fetch_batch(
+        self, batch: list[ArxivId]
+    ) -> tuple[dict[ArxivId, ArxivRecord], dict[ArxivId, str]]:
+        """Query a batch; an id arXiv rejects spoils its whole request, so drop it and re-ask."""
+        found: dict[ArxivId, ArxivRecord] = {}
+        rejected: dict[ArxivId, str] = {}
+        queue = [batch]
+        while queue:
+            part = queue.pop()
+            feed = self._query(part)
+            found.update(_match(feed.entries, part))
+            culprits = _attribute(feed.errors, part)
+            rejected.update({aid: f"arXiv rejects the id {aid}: {msg}" for aid, msg in culprits})
+            rest = [aid for aid in part if aid not in found and aid not in rejected]
+            if feed.errors and not feed.entries and rest:
+                # The request was refused as a whole: ask again without the culprits, or
+                # halve it until the bad id is alone.
+                if culprits:
+                    queue.append(rest)
+                elif len(rest) == 1:
+                    rejected[rest[0]] = f"arXiv rejects the id {rest[0]}: {feed.errors[0]}"
+                else:
+                    queue += [rest[: len(rest) // 2], rest[len(rest) // 2 :]]
+                continue
+            for aid in rest:
+                problem = next(
+                    (why for eid, why in feed.unreadable.items() if _entry_is(eid, aid)), None
+                )
+                rejected[aid] = (
+                    f"arXiv's record of {aid} could not be read: {problem}"
+                    if problem
+                    else f"arXiv has no paper {aid}"
+                )
+        return found, rejected
+
+    def _query(self, batch: list[ArxivId]) -> Feed:
+        params = {
+            "id_list": ",".join(str(aid) for aid in batch),
+            "start": "0",
+            "max_results": str(len(batch)),
+        }
+        attempts = self.max_retries + 1
+        problem = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            self.limiter.wait()
+            try:
+                response = self._http.get(self.base_url, params=params)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = f"network error ({exc.__class__.__name__}: {exc})"
+            else:
+                status = response.status_code
+                if status == 200:
+                    try:
+                        return parse_feed(response.content)
+                    except ArxivError as exc:
+                        problem = str(exc)
+                elif status == 400 and b"/api/errors" in response.content:
+                    return parse_feed(response.content)
+                elif status in RETRY_STATUSES or status >= 500:
+                    problem = f"HTTP {status}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    raise ArxivError(
+                        f"the arXiv API at {self.base_url} answered HTTP {status}: "
+                        "check PAPERFEED_ARXIV_API_URL"
+                    )
+            if attempt + 1 == attempts:
+                break
+            delay = retry_after if retry_after is not None else self.backoff * 2**attempt
+            delay = min(delay, self.max_backoff)
+            log.warning(
+                "arXiv API: %s; retry %d of %d in %.1f s",
+                problem,
+                attempt + 1,
+                self.max_retries,
+                delay,
+            )
+            self._sleep(delay)
+        raise ArxivError(
+            f"the arXiv API at {self.base_url} failed {attempts} time(s), last with "
+            f"{problem}; try again later"
+        )
+
+
+def _entry_is(entry_id: str, aid: ArxivId) -> bool:
+    parsed = parse_arxiv_id(entry_id)
+    return parsed is not None and _match_key(parsed.base) == _match_key(aid.base)
+
+
+def _match(entries: list[ArxivRecord], batch: list[ArxivId]) -> dict[ArxivId, ArxivRecord]:
+    """Pair entries with the ids asked for: by version when one was given, else the latest."""
+    by_key: dict[str, list[ArxivRecord]] = {}
+    for record in entries:
+        by_key.setdefault(_match_key(record.arxiv_id or ""), []).append(record)
+    found: dict[ArxivId, ArxivRecord] = {}
+    for aid in batch:
+        candidates = by_key.get(_match_key(aid.base), [])
+        if aid.version is not None:
+            candidates = [r for r in candidates if r.version == aid.version]
+        if candidates:
+            found[aid] = max(candidates, key=lambda r: r.version or 0)
+    return found
+
+
+def _attribute(errors: list[str], batch: list[ArxivId]) -> list[tuple[ArxivId, str]]:
+    """Which ids arXiv's error messages ("incorrect id format for X") are about."""
+    by_text = {str(aid): aid for aid in batch}
+    culprits = []
+    for message in errors:
+        match = _ERROR_SUBJECT.search(message)
+        if match and match.group("id") in by_text:
+            culprits.append((by_text[match.group("id")], message))
+    return culprits

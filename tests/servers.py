@@ -1,0 +1,548 @@
+"""Real servers on loopback for tests: SMTP (aiosmtpd), HTTP, and arXiv's query API.
+
+Use as a pytest plugin (`pytest_plugins = ["tests.servers"]`) to get the fixtures:
+
+- `smtp_server`: a plain SMTP server that keeps every message it accepts
+  (`smtp_server.messages`, `smtp_server.wait_for(n)`); `smtp_server.settings(base)` and
+  `smtp_server.env()` point paperfeed at it.
+- `smtp_server_factory`: the same with STARTTLS, implicit TLS or AUTH, certificates from
+  `tls_ca` (`tls_ca.client_context()` trusts them).
+- `arxiv_api`: arXiv's query API for `id_list` lookups, answering from
+  tests/ingest/data/arxiv_api_*.xml, with scripted faults.
+
+Test modules also import the classes from here, before pytest loads it as a plugin, hence
+PYTEST_DONT_REWRITE (it has no asserts worth rewriting).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from paperfeed.config import Settings
+
+HOST = "127.0.0.1"
+DATA = Path(__file__).parent / "ingest" / "data"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+# --- TLS ---------------------------------------------------------------------------------
+
+
+class LocalCA:
+    """A throwaway certificate authority and a server certificate for 127.0.0.1."""
+
+    def __init__(self) -> None:
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert(HOST, "localhost")
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(context)
+        return context
+
+    def client_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> LocalCA:
+    return LocalCA()
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+
+@dataclass
+class ReceivedMail:
+    """One accepted message: the SMTP envelope, how it came, and the parsed message."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+    peer: tuple[str, int]
+    tls: bool
+    login: str | None
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    def header(self, name: str) -> str | None:
+        value = self.message[name]
+        return None if value is None else str(value)
+
+    @property
+    def text(self) -> str:
+        return self._body("plain") or ""
+
+    @property
+    def html(self) -> str | None:
+        return self._body("html")
+
+    def _body(self, subtype: str) -> str | None:
+        """A body part's text, with the wire's CRLF line ends read as newlines."""
+        part = self.message.get_body((subtype,))
+        if part is None:
+            return None
+        content: str = part.get_content()  # type: ignore[attr-defined]
+        return content.replace("\r\n", "\n")
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.messages: list[ReceivedMail] = []
+        self.arrived = threading.Condition()
+        self.refused: set[str] = set()
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        transport = server.transport
+        mail = ReceivedMail(
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=list(envelope.rcpt_tos),
+            raw=raw,
+            message=BytesParser(policy=policy.default).parsebytes(raw),  # type: ignore[arg-type]
+            peer=tuple(session.peer),  # type: ignore[arg-type]
+            tls=transport is not None and transport.get_extra_info("ssl_object") is not None,
+            login=session.auth_data if isinstance(session.auth_data, str) else None,
+        )
+        with self.arrived:
+            self.messages.append(mail)
+            self.arrived.notify_all()
+        return "250 2.0.0 Message accepted for delivery"
+
+
+SmtpTls = Literal["none", "starttls", "implicit"]
+
+
+class _PostfixLikeSMTP(SMTP):
+    """Says 421 before dropping an idle connection, as Postfix and most servers do."""
+
+    def _timeout_cb(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"421 4.4.2 mail.paperfeed.test Error: timeout exceeded\r\n")
+        super()._timeout_cb()
+
+
+class _Controller(Controller):
+    def __init__(self, *args: Any, say_421: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.say_421 = say_421
+
+    def factory(self) -> SMTP:
+        smtp_class = _PostfixLikeSMTP if self.say_421 else SMTP
+        return smtp_class(self.handler, **self.SMTP_kwargs)
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it accepts.
+
+    `tls` is what the server speaks: plain, STARTTLS offered (`require_starttls` refuses
+    mail without it) or implicit TLS (SMTPS). `users` turns on AUTH LOGIN/PLAIN; like real
+    servers, AUTH is offered only over TLS unless `auth_require_tls` is False. The server
+    drops a connection idle for `idle_timeout` seconds, saying 421 first unless `say_421`
+    is False.
+    """
+
+    def __init__(
+        self,
+        *,
+        tls: SmtpTls = "none",
+        ca: LocalCA | None = None,
+        require_starttls: bool = False,
+        users: dict[str, str] | None = None,
+        auth_require_tls: bool = True,
+        idle_timeout: float = 300,
+        say_421: bool = True,
+    ) -> None:
+        if tls != "none" and ca is None:
+            raise ValueError("a TLS server needs a LocalCA")
+        self.tls = tls
+        self.ca = ca
+        self.users = users
+        self.host = HOST
+        self.port = free_port()
+        self._recorder = _Recorder()
+        self.running = False
+        kwargs: dict[str, Any] = {
+            "server_hostname": "mail.paperfeed.test",
+            "timeout": idle_timeout,
+            "auth_require_tls": auth_require_tls,
+        }
+        if tls == "starttls" and ca is not None:
+            kwargs.update(tls_context=ca.server_context(), require_starttls=require_starttls)
+        if tls == "implicit" and ca is not None:
+            kwargs["ssl_context"] = ca.server_context()
+        if users is not None:
+            kwargs["authenticator"] = self._authenticate
+        self.controller = _Controller(
+            self._recorder, hostname=self.host, port=self.port, say_421=say_421, **kwargs
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword) or self.users is None:
+            return AuthResult(success=False, handled=False)
+        login, password = data.login.decode(), data.password.decode()
+        if self.users.get(login) != password:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=login)
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        if self.running:
+            self.running = False
+            self.controller.stop()
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        return self._recorder.messages
+
+    @property
+    def refused_recipients(self) -> set[str]:
+        """Addresses answered with 550, as for a mailbox that does not exist."""
+        return self._recorder.refused
+
+    def clear(self) -> None:
+        with self._recorder.arrived:
+            self._recorder.messages.clear()
+
+    def wait_for(self, count: int = 1, timeout: float = 5.0) -> list[ReceivedMail]:
+        """Block until `count` messages arrived (mail sent by another process)."""
+        with self._recorder.arrived:
+            if not self._recorder.arrived.wait_for(
+                lambda: len(self._recorder.messages) >= count, timeout
+            ):
+                raise AssertionError(
+                    f"expected {count} message(s) within {timeout} s, "
+                    f"got {len(self._recorder.messages)}"
+                )
+            return list(self._recorder.messages)
+
+    def fields(self, user: str | None = None, password: str | None = None) -> dict[str, Any]:
+        """The Settings fields that point at this server."""
+        return {
+            "smtp_host": self.host,
+            "smtp_port": self.port,
+            "smtp_tls": self.tls,
+            "smtp_user": user,
+            "smtp_password": password,
+            "mail_from": "Paperfeed <noreply@paperfeed.test>",
+        }
+
+    def settings(
+        self, base: Settings | None = None, user: str | None = None, password: str | None = None
+    ) -> Settings:
+        values = self.fields(user, password)
+        return base.model_copy(update=values) if base is not None else Settings(**values)
+
+    def env(self) -> dict[str, str]:
+        """PAPERFEED_* variables for a server process (a live site in browser tests)."""
+        return {
+            f"PAPERFEED_{name.upper()}": str(value)
+            for name, value in self.fields().items()
+            if value is not None
+        }
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server_factory(tls_ca: LocalCA) -> Iterator[Callable[..., SmtpServer]]:
+    started: list[SmtpServer] = []
+
+    def start(**kwargs: Any) -> SmtpServer:
+        if kwargs.get("tls", "none") != "none":
+            kwargs.setdefault("ca", tls_ca)
+        server = SmtpServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    at: float  # time.monotonic() when the request line arrived
+
+    def param(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (to provoke client timeouts)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        self._answer()
+
+    def _answer(self) -> None:
+        arrived = time.monotonic()
+        url = urlsplit(self.path)
+        request = Request(
+            self.command,
+            url.path,
+            parse_qs(url.query, keep_blank_values=True),
+            {k.lower(): v for k, v in self.headers.items()},
+            arrived,
+        )
+        owner = self.server.owner
+        with owner.lock:
+            owner.requests.append(request)
+        response = owner.handler(request)
+        if response.delay and owner.stopping.wait(response.delay):
+            return
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: HttpServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that timed out and hung up is expected here
+
+
+class HttpServer:
+    """A real threaded HTTP/1.1 server on 127.0.0.1; `handler` answers each request."""
+
+    def __init__(self, handler: Callable[[Request], Response]) -> None:
+        self.handler = handler
+        self.requests: list[Request] = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self._server = _Server((HOST, 0), _Handler)
+        self._server.owner = self
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://{HOST}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def start(self) -> HttpServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+# --- arXiv query API ---------------------------------------------------------------------
+
+_ENTRY = re.compile(r"<entry>.*?</entry>", re.S)
+_ENTRY_ID = re.compile(r"<id>\s*https?://arxiv\.org/abs/(?P<id>\S+?)v(?P<v>\d+)\s*</id>")
+_NEW_ID = re.compile(r"^(?P<base>\d{2}(?P<month>\d{2})\.\d{4,5})(?:v(?P<v>\d+))?$")
+_OLD_ID = re.compile(r"^(?P<base>[a-z][a-z-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<v>\d+))?$")
+
+FEED_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">
+  <link href="http://arxiv.org/api/query?search_query%3D%26id_list%3D{ids}" rel="self" type="application/atom+xml"/>
+  <title type="html">ArXiv Query: search_query=&amp;id_list={ids}&amp;start={start}&amp;max_results={max}</title>
+  <id>http://arxiv.org/api/paperfeedtest</id>
+  <updated>2024-08-03T00:00:00-04:00</updated>
+  <opensearch:totalResults xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{total}</opensearch:totalResults>
+  <opensearch:startIndex xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{start}</opensearch:startIndex>
+  <opensearch:itemsPerPage xmlns:opensearch="http://a9.com/-/spec/opensearch/1.1/">{max}</opensearch:itemsPerPage>
+"""  # noqa: E501
+
+ERROR_ENTRY = """  <entry>
+    <id>http://arxiv.org/api/errors#incorrect_id_format_for_{id}</id>
+    <title>Error</title>
+    <summary>incorrect id format for {id}</summary>
+    <updated>2024-08-03T00:00:00-04:00</updated>
+    <link href="http://arxiv.org/api/errors#incorrect_id_format_for_{id}" rel="alternate" type="text/html"/>
+    <author>
+      <name>arXiv api core</name>
+    </author>
+  </entry>
+"""  # noqa: E501
+
+GENERATED_ENTRY = """  <entry>
+    <id>http://arxiv.org/abs/{id}v1</id>
+    <updated>2024-08-01T17:01:29Z</updated>
+    <published>2024-08-01T17:01:29Z</published>
+    <title>Generated paper {id}</title>
+    <summary>  An abstract for {id}.
+</summary>
+    <author>
+      <name>Ada Lovelace</name>
+    </author>
+    <link href="http://arxiv.org/abs/{id}v1" rel="alternate" type="text/html"/>
+    <link title="pdf" href="http://arxiv.org/pdf/{id}v1" rel="related" type="application/pdf"/>
+    <arxiv:primary_category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+    <category term="cs.LG" scheme="http://arxiv.org/schemas/atom"/>
+  </entry>
+"""
+
+
+class FakeArxivApi:
+    """arXiv's query API for `id_list` lookups, over real HTTP on loopback.
+
+    Like arXiv it answers a malformed id (here also a month outside 01-12) with HTTP 400
+    and one error entry, leaves unknown ids out of the feed while `totalResults` still
+    counts them, and returns at most `max_results` entries (default 10). Entries come from
+    the recorded and written responses in tests/ingest/data; with `generate` set, any other
+    well-formed id gets a made-up entry. `faults` are answered first, one per request;
+    `canned` maps an `id_list` value to a response body served as it is.
+    """
+
+    def __init__(self, files: list[Path] | None = None) -> None:
+        self.entries: dict[tuple[str, int], str] = {}
+        for path in files if files is not None else sorted(DATA.glob("arxiv_api_*.xml")):
+            for block in _ENTRY.findall(path.read_text(encoding="utf-8")):
+                match = _ENTRY_ID.search(block)
+                if match:
+                    self.entries[(match["id"], int(match["v"]))] = block
+        self.generate = False
+        self.faults: deque[Response] = deque()
+        self.canned: dict[str, tuple[int, bytes]] = {}
+        self.http = HttpServer(self)
+
+    @property
+    def url(self) -> str:
+        return f"{self.http.url}/api/query"
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.http.requests
+
+    def start(self) -> FakeArxivApi:
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.stop()
+
+    def __call__(self, request: Request) -> Response:
+        if request.path != "/api/query":
+            return Response(404, b"not found")
+        if self.faults:
+            return self.faults.popleft()
+        id_list = request.param("id_list") or ""
+        if id_list in self.canned:
+            status, body = self.canned[id_list]
+            return Response(status, body, {"Content-Type": "application/atom+xml"})
+        ids = [i.strip() for i in id_list.split(",") if i.strip()]
+        start = int(request.param("start") or 0)
+        limit = int(request.param("max_results") or 10)
+        for raw in ids:
+            if self._malformed(raw):
+                head = FEED_HEAD.format(ids=",".join(ids), start=start, max=1, total=1)
+                body = head + ERROR_ENTRY.format(id=raw) + "</feed>\n"
+                return Response(400, body.encode(), {"Content-Type": "application/atom+xml"})
+        head = FEED_HEAD.format(ids=",".join(ids), start=start, max=limit, total=len(ids))
+        entries = [e for e in (self._entry(raw) for raw in ids) if e is not None]
+        body = head + "".join(entries[start : start + limit]) + "</feed>\n"
+        return Response(200, body.encode(), {"Content-Type": "application/atom+xml"})
+
+    @staticmethod
+    def _malformed(raw: str) -> bool:
+        new = _NEW_ID.match(raw)
+        if new:
+            return not 1 <= int(new["month"]) <= 12
+        return _OLD_ID.match(raw) is None
+
+    def _entry(self, raw: str) -> str | None:
+        match = _NEW_ID.match(raw) or _OLD_ID.match(raw)
+        assert match is not None
+        base, version = match["base"], match["v"]
+        archive, slash, number = base.partition("/")
+        if slash:
+            base = f"{archive.split('.')[0]}/{number}"
+        known = sorted(v for b, v in self.entries if b == base)
+        if known:
+            wanted = int(version) if version else known[-1]
+            return self.entries.get((base, wanted))
+        if self.generate and not version:
+            return GENERATED_ENTRY.format(id=base)
+        return None
+
+
+@pytest.fixture
+def arxiv_api() -> Iterator[FakeArxivApi]:
+    api = FakeArxivApi().start()
+    yield api
+    api.stop()
