@@ -22,7 +22,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.search.runtime import SearchRuntime
-from paperfeed.web import accounts, orgs, pages, search, submissions, votes
+from paperfeed.web import accounts, admin, comments, orgs, pages, search, submissions, votes
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(accounts.router)
     app.include_router(votes.router)
     app.include_router(submissions.router)
+    app.include_router(comments.router)
+    app.include_router(admin.router)
     app.include_router(search.router)
     app.include_router(orgs.router)
     app.include_router(pages.router)
