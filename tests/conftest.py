@@ -44,21 +44,59 @@ def make_settings(tmp: Path, url: str) -> Settings:
     return Settings(data_dir=tmp, database_url=url, secret_key="test-secret")
 
 
+SESSION_DATABASES: list[str] = []
+
+
+def _admin():  # type: ignore[no-untyped-def]
+    return create_engine(f"{POSTGRES_URL}/test", isolation_level="AUTOCOMMIT")
+
+
+def _drop(connection, name: str) -> None:  # type: ignore[no-untyped-def]
+    connection.execute(
+        text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = :name AND pid <> pg_backend_pid()"
+        ),
+        {"name": name},
+    )
+    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
 def postgres_database(name: str) -> str:
-    """Create (or recreate) a database on the local server and return its URL."""
-    admin = create_engine(f"{POSTGRES_URL}/test", isolation_level="AUTOCOMMIT")
+    """Create a database for this test session on the local server and return its URL.
+
+    Names carry the process id, so test runs side by side never share a database; the
+    session drops its databases at the end, and those of runs that died are swept here.
+    """
+    name = f"{name}_{os.getpid()}"
+    admin = _admin()
     with admin.connect() as connection:
-        connection.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = :name AND pid <> pg_backend_pid()"
-            ),
-            {"name": name},
-        )
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        stale = connection.execute(
+            text("SELECT datname FROM pg_database WHERE datname LIKE 'paperfeed_test_%'")
+        ).scalars()
+        for old in list(stale):
+            pid = old.rsplit("_", 1)[-1]
+            if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+                _drop(connection, old)
+        _drop(connection, name)
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
+    SESSION_DATABASES.append(name)
     return f"{POSTGRES_URL}/{name}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_session_databases() -> Iterator[None]:
+    yield
+    if SESSION_DATABASES:
+        from sqlalchemy.orm import close_all_sessions
+
+        close_all_sessions()
+        admin = _admin()
+        with admin.connect() as connection:
+            for name in SESSION_DATABASES:
+                _drop(connection, name)
+        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

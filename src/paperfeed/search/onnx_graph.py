@@ -14,18 +14,18 @@ matrix product (one bigger GEMM is faster than three), with the 1/sqrt(head_dim)
 attention scale folded into the query weights; and the token-type embedding of segment 0
 is added to the position table, since single sentences only ever use segment 0.
 
-`int8=True` quantizes every dense layer: weights per output channel, activations per
-token, both symmetric. Per-token activation scales matter: one scale for the whole
-activation tensor (what `onnxruntime.quantization.quantize_dynamic` does) lets a few
-outlier tokens crush the rest, and measured cosine 0.984 to the fp32 vectors at worst;
-per token it is 0.995 over the 568 sample abstracts, and a text's vector no longer
-depends on which texts share its batch. Bit widths: on x86 CPUs without VNNI, the uint8 x
-int8 kernels add pairs of products in int16, which 8-bit weights can overflow, so those
-layers keep 7 bits (|q| <= 63). The feed-forward output layer (1536 inputs after GELU)
+`int8=True` quantizes every dense layer: weights per output channel, activations per token,
+both symmetric. Per-token activation scales matter: one scale for the whole activation
+tensor (what `onnxruntime.quantization.quantize_dynamic` does) lets a few outlier tokens
+crush the rest: worst cosine to the sentence-transformers vectors 0.984 on the test
+fixture's texts. Per token it is 0.995 over all 568 sample abstracts, and a text's vector no
+longer depends on which texts share its batch. Bit widths: on x86 CPUs without VNNI, the
+uint8 x int8 kernels add pairs of products in int16, which 8-bit weights can overflow, so
+those layers keep 7 bits (|q| <= 63). The feed-forward output layer (1536 inputs after GELU)
 is the one where the 8th bit shows (worst cosine 0.990 with 7 bits, 0.995 with 8), so it
 keeps 8 bits on the uint8 x uint8 kernels, which widen to int16 before multiplying and
-cannot overflow. Measured on 2 cores: 7-bit everywhere 20.7 ms of CPU per abstract, this
-mix 23.7, uint8 x uint8 everywhere 28.6, fp32 34.5.
+cannot overflow. Measured on 2 cores: 7-bit everywhere 20.7 ms of CPU per abstract, this mix
+23.7, uint8 x uint8 everywhere 28.6, fp32 34.5.
 """
 
 from __future__ import annotations
