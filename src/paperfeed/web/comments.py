@@ -1,7 +1,231 @@
-"""Placeholder router; filled in by the comments feature."""
+"""Comment routes: post, reply, edit, delete, report, and the moderators' hide and queue.
+
+Every form is a plain POST with the session's CSRF token that answers with a 303 back to
+the comment on the paper page, so the whole feature works without JavaScript. A form
+whose text is refused (empty, too long, no reason) gets the paper page again with status
+400, the message next to that form and the text kept; other refusals get an error page
+(403, 404, 409, 429).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed.community import comments
+from paperfeed.community.comments import COMMENT, MAX_BODY, MAX_REASON, REPORT, CommentError
+from paperfeed.models import Comment, Paper, User
+from paperfeed.web.accounts import page
+from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role, resolve_user
 
 router = APIRouter(include_in_schema=False)
+MAX_ID = 2_147_483_647  # the database's integer range; larger ids cannot exist
+CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Moderator = Annotated[User, Depends(require_role("moderator"))]
+Csrf = [Depends(check_csrf)]
+
+
+@dataclass
+class CommentForm:
+    """A refused form to show again: which one, the text typed, and why it was refused."""
+
+    kind: str  # new | reply | edit | report | hide
+    target: int | None = None
+    text: str = ""
+    error: str = ""
+
+
+@dataclass
+class CommentSection:
+    """What `_comments.html` needs besides the paper."""
+
+    threads: list[comments.CommentView]
+    signed_in: bool
+    moderator: bool
+    form: CommentForm | None = None
+    reported: int | None = None
+    max_body: int = MAX_BODY
+    max_reason: int = MAX_REASON
+    shown: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shown = sum(1 + len(view.replies) for view in self.threads)
+
+    def form_for(self, kind: str, target: int | None = None) -> CommentForm | None:
+        """The refused form of this kind and target, if that is what is being shown again."""
+        form = self.form
+        if form is not None and form.kind == kind and form.target == target:
+            return form
+        return None
+
+
+def comment_section(request: Request, session: Session, paper: Paper) -> CommentSection:
+    """The paper page's comments for whoever is asking."""
+    user = resolve_user(request)
+    reported = request.query_params.get("reported", "")
+    return CommentSection(
+        threads=comments.thread(session, paper.id, user),
+        signed_in=user is not None,
+        moderator=comments.is_moderator(user),
+        form=getattr(request.state, "comment_form", None),
+        reported=int(reported) if reported.isdigit() and len(reported) < 12 else None,
+    )
+
+
+def _form_id(value: object) -> int | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) > MAX_ID:
+        raise HTTPException(400, "Bad request: parent_id must be a comment id.")
+    return int(text)
+
+
+def _paper_of(request: Request, comment_id: int) -> str:
+    with request.app.state.db.reader() as session:
+        public_id = session.execute(
+            select(Paper.public_id)
+            .join(Comment, Comment.paper_id == Paper.id)
+            .where(Comment.id == comment_id)
+        ).scalar_one_or_none()
+    if public_id is None:
+        raise HTTPException(404, f"There is no comment {comment_id} here.")
+    return public_id
+
+
+def _refused(request: Request, exc: CommentError, public_id: str, form: CommentForm) -> Response:
+    """The paper page with the refused form open, or an error page for other refusals."""
+    if exc.status != 400:
+        raise HTTPException(exc.status, str(exc))
+    from paperfeed.web.pages import paper_page
+
+    form.error = str(exc)
+    request.state.comment_form = form
+    with request.app.state.db.reader() as session:
+        response = paper_page(request, session, public_id)
+    response.status_code = 400
+    return response
+
+
+def _back(public_id: str, anchor: str, query: str = "") -> RedirectResponse:
+    return RedirectResponse(f"/papers/{public_id}{query}#{anchor}", status_code=303)
+
+
+@router.post("/papers/{paper_id:path}/comments", dependencies=Csrf)
+async def post_comment(request: Request, paper_id: str, user: SignedInUser) -> Response:
+    form = await request.form()
+    body = str(form.get("body", ""))
+    parent_id = _form_id(form.get("parent_id"))
+    state = request.app.state
+    enforce(state.db, COMMENT, f"user:{user.id}")
+    try:
+        with state.db.transaction() as session:
+            pk = session.execute(
+                select(Paper.id).where(Paper.public_id == paper_id, Paper.hidden_at.is_(None))
+            ).scalar_one_or_none()
+            if pk is None:
+                raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
+            comment = comments.add_comment(session, user, pk, body, parent_id)
+            new_id = comment.id
+    except CommentError as exc:
+        kind = "new" if parent_id is None else "reply"
+        return _refused(request, exc, paper_id, CommentForm(kind, parent_id, body))
+    return _back(paper_id, f"comment-{new_id}")
+
+
+@router.post("/comments/{comment_id}/edit", dependencies=Csrf)
+async def edit(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
+    body = str((await request.form()).get("body", ""))
+    public_id = _paper_of(request, comment_id)
+    try:
+        with request.app.state.db.transaction() as session:
+            comments.edit_comment(session, user, comment_id, body)
+    except CommentError as exc:
+        return _refused(request, exc, public_id, CommentForm("edit", comment_id, body))
+    return _back(public_id, f"comment-{comment_id}")
+
+
+@router.post("/comments/{comment_id}/delete", dependencies=Csrf)
+async def delete(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
+    public_id = _paper_of(request, comment_id)
+    try:
+        with request.app.state.db.transaction() as session:
+            comments.delete_comment(session, user, comment_id)
+    except CommentError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return _back(public_id, "comments")
+
+
+@router.post("/comments/{comment_id}/report", dependencies=Csrf)
+async def report(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
+    reason = str((await request.form()).get("reason", ""))
+    public_id = _paper_of(request, comment_id)
+    enforce(request.app.state.db, REPORT, f"user:{user.id}")
+    try:
+        with request.app.state.db.transaction() as session:
+            comments.report_comment(session, user, comment_id, reason)
+    except CommentError as exc:
+        return _refused(request, exc, public_id, CommentForm("report", comment_id, reason))
+    return _back(public_id, f"comment-{comment_id}", f"?reported={comment_id}")
+
+
+@router.post("/comments/{comment_id}/hide", dependencies=Csrf)
+async def hide(request: Request, comment_id: CommentId, user: Moderator) -> Response:
+    reason = str((await request.form()).get("reason", ""))
+    public_id = _paper_of(request, comment_id)
+    try:
+        with request.app.state.db.transaction() as session:
+            comments.hide_comment(session, user, comment_id, reason)
+    except CommentError as exc:
+        return _refused(request, exc, public_id, CommentForm("hide", comment_id, reason))
+    return _back(public_id, f"comment-{comment_id}")
+
+
+@router.post("/comments/{comment_id}/unhide", dependencies=Csrf)
+async def unhide(request: Request, comment_id: CommentId, user: Moderator) -> Response:
+    public_id = _paper_of(request, comment_id)
+    try:
+        with request.app.state.db.transaction() as session:
+            comments.unhide_comment(session, user, comment_id)
+    except CommentError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return _back(public_id, f"comment-{comment_id}")
+
+
+@router.get("/admin/reports")
+def reports_queue(request: Request, user: Moderator) -> Response:
+    with request.app.state.db.reader() as session:
+        queue = comments.open_reports(session, user)
+    done = request.query_params.get("done", "")
+    return page(
+        request,
+        "admin_reports.html",
+        view="admin",
+        reports=queue,
+        done=done if done in ("hidden", "dismissed") else None,
+        max_reason=MAX_REASON,
+    )
+
+
+@router.post("/admin/reports/{report_id}/resolve", dependencies=Csrf)
+async def resolve(
+    request: Request, report_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: Moderator
+) -> Response:
+    form = await request.form()
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", ""))
+    try:
+        with request.app.state.db.transaction() as session:
+            resolved = comments.resolve_report(session, user, report_id, action, reason)
+            outcome = resolved.resolution
+    except CommentError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    return RedirectResponse(f"/admin/reports?done={outcome}", status_code=303)
+
+
+__all__ = ["CommentSection", "comment_section", "router"]

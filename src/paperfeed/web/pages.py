@@ -16,6 +16,7 @@ from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
 from paperfeed.web.caching import not_modified, validators
+from paperfeed.web.comments import comment_section
 from paperfeed.web.deps import ReaderDep, SettingsDep
 from paperfeed.web.votes import voted_for
 
@@ -211,6 +212,7 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "similar": neighbours,
         "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
         "index_ready": index is not None,
+        "comments": comment_section(request, session, paper),
     }
     state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
     return render(request, session, "paper.html", context, extra=state)
