@@ -403,9 +403,10 @@ def test_dismissed_reports_can_be_made_again(site: Site) -> None:
     site.do(delete_comment, site.ada, comment_id)  # the author deleting closes open reports
     with site.db.reader() as session:
         assert open_reports(session, site.mod) == []
-        assert session.execute(
-            select(Report.resolution).order_by(Report.id.desc())
-        ).scalars().first() == "deleted"
+        assert (
+            session.execute(select(Report.resolution).order_by(Report.id.desc())).scalars().first()
+            == "deleted"
+        )
 
 
 # --- counts under load ------------------------------------------------------------------------
