@@ -16,3 +16,14 @@ def test_feed_benchmark_smoke() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "p50" in result.stdout and "ratio" in result.stdout.lower()
+
+
+def test_search_scale_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "search_scale.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "recall@10" in result.stdout and "full scan" in result.stdout
