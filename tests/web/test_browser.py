@@ -6,14 +6,10 @@ desktop and mobile widths under test-artifacts/.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from paperfeed import clock
 from paperfeed.db import Database
@@ -21,6 +17,7 @@ from paperfeed.demo import load_demo
 from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
+from tests.web.live import start_server
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
@@ -37,12 +34,6 @@ DESKTOP = {"width": 1280, "height": 900}
 MOBILE = {"width": 390, "height": 844}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo site on a real port, served by uvicorn in a background thread."""
@@ -55,19 +46,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
         run_index(db, settings)  # what `paperfeed demo` does: embed with the real model, index
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the live server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    live = start_server(create_app(settings, db))
+    yield live.url
+    live.stop()
     db.dispose()
 
 

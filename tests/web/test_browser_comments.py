@@ -6,12 +6,9 @@ screenshots at desktop and mobile widths under test-artifacts/.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from paperfeed import clock
 from paperfeed.community import accounts
@@ -20,7 +17,8 @@ from paperfeed.demo import load_demo
 from paperfeed.papers.counts import inconsistent
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
-from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser, free_port  # noqa: F401
+from tests.web.live import start_server
+from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 PASSWORD = "long enough password"
@@ -49,19 +47,9 @@ def comments_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
                 accounts.create_user(
                     session, name, f"{name}@example.org", PASSWORD, role=role, verified=True
                 )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the live server did not start"
-        time.sleep(0.05)
-    yield Server(f"http://127.0.0.1:{port}", db)
-    server.should_exit = True
-    thread.join(timeout=10)
+    live = start_server(create_app(settings, db))
+    yield Server(live.url, db)
+    live.stop()
     db.dispose()
 
 

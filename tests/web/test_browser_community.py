@@ -5,20 +5,18 @@ against a local arXiv API stand-in."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-import uvicorn
 
 from paperfeed import clock
 from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
-from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser, free_port  # noqa: F401
+from tests.web.live import start_server
+from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
 PASSWORD = "long enough password"
@@ -41,19 +39,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object
     settings.index_dir = tmp / "index"
     clock.set_now(NOW)
     load_demo(db, settings.tz)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    live = start_server(create_app(settings, db))
     try:
-        yield f"http://127.0.0.1:{port}", smtp, db
+        yield live.url, smtp, db
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        live.stop()
         clock.set_now(None)
         smtp.stop()
         arxiv.stop()

@@ -7,12 +7,9 @@ fails on any console error or failed request, and saves screenshots under test-a
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
 from paperfeed import clock
 from paperfeed.community import accounts
@@ -20,7 +17,8 @@ from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
-from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser, free_port
+from tests.web.live import start_server
+from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser"]  # the shared Chromium fixture
@@ -48,19 +46,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         session, f"{name}-{label}", f"{name}-{label}@example.org", PASSWORD
                     )
             accounts.create_user(session, "root", "root@example.org", PASSWORD, role="admin")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the live server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    live = start_server(create_app(settings, db))
+    yield live.url
+    live.stop()
     db.dispose()
 
 

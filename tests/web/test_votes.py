@@ -4,14 +4,11 @@ browsers clicking at once against a live server."""
 from __future__ import annotations
 
 import re
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -23,7 +20,7 @@ from paperfeed.papers.store import upsert_papers
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
 from tests.web.conftest import BROWSER_HEADERS
-from tests.web.test_browser import free_port
+from tests.web.live import start_server
 
 PASSWORD = "long enough password"
 
@@ -88,13 +85,8 @@ def test_the_form_works_without_javascript_and_with_json(site, db: Database) -> 
 
 
 def test_many_browsers_clicking_at_once(site, db: Database) -> None:  # type: ignore[no-untyped-def]
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(site, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
+    live = start_server(site)
+    base = live.url
     try:
         clients = [httpx.Client(base_url=base, headers=BROWSER_HEADERS) for _ in range(8)]
         tokens = [logged_in(c, f"voter{i}") for i, c in enumerate(clients)]
@@ -116,5 +108,4 @@ def test_many_browsers_clicking_at_once(site, db: Database) -> None:  # type: ig
         for client in clients:
             client.close()
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        live.stop()
