@@ -81,7 +81,7 @@ class Journey:
             ),
         )
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url}"))
+        self.page.on("requestfailed", self._request_failed)
         self.page.on(
             "response",
             lambda r: (
@@ -89,6 +89,13 @@ class Journey:
             ),
         )
         self.shots = 0
+
+    def _request_failed(self, request) -> None:  # type: ignore[no-untyped-def]
+        # A request the browser itself cancels because the page moved on (a favicon still
+        # loading when a link is clicked) is not a failure of the site.
+        if request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def shot(self, label: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
