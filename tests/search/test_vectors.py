@@ -62,3 +62,38 @@ def test_hnsw_mode_matches_exact_search(tmp_path: Path) -> None:
     reopened = VectorStore(tmp_path, 32, ann_threshold=1000)
     reopened.load(3000)
     assert reopened.search(vectors[5], 1)[0][0] == 6
+
+
+def test_hnsw_mode_then_the_embedder_loads_without_crashing(tmp_path: Path) -> None:
+    """usearch imported before onnxruntime used to kill the process (SIGSEGV)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from pathlib import Path\n"
+        "from paperfeed.search.vectors import VectorStore\n"
+        f"store = VectorStore(Path({str(tmp_path)!r}), 8, ann_threshold=10)\n"
+        "v = np.random.default_rng(0).normal(size=(50, 8)).astype('float32')\n"
+        "store.upsert(np.arange(1, 51), v / np.linalg.norm(v, axis=1, keepdims=True))\n"
+        "store.flush()\n"
+        "import onnxruntime\n"
+        "print('alive')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-1000:]
+    assert "alive" in result.stdout
+
+
+def test_a_restored_graph_keeps_its_search_breadth(tmp_path: Path) -> None:
+    from paperfeed.search.vectors import EXPANSION_SEARCH
+
+    store = VectorStore(tmp_path, 16, ann_threshold=100)
+    store.upsert(np.arange(1, 301), unit(300))
+    rows = store.flush()
+    reopened = VectorStore(tmp_path, 16, ann_threshold=100)
+    reopened.load(rows)
+    assert reopened._ann is not None
+    assert reopened._ann.expansion_search == EXPANSION_SEARCH

@@ -312,14 +312,18 @@ def _visible_in_order(session: Session, ids: list[int], sort: str) -> list[int]:
     """Drop hidden papers and apply the sort, reading only the few columns it needs."""
     if not ids:
         return []
+    if sort == "relevance":
+        visible = set(
+            session.execute(
+                select(Paper.id).where(Paper.id.in_(ids), Paper.hidden_at.is_(None))
+            ).scalars()
+        )
+        return [pid for pid in ids if pid in visible]
     rows = session.execute(
         select(Paper.id, Paper.upvotes, Paper.published_at, Paper.feed_at, Paper.created_at).where(
             Paper.id.in_(ids), Paper.hidden_at.is_(None)
         )
     ).all()
-    if sort == "relevance":
-        visible = {r.id for r in rows}
-        return [pid for pid in ids if pid in visible]
     rank = {pid: i for i, pid in enumerate(ids)}
     if sort == "upvotes":
         rows.sort(key=lambda r: (-r.upvotes, rank[r.id]))

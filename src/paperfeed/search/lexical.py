@@ -159,6 +159,10 @@ class LexicalIndex:
         if not clauses:
             return [], self.num_docs()
         query = tantivy.Query.boolean_query(clauses)
+        # Count first: a broad filter would otherwise fetch `limit` documents for nothing.
+        _, _, total = self._run(query, 1)
+        if total > limit:
+            return [], total
         pks, _, total = self._run(query, limit)
         return pks, total
 
