@@ -5,8 +5,9 @@ Storage and display:
   (`render_markdown`, memoized on the source). The source is needed anyway to prefill the
   edit form, and rendering late means a tightened sanitizer policy applies to every old
   comment at once, with no migration of stored HTML that was cleaned under older rules.
-- Rendering is markdown-it (CommonMark, raw HTML off, images off) followed by nh3, which
-  keeps only a few tags, http/https/mailto links, and adds rel="nofollow ugc noopener".
+- Rendering is markdown-it (CommonMark, raw HTML off, images off, links only to absolute
+  http/https/mailto URLs) followed by nh3, which keeps only a few tags and those schemes,
+  and adds rel="nofollow ugc noopener".
   Either step alone would be enough today; both together survive a mistake in one.
 
 Counts: `papers.comment_count` is the number of comments neither deleted nor hidden. Every
@@ -72,6 +73,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _markdown = MarkdownIt("commonmark", {"html": False, "breaks": True}).disable("image")
 
 
+def _absolute_link(url: str) -> bool:
+    """Only absolute http, https and mailto links become links; others stay plain text."""
+    scheme, colon, _ = url.strip().partition(":")
+    return bool(colon) and scheme.lower() in URL_SCHEMES
+
+
+_markdown.validateLink = _absolute_link  # type: ignore[method-assign]
+
+
 class CommentError(ValueError):
     """A comment action that cannot be done; `status` is the HTTP answer, the text says why."""
 
@@ -109,7 +119,6 @@ def render_markdown(source: str) -> Markup:
         url_schemes=set(URL_SCHEMES),
         link_rel=LINK_REL,
         strip_comments=True,
-        url_relative="deny",
     )
     return Markup(cleaned)
 

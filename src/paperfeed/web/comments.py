@@ -9,7 +9,7 @@ whose text is refused (empty, too long, no reason) gets the paper page again wit
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
@@ -51,10 +51,6 @@ class CommentSection:
     reported: int | None = None
     max_body: int = MAX_BODY
     max_reason: int = MAX_REASON
-    shown: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.shown = sum(1 + len(view.replies) for view in self.threads)
 
     def form_for(self, kind: str, target: int | None = None) -> CommentForm | None:
         """The refused form of this kind and target, if that is what is being shown again."""
