@@ -424,6 +424,10 @@ class SavedSearch(Base):
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
+    # A digest topic belongs to a subscription (anonymous subscribers have no user).
+    subscription_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200))
     query: Mapped[str] = mapped_column(Text)
     filters: Mapped[dict[str, Any] | None]
@@ -431,45 +435,63 @@ class SavedSearch(Base):
 
 
 class Subscription(Base):
-    """An email address that asked for a digest; double opt-in, one-click unsubscribe."""
+    """One email address that asked for digests: double opt-in, one-click unsubscribe.
+
+    Confirm and unsubscribe links are signed tokens bound to the address (no stored
+    secrets). Content: trending (if chosen), its saved searches, and, when linked to an
+    account, the account's followed authors and organizations.
+    """
 
     __tablename__ = "subscriptions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # trending | saved_search
-    frequency: Mapped[str] = mapped_column(String(16))  # daily | weekly
-    saved_search_id: Mapped[int | None] = mapped_column(
-        ForeignKey("saved_searches.id", ondelete="CASCADE")
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
-    unsubscribe_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    frequency: Mapped[str] = mapped_column(String(16))  # daily | weekly
+    include_trending: Mapped[bool] = mapped_column(Boolean, default=True)
+    skip_weekends: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending|active|paused|unsubscribed
+    bounce_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    paused_at: Mapped[datetime | None]
 
 
 class DigestDelivery(Base):
-    """One digest for one subscription and period; the unique key makes resends impossible."""
+    """The ledger: one digest for one subscription and period, claimed before it is sent.
+
+    The unique key means a period is composed once; `claimed_by`/`claimed_until` say which
+    run is sending it, so a crashed run's claims can be taken over. `window_start` and
+    `window_end` fix which papers it covers, so a retry sends the same digest.
+    """
 
     __tablename__ = "digest_deliveries"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(32))  # e.g. daily:2026-11-21, weekly:2026-W47
-    status: Mapped[str] = mapped_column(
-        String(16), default="pending"
-    )  # pending|sending|sent|failed
+    # claimed | sent | empty | failed (transient, retried) | bounced (permanent)
+    status: Mapped[str] = mapped_column(String(16), default="claimed")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     paper_count: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(300))
     error: Mapped[str | None] = mapped_column(Text)
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
-    __table_args__ = (UniqueConstraint("subscription_id", "period"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "period"),
+        Index("ix_digest_deliveries_period_status", "period", "status"),
+    )
 
 
 # --- jobs and ingestion -------------------------------------------------------------------
