@@ -509,6 +509,8 @@ class JobLease(Base):
 
 
 class JobRun(Base):
+    """One run of a scheduled job: when, by whom, how it ended, what it did."""
+
     __tablename__ = "job_runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -519,6 +521,9 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None]
     items: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str | None] = mapped_column(Text)
+    # What the run did, per kind ({"added": 12, "updated": 3, ...}), and why it failed.
+    counts: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class IngestCursor(Base):
