@@ -22,7 +22,7 @@ from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.search.runtime import SearchRuntime
-from paperfeed.web import accounts, admin, comments, orgs, pages, search, submissions, votes
+from paperfeed.web import accounts, admin, api, comments, orgs, pages, search, submissions, votes
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(admin.router)
     app.include_router(search.router)
     app.include_router(orgs.router)
+    app.include_router(api.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)

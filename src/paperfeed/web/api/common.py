@@ -1,0 +1,74 @@
+"""What every API route shares: JSON answers with HTTP validators, finding a paper by id.
+
+Errors are raised as `HTTPException`; the app's handler answers anything under `/api/` with
+`{"error": "..."}` and the status, so clients never see an HTML page or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import HTTPException, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed.models import Paper, PaperAlias
+from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.web.caching import not_modified, private, validators
+
+MAX_ID_LENGTH = 64
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def cached_json(
+    request: Request,
+    session: Session,
+    build: Callable[[], Any],
+    extra: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A public JSON answer with ETag/Last-Modified; 304 before building when nothing changed.
+
+    The validator comes from the papers' change sequence (every vote, comment, import and
+    moderation action bumps it), so one indexed read decides; `extra` adds whatever else
+    the answer depends on (the search index state, the trending clock).
+    """
+    settings = request.app.state.settings
+    v = validators(request, session, "api|" + extra)
+    if v is not None and v.matches(request):
+        response = not_modified(v, settings.cache_max_age)
+    else:
+        response = json_response(build(), headers=headers)
+        if v is None:
+            return private(response)
+        v.apply(response, settings.cache_max_age)
+    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    return response
+
+
+def find_paper(session: Session, paper_id: str) -> Paper:
+    """A visible paper by public id, versioned arXiv id or old local id; 404 otherwise."""
+    paper_id = paper_id.strip().strip("/")
+    if not paper_id or len(paper_id) > MAX_ID_LENGTH:
+        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
+    parsed = parse_arxiv_id(paper_id)
+    wanted = parsed.base if parsed is not None else paper_id
+    paper = session.execute(select(Paper).where(Paper.public_id == wanted)).scalar_one_or_none()
+    if paper is None:
+        paper = session.execute(
+            select(Paper)
+            .join(PaperAlias, PaperAlias.paper_id == Paper.id)
+            .where(PaperAlias.alias == wanted)
+        ).scalar_one_or_none()
+    if paper is None:
+        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
+    if paper.hidden_at is not None:
+        raise HTTPException(404, "This paper was removed by a moderator.")
+    return paper

@@ -1,0 +1,138 @@
+"""The API's response shapes, for the published OpenAPI schema.
+
+Routes build their JSON by hand (`serializers.py`, fast and exact); these models only
+document it, and the schemathesis test checks every answer against them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Open(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What was wrong, in a sentence")
+
+
+class UserOut(Open):
+    id_: str = Field(alias="_id")
+    user: str = Field(description="The username (what huggingface_hub reads)")
+    name: str = Field(description="The username again (what newer HF payloads use)")
+    fullname: str
+    avatarUrl: str | None
+    type: str = "user"
+
+
+class OrganizationOut(Open):
+    id_: str = Field(alias="_id")
+    name: str
+    fullname: str
+    avatarUrl: str | None
+    type: str = "org"
+
+
+class AuthorOut(Open):
+    id_: str = Field(alias="_id")
+    name: str
+    hidden: bool
+    user: UserOut | None = None
+    status: str | None = None
+
+
+class PaperOut(Open):
+    id: str = Field(description="arXiv id without version, or a local pf-… id")
+    authors: list[AuthorOut]
+    publishedAt: str | None = Field(description="Publication date (the first version)")
+    submittedOnDailyAt: str | None = Field(description="When the paper entered the daily feed")
+    title: str
+    summary: str
+    upvotes: int
+    numComments: int
+    discussionId: str
+    categories: list[str]
+    arxivId: str | None = None
+    githubRepo: str | None = None
+    projectPage: str | None = None
+    submittedOnDailyBy: UserOut | None = None
+    organization: OrganizationOut | None = None
+    comments: list[dict[str, Any]] | None = Field(
+        default=None, description="With ?field=comments: the visible comments, threaded"
+    )
+
+
+class DailyEntryOut(Open):
+    paper: PaperOut
+    publishedAt: str | None = Field(description="When the paper entered the daily feed")
+    submittedOnDailyAt: str | None
+    title: str
+    summary: str
+    upvotes: int
+    numComments: int
+    submittedBy: UserOut | None = None
+    organization: OrganizationOut | None = None
+    githubRepo: str | None = None
+    projectPage: str | None = None
+    trendingScore: float | None = Field(default=None, description="With sort=trending")
+
+
+class VoteOut(BaseModel):
+    upvoted: bool
+    upvotes: int
+
+
+class CommentOut(Open):
+    id: int
+    parentId: int | None
+    author: UserOut | None
+    content: str
+    html: str
+    createdAt: str | None
+    editedAt: str | None
+    deleted: bool
+
+
+class CommentPosted(BaseModel):
+    comment: CommentOut
+    numComments: int
+
+
+class SubmissionOut(BaseModel):
+    status: str = Field(description="accepted, or duplicate (counted as an upvote)")
+    message: str
+    paper: PaperOut
+
+
+class WhoAmIOut(Open):
+    type: str
+    id_: str = Field(alias="_id")
+    name: str
+    fullname: str
+    avatarUrl: str | None
+    auth: dict[str, Any]
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entries documenting the JSON error answers of a route."""
+    reasons = {
+        304: "Not modified (send If-None-Match with the ETag)",
+        400: "A parameter is malformed or out of range",
+        401: "No API token, or one that is not valid",
+        403: "Not allowed (a cookie request without the X-CSRF-Token header)",
+        404: "No such paper",
+        409: "The action conflicts with the current state",
+        422: "The request body is malformed",
+        429: "Too many requests; see Retry-After",
+        502: "arXiv could not be reached",
+        503: "The search index is not built yet",
+    }
+    return {
+        code: {"description": reasons[code]}
+        if code == 304
+        else {"description": reasons[code], "model": ErrorBody}
+        for code in codes
+    }

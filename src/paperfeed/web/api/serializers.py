@@ -1,0 +1,178 @@
+"""Papers, users and comments in Hugging Face's JSON dialect.
+
+`huggingface_hub`'s `PaperInfo` parser reads some fields from the nested `paper` object of
+a daily entry and others only from the top level (`title`, `numComments`, `submittedBy`,
+`organization`, `githubRepo`, `projectPage`), and falls back from one to the other for
+`upvotes`, `summary`, `authors` and `publishedAt`. So entries carry those fields in both
+places. Users are always objects with the username under both `user` (what the client
+reads) and `name` (what newer HF payloads use).
+
+Dates are `YYYY-MM-DDTHH:MM:SS.mmmZ`, the one format the client's parser expects. Integer
+primary keys never leave the database: `_id` values are stable hashes of public names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed.models import Organization, Paper, PaperAuthor, User
+
+Json = dict[str, Any]
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def object_id(kind: str, key: str) -> str:
+    """A 24-hex id like HF's, derived from a public name (never from a primary key)."""
+    return hashlib.sha1(f"{kind}:{key}".encode()).hexdigest()[:24]
+
+
+def user_json(user: User) -> Json:
+    return {
+        "_id": object_id("user", user.username),
+        "user": user.username,
+        "name": user.username,
+        "fullname": user.fullname or user.username,
+        "avatarUrl": user.avatar_url,
+        "type": "user",
+    }
+
+
+def organization_json(org: Organization) -> Json:
+    return {
+        "_id": object_id("org", org.name),
+        "name": org.name,
+        "fullname": org.fullname or org.name,
+        "avatarUrl": org.avatar_url,
+        "type": "org",
+    }
+
+
+@dataclass
+class Related:
+    """Everything a page of papers needs besides the rows, fetched in a few queries."""
+
+    authors: dict[int, list[tuple[PaperAuthor, User | None]]]
+    organizations: dict[int, Organization]
+    users: dict[int, User]
+
+
+def load_related(session: Session, papers: list[Paper]) -> Related:
+    ids = [p.id for p in papers]
+    authors: dict[int, list[tuple[PaperAuthor, User | None]]] = {pid: [] for pid in ids}
+    claimed: dict[int, User] = {}
+    if ids:
+        rows = list(
+            session.execute(
+                select(PaperAuthor)
+                .where(PaperAuthor.paper_id.in_(ids))
+                .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+            ).scalars()
+        )
+        user_ids = {a.user_id for a in rows if a.user_id}
+        if user_ids:
+            claimed = {
+                u.id: u
+                for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()
+            }
+        for author in rows:
+            authors[author.paper_id].append(
+                (author, claimed.get(author.user_id) if author.user_id else None)
+            )
+    org_ids = {p.organization_id for p in papers if p.organization_id}
+    orgs = (
+        {
+            o.id: o
+            for o in session.execute(
+                select(Organization).where(Organization.id.in_(org_ids))
+            ).scalars()
+        }
+        if org_ids
+        else {}
+    )
+    submitter_ids = {p.submitted_by_id for p in papers if p.submitted_by_id} - set(claimed)
+    users = dict(claimed)
+    if submitter_ids:
+        users.update(
+            {
+                u.id: u
+                for u in session.execute(select(User).where(User.id.in_(submitter_ids))).scalars()
+            }
+        )
+    return Related(authors, orgs, users)
+
+
+def author_json(paper: Paper, author: PaperAuthor, user: User | None) -> Json:
+    data: Json = {
+        "_id": object_id("author", f"{paper.public_id}:{author.position}"),
+        "name": author.name,
+        "hidden": author.hidden,
+    }
+    if user is not None and user.banned_at is None:
+        data["user"] = user_json(user)
+        data["status"] = "claimed_verified"
+    return data
+
+
+def paper_json(paper: Paper, related: Related) -> Json:
+    """The flat paper object (`/api/papers/{id}`, and `paper` inside daily entries)."""
+    submitter = related.users.get(paper.submitted_by_id) if paper.submitted_by_id else None
+    org = related.organizations.get(paper.organization_id) if paper.organization_id else None
+    data: Json = {
+        "id": paper.public_id,
+        "authors": [author_json(paper, a, u) for a, u in related.authors.get(paper.id, [])],
+        # Always a date: a paper without a publication date counts from when it arrived.
+        "publishedAt": iso(paper.published_at or paper.feed_at or paper.created_at),
+        "submittedOnDailyAt": iso(paper.feed_at),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": paper.upvotes,
+        "numComments": paper.comment_count,
+        "discussionId": object_id("discussion", paper.public_id),
+        "categories": paper.category_list,
+    }
+    if paper.arxiv_id:
+        data["arxivId"] = paper.arxiv_id
+    if paper.github_url:
+        data["githubRepo"] = paper.github_url
+    if paper.project_url:
+        data["projectPage"] = paper.project_url
+    if submitter is not None:
+        data["submittedOnDailyBy"] = user_json(submitter)
+    if org is not None:
+        data["organization"] = organization_json(org)
+    return data
+
+
+def daily_entry_json(paper: Paper, related: Related, score: float | None = None) -> Json:
+    """A daily-papers entry: the paper nested, plus what the client reads at the top level."""
+    nested = paper_json(paper, related)
+    entry: Json = {
+        "paper": nested,
+        # HF's top-level publishedAt is when the paper entered the daily feed.
+        "publishedAt": nested["submittedOnDailyAt"] or nested["publishedAt"],
+        "submittedOnDailyAt": nested["submittedOnDailyAt"],
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": paper.upvotes,
+        "numComments": paper.comment_count,
+    }
+    if "submittedOnDailyBy" in nested:
+        entry["submittedBy"] = nested["submittedOnDailyBy"]
+    for key in ("organization", "githubRepo", "projectPage"):
+        if key in nested:
+            entry[key] = nested[key]
+    if score is not None:
+        entry["trendingScore"] = round(score, 4)
+    return entry

@@ -1,0 +1,155 @@
+"""Write endpoints for scripts: submit a paper, upvote or take it back, comment.
+
+Each one runs the same community functions as the web forms (same rules, same transactions,
+same counts) and the same per-user rate limits; only the way the user is known differs
+(`auth.py`). Refusals are JSON `{"error": ...}` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from paperfeed.community import comments
+from paperfeed.community.comments import COMMENT, CommentError
+from paperfeed.community.limits import SUBMIT, Limit
+from paperfeed.community.submissions import SubmissionError, submit
+from paperfeed.community.votes import set_vote
+from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
+from paperfeed.web.api.auth import ApiUser
+from paperfeed.web.api.common import find_paper, json_response
+from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
+from paperfeed.web.api.serializers import iso, load_related, paper_json, user_json
+from paperfeed.web.security import enforce
+from paperfeed.web.submissions import arxiv_client
+
+router = APIRouter()
+# The web form has no vote limit (a person clicks); a script gets a generous one.
+VOTE = Limit("api-vote", 600, 3600)
+MAX_COMMENT_ID = 2_147_483_647
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class SubmitIn(BaseModel):
+    id: str = Field(min_length=1, max_length=300, description="arXiv id or URL, e.g. 2401.01234")
+    organization: str | None = Field(
+        default=None, max_length=100, description="An organization you are a member of"
+    )
+
+
+class CommentIn(BaseModel):
+    comment: str = Field(min_length=1, max_length=20_000, description="Markdown")
+    parentId: int | None = Field(
+        default=None, ge=1, le=MAX_COMMENT_ID, description="Reply to this comment"
+    )
+
+
+def _paper_json(request: Request, public_id: str) -> dict:  # type: ignore[type-arg]
+    with request.app.state.db.reader() as session:
+        paper = find_paper(session, public_id)
+        return paper_json(paper, load_related(session, [paper]))
+
+
+@router.post(
+    "/papers/submit",
+    summary="Submit an arXiv paper to today's feed",
+    status_code=201,
+    response_model=SubmissionOut,
+    responses={200: {"description": "Already on the feed: counted as an upvote"}}
+    | errors(400, 401, 403, 404, 429, 502),
+)
+def submit_paper(request: Request, user: ApiUser, body: Annotated[SubmitIn, Body()]) -> Response:
+    state = request.app.state
+    if user.role != "admin":
+        enforce(state.db, SUBMIT, f"user:{user.id}")
+    try:
+        outcome = submit(
+            state.db, state.settings, arxiv_client(request), user, body.id, body.organization
+        )
+    except SubmissionError as exc:
+        raise HTTPException(400, str(exc)) from None
+    except ArxivIdError as exc:
+        arxiv_id = getattr(exc, "arxiv_id", body.id)
+        raise HTTPException(404, f"arXiv has no paper {arxiv_id}: check the id.") from None
+    except ArxivError:
+        raise HTTPException(
+            502, "arXiv did not answer. Please try again in a few minutes."
+        ) from None
+    data = {
+        "status": outcome.status,
+        "message": outcome.message,
+        "paper": _paper_json(request, outcome.public_id),
+    }
+    return json_response(data, 201 if outcome.status == "accepted" else 200, NO_STORE)
+
+
+def _vote(request: Request, user: ApiUser, paper_id: str, wanted: bool) -> Response:
+    enforce(request.app.state.db, VOTE, f"user:{user.id}")
+    with request.app.state.db.transaction() as session:
+        paper = find_paper(session, paper_id)
+        state = set_vote(session, user.id, paper.id, wanted)
+    return json_response({"upvoted": state.voted, "upvotes": state.upvotes}, headers=NO_STORE)
+
+
+VOTE_RESPONSES = errors(401, 403, 404, 429)
+
+
+@router.post(
+    "/papers/{paper_id:path}/upvote",
+    summary="Upvote a paper (idempotent)",
+    response_model=VoteOut,
+    responses=VOTE_RESPONSES,
+)
+def upvote(request: Request, user: ApiUser, paper_id: str) -> Response:
+    return _vote(request, user, paper_id, True)
+
+
+@router.delete(
+    "/papers/{paper_id:path}/upvote",
+    summary="Take an upvote back (idempotent)",
+    response_model=VoteOut,
+    responses=VOTE_RESPONSES,
+)
+def unupvote(request: Request, user: ApiUser, paper_id: str) -> Response:
+    return _vote(request, user, paper_id, False)
+
+
+@router.post(
+    "/papers/{paper_id:path}/comment",
+    summary="Comment on a paper, or reply to a comment",
+    status_code=201,
+    response_model=CommentPosted,
+    responses=errors(400, 401, 403, 404, 409, 429),
+)
+def post_comment(
+    request: Request, user: ApiUser, paper_id: str, body: Annotated[CommentIn, Body()]
+) -> Response:
+    db = request.app.state.db
+    with db.reader() as session:
+        find_paper(session, paper_id)  # a 404 before spending the user's rate limit
+    enforce(db, COMMENT, f"user:{user.id}")
+    try:
+        with db.transaction() as session:
+            paper = find_paper(session, paper_id)
+            comment = comments.add_comment(session, user, paper.id, body.comment, body.parentId)
+            comment_id = comment.id
+    except CommentError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    with db.reader() as session:
+        count = find_paper(session, paper_id).comment_count
+    data = {
+        "id": comment_id,
+        "parentId": comment.parent_id,
+        "author": user_json(user),
+        "content": comment.body,
+        "html": str(comments.render_markdown(comment.body)),
+        "createdAt": iso(comment.created_at),
+        "editedAt": None,
+        "deleted": False,
+    }
+    if comment.parent_id is None:
+        data["replies"] = []
+    return json_response({"comment": data, "numComments": count}, 201, NO_STORE)
