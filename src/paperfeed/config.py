@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     arxiv_request_interval: float = 3.0
+    # Email digests.
+    digest_send_hour: int = Field(default=6, ge=0, le=23)  # local hour (feed zone) they go out
+    digest_retries: int = Field(default=3, ge=0)  # per message, for transient SMTP failures
+    digest_retry_backoff: float = Field(default=2.0, ge=0)  # seconds, doubled each retry
+    digest_bounce_limit: int = Field(default=3, ge=1)  # permanent failures in a row -> pause
+    digest_claim_seconds: int = Field(default=600, ge=1)  # a crashed run's claims expire
+    digest_max_attempts: int = Field(default=5, ge=1)  # runs that may retry one digest
 
     @field_validator("feed_timezone")
     @classmethod
