@@ -399,5 +399,14 @@ def upgrade() -> None:
     click.echo(f"Database schema at revision {current_revision(database.engine)}.")
 
 
+def _add_digest_commands() -> None:
+    from paperfeed.digest.cli import digest
+
+    main.add_command(digest)
+
+
+_add_digest_commands()
+
+
 if __name__ == "__main__":
     main()

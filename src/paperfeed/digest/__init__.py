@@ -1,0 +1,1 @@
+"""Email digests: subscriptions (double opt-in), composing, and sending with a ledger."""
