@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from paperfeed import clock
-from paperfeed.community import accounts
+from paperfeed.community import accounts, api_tokens
 from paperfeed.community.limits import LOGIN, RESET, SIGNUP
 from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token, read_token
 from paperfeed.models import Paper, PaperAuthor, Upvote, User
@@ -164,7 +164,40 @@ def account(request: Request, user: SignedInUser) -> Response:
         notice = "Your password was changed. Other sessions were logged out."
     if request.query_params.get("sent"):
         notice = f"We sent a new confirmation link to {user.email}."
-    return page(request, "account.html", me=user, notice=notice)
+    if request.query_params.get("revoked"):
+        notice = "The token was revoked: requests that send it now get 401."
+    return account_page(request, user, notice=notice)
+
+
+def account_page(request: Request, user: User, status: int = 200, **context: Any) -> Response:
+    """The account page, with the user's API tokens."""
+    with request.app.state.db.reader() as session:
+        tokens = api_tokens.user_tokens(session, user.id)
+    return page(request, "account.html", status=status, me=user, tokens=tokens, **context)
+
+
+@router.post("/account/tokens", dependencies=[Csrf])
+async def create_api_token(request: Request, user: SignedInUser) -> Response:
+    """Create a token and show it this once (the database keeps only its hash)."""
+    name = str((await request.form()).get("name", ""))
+    try:
+        with request.app.state.db.transaction() as session:
+            created = api_tokens.create_token(session, user, name)
+    except api_tokens.ApiTokenError as exc:
+        return account_page(request, user, status=400, token_error=str(exc), token_name=name)
+    return account_page(request, user, new_token=created.token, new_token_name=created.row.name)
+
+
+@router.post("/account/tokens/{token_id}/revoke", dependencies=[Csrf])
+def revoke_api_token(request: Request, user: SignedInUser, token_id: int) -> Response:
+    if not 1 <= token_id <= 2_147_483_647:
+        raise HTTPException(404, "There is no such token on your account.")
+    try:
+        with request.app.state.db.transaction() as session:
+            api_tokens.revoke_token(session, user, token_id)
+    except api_tokens.ApiTokenError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return RedirectResponse("/account?revoked=1", status_code=303)
 
 
 @router.post("/account/password", dependencies=[Csrf])
@@ -181,7 +214,7 @@ async def change_password(request: Request, user: SignedInUser) -> Response:
                 raise accounts.AccountError("Your current password is not right.")
             accounts.change_password(session, me, new, request.cookies.get("pf_session"))
     except accounts.AccountError as exc:
-        return page(request, "account.html", status=400, me=user, error=str(exc))
+        return account_page(request, user, status=400, error=str(exc))
     return RedirectResponse("/account?changed=1", status_code=303)
 
 
