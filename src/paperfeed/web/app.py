@@ -22,7 +22,18 @@ from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.search.runtime import SearchRuntime
-from paperfeed.web import accounts, admin, api, comments, orgs, pages, search, submissions, votes
+from paperfeed.web import (
+    accounts,
+    admin,
+    api,
+    comments,
+    downloads,
+    orgs,
+    pages,
+    search,
+    submissions,
+    votes,
+)
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -43,6 +54,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.templates = make_templates(settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)
+    app.include_router(downloads.router)  # before the pages: `/users/x.rss`, `/papers/x.bib`
     app.include_router(accounts.router)
     app.include_router(votes.router)
     app.include_router(submissions.router)

@@ -1,0 +1,296 @@
+"""The lists behind feeds and exports: the same papers, in the same order, as the pages.
+
+A `Listing` is what a list page shows, as data: a title, the page's address, and its
+papers in page order with everything a feed entry or an export row needs (full author
+lists, organization, a score where the page shows one). Each builder runs the query its
+page runs (the period feeds, trending, an organization, a member's lists, search with the
+page's filters), so a feed never disagrees with the page it is the alternate of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from paperfeed import clock
+from paperfeed.community import organizations
+from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
+from paperfeed.papers import feeds
+from paperfeed.papers.trending import trending
+from paperfeed.search.engine import search
+from paperfeed.web.search import SearchFormError, read_form
+
+USER_LISTS = ("submitted", "claimed", "upvoted")
+
+
+@dataclass
+class Listing:
+    """One list page's papers, ready to be written as a feed or an export."""
+
+    title: str
+    description: str
+    page_path: str  # the HTML page this list is the alternate of, with its query
+    slug: str  # a short name for download file names
+    papers: list[Paper]
+    total: int  # how many papers the whole list has (the export may hold fewer)
+    authors: dict[int, list[str]] = field(default_factory=dict)
+    organizations: dict[int, Organization] = field(default_factory=dict)
+    scores: dict[int, float] = field(default_factory=dict)
+    score_label: str = ""
+
+
+def complete(session: Session, listing: Listing) -> Listing:
+    """Load every author (in order) and organization of the listing's papers in two queries."""
+    ids = [p.id for p in listing.papers]
+    listing.authors = {pid: [] for pid in ids}
+    if ids:
+        rows = session.execute(
+            select(PaperAuthor.paper_id, PaperAuthor.name)
+            .where(PaperAuthor.paper_id.in_(ids), PaperAuthor.hidden.is_(False))
+            .order_by(PaperAuthor.paper_id, PaperAuthor.position)
+        )
+        for paper_id, name in rows:
+            listing.authors[paper_id].append(name)
+    org_ids = {p.organization_id for p in listing.papers if p.organization_id}
+    if org_ids:
+        listing.organizations = {
+            o.id: o
+            for o in session.execute(select(Organization).where(Organization.id.in_(org_ids)))
+            .scalars()
+            .all()
+        }
+    return listing
+
+
+def _query(request: Request, *names: str) -> str:
+    """The page's query string with only the parameters that shape the list."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in names]
+    return "&".join(f"{k}={v}" for k, v in _encoded(kept))
+
+
+def _encoded(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    from urllib.parse import quote_plus
+
+    return [(quote_plus(k), quote_plus(v)) for k, v in pairs]
+
+
+def _with_query(path: str, query: str) -> str:
+    return f"{path}?{query}" if query else path
+
+
+def _sort(request: Request, default: str) -> str:
+    sort = request.query_params.get("sort", default)
+    if sort not in feeds.SORTS:
+        raise HTTPException(400, f"Bad request: sort must be upvotes or newest, not “{sort[:20]}”.")
+    return sort
+
+
+# --- builders: one per kind of list page ----------------------------------------------------
+
+
+def period_listing(
+    request: Request, session: Session, period: feeds.Period, limit: int, offset: int
+) -> Listing:
+    settings = request.app.state.settings
+    sort = _sort(request, "upvotes")
+    papers, total = feeds.papers_in_period(session, period, settings.tz, sort, limit, offset)  # type: ignore[arg-type]
+    kind = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[period.kind]
+    return Listing(
+        title=f"{kind} papers: {period.label} · {settings.site_name}",
+        description=f"Papers that entered the {settings.site_name} feed in {period.label}"
+        + (", newest first." if sort == "newest" else ", most upvoted first."),
+        page_path=_with_query(period.path, _query(request, "sort")),
+        slug=f"{period.kind}-{period.key}",
+        papers=papers,
+        total=total,
+    )
+
+
+def home_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
+    """The latest feed day, like the home page (an empty site gives an empty list)."""
+    settings = request.app.state.settings
+    day = feeds.latest_feed_day(session, settings.tz, clock.now())
+    if day is None:
+        return Listing(
+            title=f"Daily papers · {settings.site_name}",
+            description="No papers yet.",
+            page_path="/",
+            slug="daily",
+            papers=[],
+            total=0,
+        )
+    listing = period_listing(request, session, feeds.day_period(day), limit, offset)
+    listing.page_path = _with_query("/", _query(request, "sort"))
+    listing.title = f"Daily papers · {settings.site_name}"
+    return listing
+
+
+def trending_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
+    settings = request.app.state.settings
+    result = trending(
+        session,
+        clock.now(),
+        settings.trending_window_days,
+        settings.trending_gravity,
+        limit,
+        offset,
+    )
+    return Listing(
+        title=f"Trending papers · {settings.site_name}",
+        description=(
+            f"Papers from the last {settings.trending_window_days} days ranked by "
+            "100 × (upvotes + 2 × comments) / (hours since entering the feed + 2)^"
+            f"{settings.trending_gravity}."
+        ),
+        page_path="/papers/trending",
+        slug="trending",
+        papers=result.papers,
+        total=result.total,
+        scores=result.scores,
+        score_label="trending score",
+    )
+
+
+def find_organization(session: Session, name: str) -> Organization:
+    org = organizations.find(session, name)
+    if org is None:
+        raise HTTPException(404, f"There is no organization named “{name[:80]}” here.")
+    return org
+
+
+def organization_listing(
+    request: Request, session: Session, org: Organization, limit: int, offset: int
+) -> Listing:
+    settings = request.app.state.settings
+    sort = _sort(request, "newest")
+    where = (Paper.organization_id == org.id, Paper.hidden_at.is_(None))
+    order = (
+        (Paper.upvotes.desc(), Paper.id.desc())
+        if sort == "upvotes"
+        else (Paper.feed_at.desc(), Paper.id.desc())
+    )
+    papers = list(
+        session.execute(select(Paper).where(*where).order_by(*order).limit(limit).offset(offset))
+        .scalars()
+        .all()
+    )
+    total = session.execute(select(func.count()).select_from(Paper).where(*where)).scalar_one()
+    name = org.fullname or org.name
+    return Listing(
+        title=f"{name} · {settings.site_name}",
+        description=org.description or f"Papers from {name} on {settings.site_name}.",
+        page_path=_with_query(f"/orgs/{org.name}", _query(request, "sort")),
+        slug=f"org-{org.name}",
+        papers=papers,
+        total=total,
+    )
+
+
+def find_user(session: Session, name: str) -> User:
+    user = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if user is None:
+        raise HTTPException(404, f"There is no user named “{name[:40]}” here.")
+    return user
+
+
+def user_list_name(request: Request) -> str:
+    which = request.query_params.get("list", "submitted")
+    if which not in USER_LISTS:
+        raise HTTPException(400, f"Unknown list “{which[:20]}”: use submitted, claimed or upvoted.")
+    return which
+
+
+def user_listing(
+    request: Request, session: Session, user: User, which: str, limit: int, offset: int
+) -> Listing:
+    """A member's submitted, claimed or (when public) upvoted papers, ordered as on the profile.
+
+    Feeds are public documents, so private upvotes stay private even for their owner here.
+    """
+    settings = request.app.state.settings
+    visible = Paper.hidden_at.is_(None)
+    if which == "submitted":
+        query = (
+            select(Paper)
+            .where(Paper.submitted_by_id == user.id, visible)
+            .order_by(Paper.feed_at.desc(), Paper.id.desc())
+        )
+        count = select(func.count()).select_from(Paper).where(Paper.submitted_by_id == user.id)
+        label = "submitted by"
+    elif which == "claimed":
+        claimed = select(PaperAuthor.paper_id).where(PaperAuthor.user_id == user.id)
+        query = (
+            select(Paper)
+            .where(Paper.id.in_(claimed), visible)
+            .order_by(Paper.published_at.desc(), Paper.id.desc())
+        )
+        count = select(func.count()).select_from(Paper).where(Paper.id.in_(claimed))
+        label = "by"
+    else:
+        if not user.upvotes_public:
+            raise HTTPException(404, f"{user.username} keeps upvotes private.")
+        query = (
+            select(Paper)
+            .join(Upvote, Upvote.paper_id == Paper.id)
+            .where(Upvote.user_id == user.id, visible)
+            .order_by(Upvote.created_at.desc(), Paper.id.desc())
+        )
+        count = (
+            select(func.count())
+            .select_from(Paper)
+            .join(Upvote, Upvote.paper_id == Paper.id)
+            .where(Upvote.user_id == user.id)
+        )
+        label = "upvoted by"
+    papers = list(session.execute(query.limit(limit).offset(offset)).scalars().all())
+    total = session.execute(count.where(visible)).scalar_one()
+    who = user.fullname or user.username
+    return Listing(
+        title=f"Papers {label} {who} · {settings.site_name}",
+        description=f"Papers {label} @{user.username} on {settings.site_name}.",
+        page_path=f"/users/{user.username}",
+        slug=f"user-{user.username}-{which}",
+        papers=papers,
+        total=total,
+    )
+
+
+def search_listing(request: Request, session: Session, limit: int, page: int) -> Listing:
+    """The search page's matches, ranked and filtered exactly as the page ranks them."""
+    settings = request.app.state.settings
+    try:
+        search_request, form = read_form(request, session)
+    except SearchFormError as exc:
+        raise HTTPException(400, str(exc)) from None
+    search_request.per_page = limit
+    search_request.page = page
+    runtime = request.app.state.search
+    result = search(
+        session, runtime.index(), runtime.embeddings() if form["q"] else None, search_request
+    )
+    papers = [hit.paper for hit in result.hits]
+    total = result.total
+    if result.redirect_to:  # an arXiv id: the list is that one paper
+        papers = list(
+            session.execute(
+                select(Paper).where(
+                    Paper.public_id == result.redirect_to, Paper.hidden_at.is_(None)
+                )
+            ).scalars()
+        )
+        total = len(papers)
+    shown = _query(request, "q", "from", "to", "org", "author", "sort")
+    described = form["q"] or "everything"
+    return Listing(
+        title=f"Search: {described} · {settings.site_name}",
+        description=result.message or f"Papers on {settings.site_name} matching “{described}”.",
+        page_path=_with_query("/papers", shown),
+        slug="search",
+        papers=papers,
+        total=total,
+        scores={hit.paper.id: hit.score for hit in result.hits},
+        score_label="relevance",
+    )
