@@ -27,6 +27,7 @@ from paperfeed.web import (
     admin,
     api,
     comments,
+    digest,
     downloads,
     orgs,
     pages,
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(search.router)
     app.include_router(orgs.router)
     app.include_router(api.router)
+    app.include_router(digest.router)
     app.include_router(pages.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,0 +1,396 @@
+"""Digest pages: subscribe (header form, account), confirm, unsubscribe, manage, preview.
+
+Links in emails carry signed tokens (see digest/subscriptions.py), which are the
+authority on the manage and unsubscribe pages: no login needed. The anonymous subscribe
+form uses the double-submit CSRF cookie; the header form only opens that page, so feed
+pages stay cacheable. Unsubscribing answers RFC 8058 one-click POSTs from mail providers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from paperfeed import clock
+from paperfeed.community.limits import Limit
+from paperfeed.community.tokens import TokenError
+from paperfeed.digest import subscriptions as subs
+from paperfeed.digest.compose import compose, render
+from paperfeed.digest.content import ContentSource, follows_of
+from paperfeed.digest.periods import current_period
+from paperfeed.digest.sending import engine_searcher
+from paperfeed.models import DigestDelivery, Organization, Subscription
+from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, client_ip, enforce
+
+router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+Csrf = Depends(check_csrf)
+SUBSCRIBE_PER_ADDRESS = Limit("digest-subscribe", 10, 3600)
+# A confirmation email per address at most this often, so the form cannot flood an inbox.
+MAIL_PER_ADDRESS = Limit("digest-mail", 3, 86400)
+
+
+def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    from paperfeed.web.security import issue_csrf_cookie
+
+    response = request.app.state.templates.TemplateResponse(
+        request, template, context, status_code=status
+    )
+    issue_csrf_cookie(request, response)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # tokens stay out of other logs
+    return response
+
+
+def message(request: Request, title: str, text: str, status: int = 200, **extra: Any) -> Response:
+    return page(request, "message.html", status=status, title=title, message=text, **extra)
+
+
+def bad_link(request: Request, exc: Exception) -> Response:
+    return message(
+        request,
+        "Link not valid",
+        f"{exc} You can subscribe again or manage your digest from the link in a recent email.",
+        status=400,
+        link=("/digest", "Digest settings"),
+    )
+
+
+def _orgs(session: Session) -> list[tuple[str, str]]:
+    from sqlalchemy import select
+
+    return [
+        (name, fullname)
+        for name, fullname in session.execute(
+            select(Organization.name, Organization.fullname).order_by(Organization.name).limit(500)
+        )
+    ]
+
+
+# --- subscribing ---------------------------------------------------------------------------
+
+
+@router.get("/digest")
+def subscribe_form(request: Request, user: CurrentUser) -> Response:
+    form = {"email": user.email if user else "", "frequency": "daily", "trending": "on"}
+    return page(request, "digest_subscribe.html", form=form)
+
+
+@router.post("/digest/start")
+async def start_from_header(request: Request) -> Response:
+    """The header's one-field form: show the full form with the address filled in."""
+    form = await request.form()
+    email = str(form.get("email", ""))[:320]
+    return page(
+        request,
+        "digest_subscribe.html",
+        form={"email": email, "frequency": "daily", "trending": "on"},
+    )
+
+
+@router.post("/digest/subscribe", dependencies=[Csrf])
+async def subscribe(request: Request, user: CurrentUser) -> Response:
+    raw = await request.form()
+    form = {k: str(raw.get(k, "")) for k in ("email", "frequency", "trending", "query")}
+    db = request.app.state.db
+    enforce(db, SUBSCRIBE_PER_ADDRESS, client_ip(request))
+    own_address = (
+        user is not None
+        and user.email_verified_at is not None
+        and user.email.lower() == form["email"].strip().lower()
+    )
+    try:
+        with db.transaction() as session:
+            outcome = subs.subscribe(
+                session,
+                form["email"],
+                form["frequency"] or "daily",
+                include_trending=bool(form["trending"]),
+                user_id=user.id if own_address and user else None,
+                confirmed=own_address,
+            )
+            if form["query"].strip() and not outcome.already_active:
+                subs.add_topic(session, outcome.subscription, form["query"])
+            row = outcome.subscription
+    except subs.SubscriptionError as exc:
+        return page(request, "digest_subscribe.html", status=400, form=form, error=str(exc))
+    if own_address:
+        return message(
+            request,
+            "You are subscribed",
+            f"The {row.frequency} digest will come to {row.email}.",
+            link=("/account/digest", "Digest settings"),
+        )
+    enforce(db, MAIL_PER_ADDRESS, row.email)
+    _send_link_email(request, row, already=outcome.already_active)
+    # The same answer whatever the address's state, so the form reveals nothing about it.
+    return message(
+        request,
+        "Check your email",
+        f"We sent a message to {row.email}. Open the link in it to confirm: nothing is sent "
+        "until you do.",
+    )
+
+
+def _send_link_email(request: Request, row: Subscription, *, already: bool) -> None:
+    from paperfeed.mail import MailError, send_mail
+
+    settings = request.app.state.settings
+    context = {
+        "site_name": settings.site_name,
+        "email": row.email,
+        "frequency": row.frequency,
+        "status": row.status,
+        "confirm_url": subs.link(
+            settings, "/digest/confirm", subs.link_token(settings, row, subs.CONFIRM)
+        ),
+        "manage_url": subs.link(
+            settings, "/digest/manage", subs.link_token(settings, row, subs.MANAGE)
+        ),
+        "unsubscribe_url": subs.link(
+            settings, "/digest/unsubscribe", subs.link_token(settings, row, subs.UNSUBSCRIBE)
+        ),
+    }
+    if already:
+        subject = f"Your {settings.site_name} digest subscription"
+        text = render("already.txt", **context)
+    else:
+        subject = f"Confirm your {settings.site_name} digest"
+        text = render("confirm.txt", **context)
+    try:
+        send_mail(settings, row.email, subject, text)
+    except MailError:
+        log.exception("could not send the digest link email to %s", row.email)
+
+
+@router.get("/digest/confirm")
+def confirm(request: Request) -> Response:
+    settings = request.app.state.settings
+    token = request.query_params.get("token", "")
+    try:
+        with request.app.state.db.transaction() as session:
+            row = subs.from_token(settings, session, token, subs.CONFIRM)
+            if row.status == "unsubscribed":
+                raise TokenError("This subscription was cancelled; subscribe again to restart it.")
+            subs.confirm(row)
+            manage = subs.link_token(settings, row, subs.MANAGE)
+            email, frequency = row.email, row.frequency
+    except TokenError as exc:
+        return bad_link(request, exc)
+    return message(
+        request,
+        "Subscription confirmed",
+        f"The {frequency} digest will come to {email}. Follow topics, authors or "
+        "organizations on your digest settings page.",
+        link=(f"/digest/manage?token={quote(manage)}", "Digest settings"),
+    )
+
+
+# --- unsubscribing -------------------------------------------------------------------------
+
+
+@router.get("/digest/unsubscribe")
+def unsubscribe_page(request: Request) -> Response:
+    """A page with one button: link scanners that follow GETs must not unsubscribe anyone."""
+    token = request.query_params.get("token", "")
+    try:
+        with request.app.state.db.reader() as session:
+            row = subs.from_token(request.app.state.settings, session, token, subs.UNSUBSCRIBE)
+            email, status = row.email, row.status
+    except TokenError as exc:
+        return bad_link(request, exc)
+    return page(request, "digest_unsubscribe.html", token=token, email=email, status=status)
+
+
+@router.post("/digest/unsubscribe")
+async def unsubscribe(request: Request) -> Response:
+    """The page's button, and RFC 8058 one-click (token in the URL, no cookies)."""
+    form = await request.form()
+    token = request.query_params.get("token") or str(form.get("token", ""))
+    try:
+        with request.app.state.db.transaction() as session:
+            row = subs.from_token(request.app.state.settings, session, token, subs.UNSUBSCRIBE)
+            subs.unsubscribe(row)
+            email = row.email
+    except TokenError as exc:
+        return bad_link(request, exc)
+    return message(
+        request,
+        "You are unsubscribed",
+        f"{email} will get no more digests. Changed your mind? Subscribe again at any time.",
+        link=("/digest", "Subscribe again"),
+    )
+
+
+# --- managing ------------------------------------------------------------------------------
+
+
+def _manage_view(
+    request: Request, token: str, status: int = 200, error: str | None = None, notice: str = ""
+) -> Response:
+    settings = request.app.state.settings
+    try:
+        with request.app.state.db.reader() as session:
+            row = subs.from_token(settings, session, token, subs.MANAGE)
+            topics = subs.topics(session, row.id)
+            orgs = _orgs(session)
+            last = _last_sent(session, row.id)
+    except TokenError as exc:
+        return bad_link(request, exc)
+    unsubscribe_token = subs.link_token(settings, row, subs.UNSUBSCRIBE)
+    return page(
+        request,
+        "digest_manage.html",
+        status=status,
+        token=token,
+        sub=row,
+        topics=topics,
+        orgs=orgs,
+        last=last,
+        error=error,
+        notice=notice,
+        unsubscribe_token=unsubscribe_token,
+    )
+
+
+def _last_sent(session: Session, subscription_id: int) -> DigestDelivery | None:
+    from sqlalchemy import select
+
+    return session.execute(
+        select(DigestDelivery)
+        .where(DigestDelivery.subscription_id == subscription_id, DigestDelivery.status == "sent")
+        .order_by(DigestDelivery.sent_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+@router.get("/digest/manage")
+def manage(request: Request) -> Response:
+    notice = {
+        "saved": "Your settings are saved.",
+        "added": "You follow that now.",
+        "removed": "Removed.",
+        "resumed": "Digests will be sent again.",
+    }.get(request.query_params.get("done", ""), "")
+    return _manage_view(request, request.query_params.get("token", ""), notice=notice)
+
+
+async def _manage_action(request: Request, action: str) -> Response:
+    form = await request.form()
+    token = str(form.get("token", ""))
+    settings = request.app.state.settings
+    try:
+        with request.app.state.db.transaction() as session:
+            row = subs.from_token(settings, session, token, subs.MANAGE)
+            if row.status == "unsubscribed" and action != "settings":
+                raise subs.SubscriptionError("This address is unsubscribed; subscribe again first.")
+            if action == "settings":
+                subs.update_settings(
+                    row,
+                    str(form.get("frequency", "")),
+                    bool(form.get("trending")),
+                    bool(form.get("skip_weekends")),
+                )
+            elif action == "added":
+                subs.add_topic(
+                    session,
+                    row,
+                    str(form.get("query", "")),
+                    str(form.get("author", "")),
+                    str(form.get("org", "")),
+                )
+            elif action == "removed":
+                try:
+                    topic_id = int(str(form.get("topic", "")))
+                except ValueError:
+                    raise subs.SubscriptionError("That topic does not exist.") from None
+                if not subs.remove_topic(session, row, topic_id):
+                    raise subs.SubscriptionError("That topic does not exist (already removed?).")
+            elif action == "resumed":
+                subs.resume(row)
+    except TokenError as exc:
+        return bad_link(request, exc)
+    except subs.SubscriptionError as exc:
+        return _manage_view(request, token, status=400, error=str(exc))
+    done = "saved" if action == "settings" else action
+    return RedirectResponse(f"/digest/manage?token={quote(token)}&done={done}", status_code=303)
+
+
+@router.post("/digest/manage/settings")
+async def manage_settings(request: Request) -> Response:
+    return await _manage_action(request, "settings")
+
+
+@router.post("/digest/manage/topics")
+async def manage_add_topic(request: Request) -> Response:
+    return await _manage_action(request, "added")
+
+
+@router.post("/digest/manage/topics/remove")
+async def manage_remove_topic(request: Request) -> Response:
+    return await _manage_action(request, "removed")
+
+
+@router.post("/digest/manage/resume")
+async def manage_resume(request: Request) -> Response:
+    return await _manage_action(request, "resumed")
+
+
+@router.get("/digest/preview")
+def preview(request: Request) -> Response:
+    """The next digest as it would be sent now, in the browser."""
+    settings = request.app.state.settings
+    db = request.app.state.db
+    token = request.query_params.get("token", "")
+    try:
+        with db.reader() as session:
+            row = subs.from_token(settings, session, token, subs.MANAGE)
+            period = current_period(row.frequency, clock.now(), settings.tz)  # type: ignore[arg-type]
+            from paperfeed.digest.sending import _previous_ends
+
+            previous = _previous_ends(session, [row], period).get(row.id)
+            start = period.window_start(previous, row.skip_weekends)
+            source = ContentSource(settings, session, engine_searcher(settings, db))
+            content = source.for_subscription(
+                row,
+                subs.topics(session, row.id),
+                follows_of(session, row.user_id),
+                start,
+                period.window_end,
+            )
+            if content.empty:
+                return message(
+                    request,
+                    "Nothing new yet",
+                    "No papers match your digest since the last one, so none would be sent "
+                    "now. Follow more topics, or add trending papers.",
+                    link=(f"/digest/manage?token={quote(token)}", "Digest settings"),
+                )
+            digest = compose(settings, row, period, content)
+    except TokenError as exc:
+        return bad_link(request, exc)
+    response = HTMLResponse(digest.html)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- from account settings -----------------------------------------------------------------
+
+
+@router.get("/account/digest")
+def account_digest(request: Request, user: SignedInUser) -> Response:
+    """The account's digest settings page (its manage link), or the form to start one."""
+    settings = request.app.state.settings
+    with request.app.state.db.reader() as session:
+        row = subs.for_user(session, user)
+    if row is None or row.status == "unsubscribed":
+        form = {"email": user.email, "frequency": "daily", "trending": "on"}
+        return page(request, "digest_subscribe.html", form=form)
+    token = subs.link_token(settings, row, subs.MANAGE)
+    return RedirectResponse(f"/digest/manage?token={quote(token)}", status_code=303)
