@@ -27,3 +27,15 @@ def test_search_scale_benchmark_smoke() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "recall@10" in result.stdout and "full scan" in result.stdout
+
+
+def test_ingest_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "ingest.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "bulk import" in result.stdout and "naive" in result.stdout
+    assert "faster" in result.stdout

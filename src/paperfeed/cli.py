@@ -146,10 +146,18 @@ def _serve(url: str, host: str, port: int, workers: int) -> None:
     show_default=True,
     help="Record format; auto tells arXiv snapshot lines from paperfeed lines.",
 )
-def import_(file: Path, fmt: str) -> None:
+@click.option(
+    "--restart", is_flag=True, help="arxiv-snapshot: start from the top, not where it stopped."
+)
+@click.option(
+    "--no-index", is_flag=True, help="arxiv-snapshot: skip updating the keyword index after."
+)
+def import_(file: Path, fmt: str, restart: bool, no_index: bool) -> None:
     """Import papers from a JSON-lines FILE (idempotent: importing twice changes nothing).
 
-    Bad records are reported with their line number and skipped.
+    Bad records are reported with their line number and skipped. With --format
+    arxiv-snapshot, arXiv's bulk metadata snapshot goes through a fast path that resumes
+    where a killed import stopped, then updates the keyword index.
     """
     from paperfeed.ingest.importer import import_file
 
@@ -157,6 +165,9 @@ def import_(file: Path, fmt: str) -> None:
     db = open_database(settings.resolved_database_url())
     if file.suffix == ".npz":
         _import_embeddings(db, file)
+        return
+    if fmt == "arxiv-snapshot":
+        _import_snapshot(db, settings, file, restart, no_index)
         return
     started = time.perf_counter()
     stats = import_file(db, file, fmt, settings.tz, report=_report_bad_line)
@@ -167,6 +178,36 @@ def import_(file: Path, fmt: str) -> None:
     )
     if stats.skipped and not (stats.added or stats.updated or stats.unchanged):
         fail("no record could be imported; see the reasons above")
+
+
+def _import_snapshot(db, settings: Settings, file: Path, restart: bool, no_index: bool) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.ingest.snapshot import import_snapshot
+    from paperfeed.progress import Progress
+    from paperfeed.search.indexing import run_index
+
+    started = time.perf_counter()
+    progress = Progress(f"importing {file.name}")
+    stats = import_snapshot(db, file, report=_report_bad_line, progress=progress, restart=restart)
+    progress.close()
+    elapsed = time.perf_counter() - started
+    resumed = f" (resumed after line {stats.resumed_at_line:,})" if stats.resumed_at_line else ""
+    rate = (stats.added + stats.updated + stats.unchanged) / max(elapsed, 1e-9)
+    click.echo(
+        f"{file.name}{resumed}: {stats.added} added, {stats.updated} updated, "
+        f"{stats.unchanged} unchanged, {stats.skipped} skipped in {elapsed:.1f}s "
+        f"({rate:,.0f} records/s)"
+    )
+    if stats.skipped and not (stats.added or stats.updated or stats.unchanged):
+        fail("no record could be imported; see the reasons above")
+    if no_index:
+        click.echo("Keyword index not updated: run `paperfeed index` to make them searchable.")
+        return
+    started = time.perf_counter()
+    index = run_index(db, settings, progress=Progress, embed=False)
+    click.echo(
+        f"Keyword index: {index.sync.papers} papers indexed in "
+        f"{time.perf_counter() - started:.1f}s (run `paperfeed index` to embed them too)."
+    )
 
 
 def _import_embeddings(db, file: Path) -> None:  # type: ignore[no-untyped-def]
