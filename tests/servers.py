@@ -285,6 +285,48 @@ class SmtpServer:
         }
 
 
+class FaultySmtpServer(SmtpServer):
+    """An SmtpServer that answers scripted failures, for retry and bounce tests.
+
+    `fail_next(code, n)` makes the next `n` DATA commands answer `code` (e.g. 451 or 554)
+    instead of accepting; `bounce` holds addresses refused with 550 at RCPT. `accepted`
+    counts accepted messages, and `on_accept(count)` runs after each one (a test can kill
+    a sending process from there).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._faults: deque[str] = deque()
+        self.on_accept: Callable[[int], None] | None = None
+        recorder = self._recorder
+        accept = recorder.handle_DATA
+
+        async def handle_data(server: SMTP, session: Session, envelope: Envelope) -> str:
+            if self._faults:
+                return self._faults.popleft()
+            reply = await accept(server, session, envelope)
+            if self.on_accept is not None:
+                self.on_accept(len(recorder.messages))
+            return reply
+
+        recorder.handle_DATA = handle_data  # type: ignore[method-assign]
+
+    def fail_next(self, code: int, count: int = 1) -> None:
+        text = "Try again later" if code < 500 else "Message refused"
+        self._faults.extend([f"{code} {code // 100}.0.0 {text}"] * count)
+
+    @property
+    def bounce(self) -> set[str]:
+        return self._recorder.refused
+
+
+@pytest.fixture
+def faulty_smtp_server() -> Iterator[FaultySmtpServer]:
+    server = FaultySmtpServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
     server = SmtpServer().start()
