@@ -204,7 +204,7 @@ def unsubscribe_page(request: Request) -> Response:
             email, status = row.email, row.status
     except TokenError as exc:
         return bad_link(request, exc)
-    return page(request, "digest_unsubscribe.html", token=token, email=email, status=status)
+    return page(request, "digest_unsubscribe.html", token=token, email=email, sub_status=status)
 
 
 @router.post("/digest/unsubscribe")
