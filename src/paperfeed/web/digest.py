@@ -374,7 +374,9 @@ def preview(request: Request) -> Response:
             digest = compose(settings, row, period, content)
     except TokenError as exc:
         return bad_link(request, exc)
-    response = HTMLResponse(digest.html)
+    # The email as sent, plus the site's icon (mail clients ignore it; browsers ask for one).
+    icon = '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
+    response = HTMLResponse(digest.html.replace("</head>", icon + "\n</head>", 1))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

@@ -1,0 +1,106 @@
+"""The digest journey in a real browser: subscribe from the site header, confirm from the
+email, look at the settings and the preview, then unsubscribe from the digest's link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from paperfeed import clock
+from paperfeed.db import Database
+from paperfeed.demo import load_demo
+from paperfeed.digest.sending import send_due
+from paperfeed.models import Subscription
+from paperfeed.web.app import create_app
+from tests.conftest import FIXED_NOW, make_settings
+from tests.web.live import start_server
+from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, object, Database, object]]:  # type: ignore[no-untyped-def]
+    from tests.servers import SmtpServer
+
+    smtp = SmtpServer().start()
+    tmp = tmp_path_factory.mktemp("live-digest")
+    url = f"sqlite:///{tmp / 'demo.sqlite3'}"
+    db = Database(url)
+    db.upgrade()
+    settings = smtp.settings(make_settings(tmp, url))
+    settings.index_dir = tmp / "index"
+    with clock.frozen(FIXED_NOW):
+        load_demo(db, settings.tz)
+    live = start_server(create_app(settings, db))
+    try:
+        yield live.url, smtp, db, settings
+    finally:
+        live.stop()
+        smtp.stop()
+        db.dispose()
+
+
+def status_of(db: Database, email: str) -> str:
+    from sqlalchemy import select
+
+    with db.reader() as session:
+        return session.execute(
+            select(Subscription.status).where(Subscription.email == email)
+        ).scalar_one()
+
+
+@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
+def test_subscribe_from_the_header_confirm_and_unsubscribe(
+    browser,  # noqa: F811
+    site,
+    label: str,
+    viewport,
+) -> None:  # type: ignore[no-untyped-def]
+    base, smtp, db, settings = site
+    email = f"{label}@example.org"
+    journey = Journey(browser, f"digest-{label}", viewport)
+    page = journey.page
+
+    page.goto(base + "/")
+    page.get_by_label("Your email, for the paper digest").fill(email)
+    journey.shot("header")
+    page.locator("form.digest-signup").get_by_role("button", name="Subscribe").click()
+    page.wait_for_url("**/digest/start")
+    assert page.get_by_label("Email", exact=True).input_value() == email
+    if label == "mobile":
+        page.get_by_label("Weekly, on Mondays").check()
+    journey.shot("choose")
+    page.locator("main").get_by_role("button", name="Subscribe").click()
+    assert page.locator("h1").inner_text() == "Check your email"
+    assert status_of(db, email) == "pending"
+
+    confirm = next(m for m in smtp.wait_for(2 if label == "mobile" else 1) if m.rcpt_tos == [email])
+    link = re.search(r"https?://[^/\s]+(/digest/confirm\?token=\S+)", confirm.text).group(1)
+    page.goto(base + link)
+    assert page.locator("h1").inner_text() == "Subscription confirmed"
+    assert status_of(db, email) == "active"
+    page.get_by_role("link", name="Digest settings").click()
+    assert page.locator("h1").inner_text() == "Digest settings"
+    assert page.get_by_label("Weekly, on Mondays").is_checked() == (label == "mobile")
+    journey.shot("settings")
+    page.get_by_role("link", name="Preview the next digest").click()
+    assert page.locator("h2").first.inner_text() == "Trending"
+    journey.shot("preview")
+
+    with clock.frozen(FIXED_NOW):
+        assert send_due(settings, db)["sent"] >= 1
+    digest = next(m for m in reversed(smtp.messages) if m.rcpt_tos == [email] and m.html)
+    unsubscribe = re.search(r"https?://[^/\s]+(/digest/unsubscribe\?token=\S+)", digest.text)
+    page.goto(base + unsubscribe.group(1))
+    assert email in page.locator("main").inner_text()
+    journey.shot("unsubscribe")
+    page.locator("main").get_by_role("button", name="Unsubscribe").click()
+    assert page.locator("h1").inner_text() == "You are unsubscribed"
+    assert status_of(db, email) == "unsubscribed"
+    journey.shot("unsubscribed")
+    journey.close()
