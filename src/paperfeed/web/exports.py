@@ -103,6 +103,8 @@ _TEXT_SPECIALS = {
 }
 # A TeX command already in the metadata: `\alpha`, `\'e`, `\"{o}`, `\&`.
 _COMMAND = re.compile(r"\\(?:[A-Za-z]+|['`^\"~=.&%#_$])")
+# A plain word that may need its case kept; never the name of a TeX command (`\LaTeX`).
+_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
 _STOP_WORDS = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "at", "by"}
 
 
@@ -172,7 +174,7 @@ def bibtex_text(text: str, protect_case: bool = False) -> str:
             parts.append(part if _balanced(part) else part.replace("{", "(").replace("}", ")"))
             continue
         if protect_case:
-            part = re.sub(r"[^\s]+", lambda m: _protect_case(m.group(0)), part)
+            part = _WORD.sub(lambda m: _protect_case(m.group(0)), part)
             # Keep the braces added for case, escape everything else.
             pieces = re.split(r"(\{[^{}\s]+\})", part)
             part = "".join(
