@@ -9,6 +9,8 @@ Use as a pytest plugin (`pytest_plugins = ["tests.servers"]`) to get the fixture
   `tls_ca` (`tls_ca.client_context()` trusts them).
 - `arxiv_api`: arXiv's query API for `id_list` lookups, answering from
   tests/ingest/data/arxiv_api_*.xml, with scripted faults.
+- `oai_pmh`: arXiv's OAI-PMH `ListRecords` with resumption tokens, answering from
+  tests/ingest/data/oai_*_records.xml, with scripted faults and OAI errors.
 
 Test modules also import the classes from here, before pytest loads it as a plugin, hence
 PYTEST_DONT_REWRITE (it has no asserts worth rewriting).
@@ -588,3 +590,197 @@ def arxiv_api() -> Iterator[FakeArxivApi]:
     api = FakeArxivApi().start()
     yield api
     api.stop()
+
+
+# --- arXiv OAI-PMH -----------------------------------------------------------------------
+
+_OAI_RECORD = re.compile(r"<record>.*?</record>", re.S)
+_OAI_IDENTIFIER = re.compile(r"<identifier>oai:arXiv\.org:(?P<id>\S+?)</identifier>")
+_OAI_DATESTAMP = re.compile(r"<datestamp>(?P<day>[\d-]+)</datestamp>")
+_OAI_SET = re.compile(r"<setSpec>(?P<set>[^<]+)</setSpec>")
+_OAI_PREFIX = re.compile(r"<(?P<prefix>arXivRaw|arXiv) xmlns=")
+
+OAI_HEAD = """<?xml version="1.0" encoding="UTF-8"?>
+<OAI-PMH xmlns="http://www.openarchives.org/OAI/2.0/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/ http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">
+<responseDate>{now}</responseDate>
+<request{attrs}>http://{host}/oai</request>
+"""  # noqa: E501
+
+OAI_RAW_RECORD = """<record>
+<header>
+<identifier>oai:arXiv.org:{id}</identifier>
+<datestamp>{datestamp}</datestamp>
+<setSpec>{set}</setSpec>
+</header>
+<metadata>
+<arXivRaw xmlns="http://arxiv.org/OAI/arXivRaw/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://arxiv.org/OAI/arXivRaw/ http://arxiv.org/OAI/arXivRaw.xsd">
+<id>{id}</id><submitter>Ada Lovelace</submitter>{versions}<title>{title}</title><authors>{authors}</authors><categories>{categories}</categories><license>http://creativecommons.org/licenses/by/4.0/</license><abstract>  {abstract}
+</abstract></arXivRaw>
+</metadata>
+</record>"""  # noqa: E501
+
+
+@dataclass
+class OaiRecord:
+    arxiv_id: str
+    prefix: str
+    datestamp: str
+    sets: list[str]
+    xml: str
+
+
+class FakeOaiPmh:
+    """arXiv's OAI-PMH interface for `ListRecords`, over real HTTP on loopback.
+
+    Records come from tests/ingest/data/oai_*.xml (and `add`), selected like arXiv does by
+    `metadataPrefix`, `from`/`until` (header datestamps, inclusive) and `set` (a setSpec
+    or its prefix: `physics` matches `physics:hep-ph`), `page_size` per answer with a
+    `resumptionToken` carrying `completeListSize` and `cursor`, empty on the last page.
+    OAI errors come as HTTP 200 with `<error code=...>`: badVerb, badArgument,
+    cannotDisseminateFormat, badResumptionToken (unknown or `expire_tokens()`),
+    noRecordsMatch. `faults` are answered first, one per request.
+    """
+
+    def __init__(self, files: list[Path] | None = None, page_size: int = 4) -> None:
+        self.records: list[OaiRecord] = []
+        for path in files if files is not None else sorted(DATA.glob("oai_*_records.xml")):
+            for block in _OAI_RECORD.findall(path.read_text(encoding="utf-8")):
+                self.add(block, prefix=None)
+        self.page_size = page_size
+        self.formats = {"arXiv", "arXivRaw"}
+        self.faults: deque[Response] = deque()
+        self.tokens: dict[str, tuple[dict[str, str], int]] = {}
+        self.now = "2026-11-20T20:00:00Z"
+        self.resume_delay = 0.0  # seconds before answering a resumptionToken request
+        self.http = HttpServer(self)
+
+    def add(self, xml: str, prefix: str | None = "arXivRaw") -> None:
+        """Serve one `<record>` (its prefix read from the metadata unless given)."""
+        found = _OAI_PREFIX.search(xml)
+        ident = _OAI_IDENTIFIER.search(xml)
+        stamp = _OAI_DATESTAMP.search(xml)
+        assert ident and stamp, xml[:200]
+        kind = found["prefix"] if found else prefix
+        for each in [kind] if kind else ["arXiv", "arXivRaw"]:  # a deleted record: both
+            if any(r.arxiv_id == ident["id"] and r.prefix == each for r in self.records):
+                continue  # the same deleted record, listed in both formats' files
+            self.records.append(
+                OaiRecord(ident["id"], each, stamp["day"], _OAI_SET.findall(xml), xml)
+            )
+
+    @staticmethod
+    def raw_record(
+        arxiv_id: str,
+        datestamp: str,
+        versions: list[str],
+        title: str = "A harvested paper",
+        categories: str = "cs.LG",
+        set_spec: str = "cs",
+        authors: str = "Ada Lovelace and Alan Turing",
+        abstract: str = "We harvest papers.",
+    ) -> str:
+        """An arXivRaw `<record>`; `versions` are RFC 2822 dates of v1, v2, ..."""
+        blocks = "".join(
+            f'<version version="v{n}"><date>{when}</date><size>10kb</size>'
+            "<source_type>D</source_type></version>"
+            for n, when in enumerate(versions, start=1)
+        )
+        return OAI_RAW_RECORD.format(
+            id=arxiv_id,
+            datestamp=datestamp,
+            set=set_spec,
+            versions=blocks,
+            title=title,
+            authors=authors,
+            categories=categories,
+            abstract=abstract,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"{self.http.url}/oai"
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.http.requests
+
+    def start(self) -> FakeOaiPmh:
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.stop()
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
+
+    def __call__(self, request: Request) -> Response:
+        if request.path != "/oai":
+            return Response(404, b"not found")
+        if self.faults:
+            return self.faults.popleft()
+        params = {k: v[0] for k, v in request.query.items()}
+        if params.get("verb") != "ListRecords":
+            return self._error(params, "badVerb", "Illegal verb")
+        token = params.get("resumptionToken")
+        if token is not None:
+            if set(params) != {"verb", "resumptionToken"}:
+                return self._error(params, "badArgument", "resumptionToken is exclusive")
+            if token not in self.tokens:
+                return self._error(params, "badResumptionToken", f"Invalid token '{token}'")
+            query, offset = self.tokens[token]  # reusable until it expires, as at arXiv
+        else:
+            query, offset = params, 0
+            prefix = params.get("metadataPrefix")
+            if prefix is None:
+                return self._error(params, "badArgument", "metadataPrefix is required")
+            if prefix not in self.formats:
+                return self._error(
+                    params, "cannotDisseminateFormat", f"Format '{prefix}' is not supported"
+                )
+        matching = [r for r in self.records if self._matches(r, query)]
+        if not matching:
+            return self._error(params, "noRecordsMatch", "The combination gives no records")
+        page = matching[offset : offset + self.page_size]
+        body = OAI_HEAD.format(now=self.now, attrs=self._attrs(params), host=self.http.url[7:])
+        body += "<ListRecords>\n" + "\n".join(r.xml for r in page) + "\n"
+        following = offset + len(page)
+        if following < len(matching):
+            new_token = f"{len(self.tokens) + 1}-{following}"
+            self.tokens[new_token] = (query, following)
+            body += (
+                f'<resumptionToken cursor="{offset}" completeListSize="{len(matching)}">'
+                f"{new_token}</resumptionToken>\n"
+            )
+        elif offset:
+            body += f'<resumptionToken cursor="{offset}" completeListSize="{len(matching)}"/>\n'
+        body += "</ListRecords>\n</OAI-PMH>\n"
+        delay = self.resume_delay if token is not None else 0.0
+        return Response(200, body.encode(), {"Content-Type": "text/xml; charset=utf-8"}, delay)
+
+    @staticmethod
+    def _matches(record: OaiRecord, query: dict[str, str]) -> bool:
+        if record.prefix != query.get("metadataPrefix"):
+            return False
+        if "from" in query and record.datestamp < query["from"]:
+            return False
+        if "until" in query and record.datestamp > query["until"]:
+            return False
+        wanted = query.get("set")
+        return wanted is None or any(s == wanted or s.startswith(wanted + ":") for s in record.sets)
+
+    @staticmethod
+    def _attrs(params: dict[str, str]) -> str:
+        return "".join(f' {k}="{v}"' for k, v in params.items() if re.fullmatch(r"\w+", k))
+
+    def _error(self, params: dict[str, str], code: str, message: str) -> Response:
+        body = OAI_HEAD.format(now=self.now, attrs=self._attrs(params), host=self.http.url[7:])
+        body += f'<error code="{code}">{message}</error>\n</OAI-PMH>\n'
+        return Response(200, body.encode(), {"Content-Type": "text/xml; charset=utf-8"})
+
+
+@pytest.fixture
+def oai_pmh() -> Iterator[FakeOaiPmh]:
+    server = FakeOaiPmh().start()
+    yield server
+    server.stop()

@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     arxiv_request_interval: float = 3.0
+    # arXiv harvesting (OAI-PMH): format, set (None: all of arXiv), and which newly
+    # announced papers enter the daily feed: submissions (none, like HF) | all | categories.
+    arxiv_oai_format: Literal["arXivRaw", "arXiv"] = "arXivRaw"
+    arxiv_oai_set: str | None = None
+    harvest_feed: Literal["submissions", "all", "categories"] = "submissions"
+    harvest_feed_categories: str = ""
+    harvest_feed_max_age_days: int = 7
+    # `paperfeed worker`: seconds between runs of each job (0 turns a job off), and how
+    # long a job's lease lasts without renewal (a crashed worker's jobs wait this long).
+    worker_harvest_interval: int = 6 * 3600
+    worker_index_interval: int = 600
+    worker_digest_interval: int = 900
+    worker_lease_seconds: int = 300
     # Email digests.
     digest_send_hour: int = Field(default=6, ge=0, le=23)  # local hour (feed zone) they go out
     digest_retries: int = Field(default=3, ge=0)  # per message, for transient SMTP failures

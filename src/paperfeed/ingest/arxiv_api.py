@@ -28,9 +28,11 @@ import httpx
 
 from paperfeed import __version__
 from paperfeed.config import Settings
+from paperfeed.db import Database
 from paperfeed.ingest.jsonl import clean_text
 from paperfeed.papers.ids import ArxivId, parse_arxiv_id
 from paperfeed.papers.records import PaperRecord, RecordError, Version
+from paperfeed.papers.store import UpsertStats, upsert_papers
 
 log = logging.getLogger(__name__)
 
@@ -438,3 +440,33 @@ def _attribute(errors: list[str], batch: list[ArxivId]) -> list[tuple[ArxivId, s
         if match and match.group("id") in by_text:
             culprits.append((by_text[match.group("id")], message))
     return culprits
+
+
+# --- ingesting by id ---------------------------------------------------------------------
+
+
+def ingest_ids(
+    db: Database,
+    client: ArxivClient,
+    ids: Iterable[str],
+    report: Callable[[str, str], None] | None = None,
+) -> UpsertStats:
+    """Fetch papers by id and write them, one transaction per batch of `client.batch_size`.
+
+    A long list is paced by the client (one request per interval) and each batch is
+    committed as it arrives, so an interrupted run keeps what it fetched and a re-run
+    changes nothing it already has. Ids arXiv does not know are reported and skipped.
+    """
+    wanted = list(dict.fromkeys(i.strip() for i in ids if i.strip()))
+    stats = UpsertStats()
+    for start in range(0, len(wanted), client.batch_size):
+        result = client.lookup(wanted[start : start + client.batch_size])
+        for raw, error in result.errors.items():
+            stats.skipped += 1
+            if report:
+                report(raw, str(error))
+        records = list({r.arxiv_id: r for r in result.records.values()}.values())
+        if records:
+            with db.transaction() as session:
+                stats.merge(upsert_papers(session, records))
+    return stats

@@ -1,0 +1,525 @@
+"""`paperfeed ingest arxiv`: harvest arXiv's OAI-PMH interface (`PAPERFEED_ARXIV_OAI_URL`).
+
+A harvest is `ListRecords` for a date range (and optionally a set such as `cs`), read page
+by page through resumption tokens. Each page is written in one transaction together with
+the checkpoint (the token for the next page), so a killed harvest resumes at the page it
+had not committed; if arXiv has expired the token meanwhile (`badResumptionToken`) the
+range is asked for again from the start, which is safe because writes are idempotent.
+
+Formats: `arXivRaw` (the default: every version with its date, the raw author string) and
+`arXiv` (structured authors, but only the first and latest dates). Deleted records
+(`<header status="deleted">`) hide the paper. arXiv paces harvesters with `503` and
+`Retry-After`; the client also keeps `PAPERFEED_ARXIV_REQUEST_INTERVAL` between requests
+and retries network errors with exponential backoff.
+
+When a harvest completes, the cursor remembers the server's date of its first answer, so
+the next harvest without `--from` starts there (one day of overlap, harmless).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed import __version__, clock
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.ingest.arxiv_api import RETRY_STATUSES, RateLimiter, parse_retry_after
+from paperfeed.ingest.jsonl import clean_text
+from paperfeed.ingest.snapshot import write_chunk
+from paperfeed.models import IngestCursor, Paper
+from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.papers.records import PaperRecord, RecordError, Version
+from paperfeed.papers.store import lock_changes, touch_paper
+
+log = logging.getLogger(__name__)
+
+OAI = "http://www.openarchives.org/OAI/2.0/"
+FORMATS = {"arXivRaw": "http://arxiv.org/OAI/arXivRaw/", "arXiv": "http://arxiv.org/OAI/arXiv/"}
+DELETED_REASON = "deleted at arXiv (OAI-PMH)"
+MAX_RESTARTS = 3
+
+
+class OaiError(RuntimeError):
+    """The harvest cannot go on; the message says why and what to do."""
+
+
+class OaiProtocolError(OaiError):
+    """An OAI-PMH `<error code=...>` answer."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"arXiv's OAI-PMH server answered {code}: {message}")
+        self.code = code
+
+
+@dataclass
+class Page:
+    records: list[PaperRecord] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (identifier, reason)
+    token: str | None = None
+    complete_size: int | None = None
+    response_date: date | None = None
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def parse_page(data: bytes, prefix: str) -> Page:
+    """One ListRecords answer; `OaiProtocolError` for an OAI error (except noRecordsMatch)."""
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise OaiError(f"arXiv's OAI-PMH server returned malformed XML ({exc})") from None
+    if root.tag != f"{{{OAI}}}OAI-PMH":
+        raise OaiError(f"arXiv's OAI-PMH server returned <{root.tag}>, not an OAI-PMH answer")
+    page = Page()
+    stamp = (root.findtext(f"{{{OAI}}}responseDate") or "").strip()
+    if stamp[:10]:
+        with contextlib.suppress(ValueError):
+            page.response_date = date.fromisoformat(stamp[:10])
+    error = root.find(f"{{{OAI}}}error")
+    if error is not None:
+        code = error.get("code", "unknown")
+        if code == "noRecordsMatch":
+            return page
+        raise OaiProtocolError(code, clean_text(error.text or ""))
+    listing = root.find(f"{{{OAI}}}ListRecords")
+    if listing is None:
+        raise OaiError("arXiv's OAI-PMH answer has neither ListRecords nor an error")
+    for element in listing.findall(f"{{{OAI}}}record"):
+        header = element.find(f"{{{OAI}}}header")
+        identifier = (header.findtext(f"{{{OAI}}}identifier") if header is not None else "") or ""
+        if header is not None and header.get("status") == "deleted":
+            parsed = parse_arxiv_id(identifier.rpartition(":")[2])
+            if parsed is not None:
+                page.deleted.append(parsed.base)
+            continue
+        try:
+            page.records.append(parse_metadata(element, prefix))
+        except RecordError as exc:
+            page.unreadable.append((identifier.strip(), str(exc)))
+    token = listing.find(f"{{{OAI}}}resumptionToken")
+    if token is not None:
+        page.token = (token.text or "").strip() or None
+        size = token.get("completeListSize", "")
+        page.complete_size = int(size) if size.isdigit() else None
+    return page
+
+
+def parse_metadata(record: ET.Element, prefix: str) -> PaperRecord:
+    ns = FORMATS[prefix]
+    meta = record.find(f"{{{OAI}}}metadata/{{{ns}}}{prefix}")
+    if meta is None:
+        raise RecordError(f"the record has no {prefix} metadata")
+    return parse_arxiv_raw(meta) if prefix == "arXivRaw" else parse_arxiv(meta)
+
+
+def _text(meta: ET.Element, tag: str) -> str | None:
+    ns = meta.tag.partition("}")[0] + "}"
+    value = meta.findtext(f"{ns}{tag}")
+    return clean_text(value) if value and value.strip() else None
+
+
+def _common(meta: ET.Element) -> PaperRecord:
+    raw_id = _text(meta, "id") or ""
+    parsed = parse_arxiv_id(raw_id)
+    if parsed is None:
+        raise RecordError(f"id {raw_id!r} is not an arXiv id")
+    title = _text(meta, "title")
+    if not title:
+        raise RecordError(f"{parsed.base} has no title")
+    abstract = _text(meta, "abstract")
+    if not abstract:
+        raise RecordError(f"{parsed.base} has no abstract")
+    return PaperRecord(
+        title=title,
+        abstract=abstract,
+        arxiv_id=parsed.base,
+        categories=list(dict.fromkeys((_text(meta, "categories") or "").split())),
+        doi=_text(meta, "doi"),
+        journal_ref=_text(meta, "journal-ref"),
+        arxiv_comments=_text(meta, "comments"),
+        report_no=_text(meta, "report-no"),
+        license=_text(meta, "license"),
+        source="arxiv",
+    )
+
+
+def parse_arxiv_raw(meta: ET.Element) -> PaperRecord:
+    """arXivRaw: every version with its date and size; authors as one string."""
+    record = _common(meta)
+    ns = FORMATS["arXivRaw"]
+    for element in meta.findall(f"{{{ns}}}version"):
+        label = element.get("version", "")
+        when = element.findtext(f"{{{ns}}}date") or ""
+        try:
+            number = int(label.lstrip("v"))
+            submitted = parsedate_to_datetime(when).astimezone(UTC)
+        except (TypeError, ValueError):
+            raise RecordError(
+                f"{record.arxiv_id} has a bad version {label!r} dated {when!r}"
+            ) from None
+        size = (element.findtext(f"{{{ns}}}size") or "").strip() or None
+        record.versions.append(Version(number, submitted, size))
+    record.versions.sort(key=lambda v: v.version)
+    if record.versions:
+        record.published_at = record.versions[0].submitted_at
+        record.updated_at = record.versions[-1].submitted_at
+    record.authors = split_authors(_text(meta, "authors") or "")
+    return record
+
+
+def parse_arxiv(meta: ET.Element) -> PaperRecord:
+    """arXiv: structured authors; only the dates of v1 (`created`) and the latest (`updated`)."""
+    record = _common(meta)
+    ns = FORMATS["arXiv"]
+    record.published_at = _day(meta, "created", record.arxiv_id)
+    record.updated_at = _day(meta, "updated", record.arxiv_id) or record.published_at
+    for author in meta.findall(f"{{{ns}}}authors/{{{ns}}}author"):
+        parts = [author.findtext(f"{{{ns}}}{tag}") or "" for tag in ("forenames", "keyname")]
+        suffix = author.findtext(f"{{{ns}}}suffix") or ""
+        parts[0] = _INITIAL_DASH.sub(".-", parts[0])  # "C. -P." is "C.-P."
+        name = clean_text(" ".join(p for p in (*parts, suffix) if p.strip()))
+        if name:
+            record.authors.append(tex_to_unicode(name))
+    return record
+
+
+def _day(meta: ET.Element, tag: str, arxiv_id: str | None) -> datetime | None:
+    text = _text(meta, tag)
+    if not text:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), tzinfo=UTC)
+    except ValueError:
+        raise RecordError(f"{arxiv_id} has a bad {tag} date {text!r}") from None
+
+
+_INITIAL_DASH = re.compile(r"\.\s+-")
+_AFFILIATION = re.compile(r"\([^()]*\)")
+_SEPARATORS = re.compile(r",\s*(?:and\s+)?|\s+and\s+|;\s*")
+
+
+def split_authors(text: str) -> list[str]:
+    """`A. One, B. Two (MIT) and C. Three` -> names, affiliations dropped, TeX accents decoded."""
+    text = _AFFILIATION.sub(" ", _AFFILIATION.sub(" ", text))
+    return [tex_to_unicode(clean_text(n)) for n in _SEPARATORS.split(text) if n.strip()]
+
+
+_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303",
+            "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b",
+            "c": "\u0327", "k": "\u0328"}  # fmt: skip
+_TEX_ACCENT = re.compile(r"\{?\\([`'^\"~=.]|[uvHck](?=[{\s]))\s*\{?\\?([A-Za-z])\}?\}?")
+_TEX_LETTERS = {r"\o": "ø", r"\O": "Ø", r"\ss": "ß", r"\ae": "æ", r"\AE": "Æ", r"\l": "ł",
+                r"\L": "Ł", r"\aa": "å", r"\AA": "Å", r"\i": "ı"}  # fmt: skip
+_TEX_LETTER = re.compile(r"\{?(\\(?:ss|ae|AE|aa|AA|o|O|l|L|i))(?![A-Za-z])\}?")
+
+
+def tex_to_unicode(name: str) -> str:
+    """Decode the TeX accents arXiv's raw author strings use (`Bal\\'azs` -> `Balázs`)."""
+    if "\\" not in name:
+        return name
+    name = _TEX_ACCENT.sub(
+        lambda m: unicodedata.normalize("NFC", m.group(2) + _ACCENTS[m.group(1)]), name
+    )
+    name = _TEX_LETTER.sub(lambda m: _TEX_LETTERS[m.group(1)], name)
+    return name.replace("{", "").replace("}", "")
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+class OaiClient:
+    """A polite OAI-PMH client: paced, and patient with 503 + Retry-After and network errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        request_interval: float = 3.0,
+        *,
+        max_retries: int = 6,
+        timeout: float = 120.0,
+        backoff: float = 5.0,
+        max_backoff: float = 300.0,
+        max_retry_after: float = 900.0,
+        user_agent: str = f"paperfeed/{__version__}",
+        sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+        self.limiter = limiter or RateLimiter(request_interval, sleep=sleep)
+        self._http = httpx.Client(
+            timeout=timeout, headers={"User-Agent": user_agent}, follow_redirects=True
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> OaiClient:
+        kwargs.setdefault("user_agent", f"paperfeed/{__version__} (+{settings.site_url})")
+        return cls(settings.arxiv_oai_url, settings.arxiv_request_interval, **kwargs)
+
+    def __enter__(self) -> OaiClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def list_records(self, params: dict[str, str], prefix: str) -> Page:
+        attempts = self.max_retries + 1
+        problem = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            self.limiter.wait()
+            try:
+                response = self._http.get(self.base_url, params=params)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = f"network error ({exc.__class__.__name__}: {exc})"
+            else:
+                status = response.status_code
+                if status == 200 or (400 <= status < 500 and b"<error" in response.content):
+                    try:
+                        return parse_page(response.content, prefix)
+                    except OaiProtocolError:
+                        raise
+                    except OaiError as exc:  # a cut-off answer: asking again usually helps
+                        problem = str(exc)
+                elif status in RETRY_STATUSES or status >= 500:
+                    problem = f"HTTP {status}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    raise OaiError(
+                        f"arXiv's OAI-PMH server at {self.base_url} answered HTTP {status}; "
+                        "check PAPERFEED_ARXIV_OAI_URL"
+                    )
+            if attempt + 1 == attempts:
+                break
+            if retry_after is not None:
+                delay = min(retry_after, self.max_retry_after)
+            else:
+                delay = min(self.backoff * 2**attempt, self.max_backoff)
+            log.warning("OAI-PMH: %s; retry %d/%d in %.0fs", problem, attempt + 1, attempts, delay)
+            self._sleep(delay)
+        raise OaiError(
+            f"arXiv's OAI-PMH server at {self.base_url} failed {attempts} time(s), last with "
+            f"{problem}; run the harvest again later: it resumes where it stopped"
+        )
+
+
+# --- harvesting --------------------------------------------------------------------------
+
+
+@dataclass
+class HarvestStats:
+    pages: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    entered_feed: int = 0
+    restarts: int = 0
+    resumed: bool = False
+    complete: bool = False
+    from_date: date | None = None
+    until_date: date | None = None
+
+    def counts(self) -> dict[str, int]:
+        names = ("pages", "added", "updated", "unchanged", "deleted", "skipped", "entered_feed")
+        return {name: getattr(self, name) for name in names}
+
+
+def cursor_source(prefix: str, set_spec: str | None) -> str:
+    return f"arxiv-oai:{prefix}:{set_spec or '*'}"
+
+
+def harvest(
+    db: Database,
+    settings: Settings,
+    client: OaiClient,
+    from_date: date | None = None,
+    until_date: date | None = None,
+    set_spec: str | None = None,
+    prefix: str = "arXivRaw",
+    report: Callable[[str, str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    stop_after_pages: int | None = None,
+) -> HarvestStats:
+    """Harvest `from_date..until_date` (or continue the last harvest), page by page."""
+    if prefix not in FORMATS:
+        raise OaiError(
+            f"unknown metadata format {prefix!r}: paperfeed reads {' and '.join(FORMATS)}"
+        )
+    source = cursor_source(prefix, set_spec)
+    with db.reader() as session:
+        row = session.get(IngestCursor, source)
+        state: dict[str, Any] = dict(row.state or {}) if row else {}
+    stats = HarvestStats()
+    if from_date is None:
+        if state.get("token") and not state.get("complete"):
+            from_date = date.fromisoformat(state["from"])
+            until_date = date.fromisoformat(state["until"]) if state.get("until") else None
+        elif state.get("next_from"):
+            from_date = date.fromisoformat(state["next_from"])
+        else:
+            raise OaiError(
+                f"no earlier harvest of {set_spec or 'all of arXiv'} to continue: "
+                "give the first date with --from YYYY-MM-DD"
+            )
+    stats.from_date, stats.until_date = from_date, until_date
+    fresh = {"verb": "ListRecords", "metadataPrefix": prefix, "from": from_date.isoformat()}
+    if until_date:
+        fresh["until"] = until_date.isoformat()
+    if set_spec:
+        fresh["set"] = set_spec
+    same_range = (
+        state.get("from") == from_date.isoformat()
+        and state.get("until") == (until_date.isoformat() if until_date else None)
+        and not state.get("complete")
+    )
+    params = fresh
+    if same_range and state.get("token"):
+        params = {"verb": "ListRecords", "resumptionToken": state["token"]}
+        stats.resumed = True
+    state = {
+        "from": from_date.isoformat(),
+        "until": until_date.isoformat() if until_date else None,
+        "set": set_spec,
+        "prefix": prefix,
+        "token": None,
+        "complete": False,
+        "started": state.get("started") if stats.resumed else None,
+        "records": state.get("records", 0) if stats.resumed else 0,
+        "next_from": state.get("next_from"),
+    }
+    while True:
+        try:
+            page = client.list_records(params, prefix)
+        except OaiProtocolError as exc:
+            if exc.code != "badResumptionToken" or "resumptionToken" not in params:
+                raise
+            stats.restarts += 1
+            if stats.restarts > MAX_RESTARTS:
+                raise OaiError(
+                    f"arXiv keeps refusing resumption tokens ({exc}); try again later"
+                ) from None
+            log.warning("OAI-PMH: resumption token expired; asking for the range again")
+            if report:
+                report("", "the resumption token expired; harvesting the range again")
+            params, state["records"] = fresh, 0
+            continue
+        if state["started"] is None and page.response_date:
+            state["started"] = page.response_date.isoformat()
+        for identifier, reason in page.unreadable:
+            stats.skipped += 1
+            if report:
+                report(identifier, reason)
+        state["token"] = page.token
+        state["records"] += len(page.records) + len(page.deleted) + len(page.unreadable)
+        if page.token is None:
+            state["complete"] = True
+            state["next_from"] = until_date.isoformat() if until_date else state["started"]
+        with db.transaction() as session:
+            lock_changes(session)
+            _write_page(session, settings, page, stats)
+            _save_state(session, source, state)
+        stats.pages += 1
+        if progress:
+            done = state["records"]
+            progress(done, max(done, page.complete_size or done))
+        if page.token is None:
+            stats.complete = True
+            return stats
+        if stop_after_pages is not None and stats.pages >= stop_after_pages:
+            return stats
+        params = {"verb": "ListRecords", "resumptionToken": page.token}
+
+
+def _write_page(session: Session, settings: Settings, page: Page, stats: HarvestStats) -> None:
+    records = [r for r in page.records if r.arxiv_id]
+    if records:
+        known = set(
+            session.execute(
+                select(Paper.arxiv_id).where(Paper.arxiv_id.in_({r.arxiv_id for r in records}))
+            ).scalars()
+        )
+        now = clock.now()
+        for record in records:
+            if record.arxiv_id not in known and enters_feed(settings, record, now):
+                record.feed_at = now
+                stats.entered_feed += 1
+        written = write_chunk(session, records)
+        stats.added += written.added
+        stats.updated += written.updated
+        stats.unchanged += written.unchanged
+    if page.deleted:
+        papers = session.execute(
+            select(Paper).where(Paper.arxiv_id.in_(page.deleted), Paper.hidden_at.is_(None))
+        ).scalars()
+        for paper in papers:
+            paper.hidden_at = clock.now()
+            paper.hidden_reason = DELETED_REASON
+            touch_paper(session, paper)
+            stats.deleted += 1
+
+
+def enters_feed(settings: Settings, record: PaperRecord, now: datetime) -> bool:
+    """Whether a newly harvested paper joins today's feed (`PAPERFEED_HARVEST_FEED`).
+
+    `submissions` (the default, like Hugging Face): none do; papers enter the feed when
+    someone submits them. `all`: every new paper announced within the last
+    `PAPERFEED_HARVEST_FEED_MAX_AGE_DAYS`. `categories`: those of them with a category in
+    `PAPERFEED_HARVEST_FEED_CATEGORIES` (`cs.CL` matches itself, `cs` matches all `cs.*`).
+    """
+    if settings.harvest_feed == "submissions":
+        return False
+    first = record.versions[0].submitted_at if record.versions else record.published_at
+    if first is None or now - first > timedelta(days=settings.harvest_feed_max_age_days):
+        return False
+    if settings.harvest_feed == "all":
+        return True
+    wanted = settings.harvest_feed_categories.replace(",", " ").split()
+    return any(c == w or c.startswith(w + ".") for c in record.categories for w in wanted)
+
+
+def _save_state(session: Session, source: str, state: dict[str, Any]) -> None:
+    row = session.get(IngestCursor, source)
+    if row is None:
+        session.add(
+            IngestCursor(
+                source=source, cursor=state["token"] or "", state=state, updated_at=clock.now()
+            )
+        )
+    else:
+        row.cursor = state["token"] or ""
+        row.state = dict(state)
+        row.updated_at = clock.now()
