@@ -306,3 +306,9 @@ def paper_bibtex(request: Request, session: ReaderDep, paper_id: str) -> Respons
 @router.get("/papers/{paper_id:path}.md")
 def paper_markdown(request: Request, session: ReaderDep, paper_id: str) -> Response:
     return _paper_response(request, session, paper_id, "md")
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers showing a feed or an export as text ask for /favicon.ico (no <link> there)."""
+    return RedirectResponse("/static/favicon.svg", status_code=301)
