@@ -34,6 +34,7 @@ MIN_SIMILARITY = 0.30
 LEXICAL_MATCH_SIMILARITY = 0.25
 PARTIAL_TITLE_WORDS = 4
 EXACT_SUBSET_LIMIT = 50_000
+OVERFETCH_LIMIT = 51_200
 SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
 Mode = Literal["hybrid", "lexical", "vector"]
@@ -223,7 +224,9 @@ def _vector_candidates(
     assert index.vectors is not None and index.lexical is not None
     query = embed(parsed.semantic_text)
     excluded = parsed.excluded_terms or parsed.excluded_phrases
-    if filters.active:
+    if filters.active and index.facets is not None:
+        pks, sims = _filtered_neighbours(index, query, filters)
+    elif filters.active:
         subset, matched = index.lexical.filter_only(filters, EXACT_SUBSET_LIMIT)
         if matched <= EXACT_SUBSET_LIMIT:
             pks, sims = index.vectors.search(query, CANDIDATES, allowed=np.array(subset))
@@ -236,6 +239,43 @@ def _vector_candidates(
         ids = _drop_excluded(index, parsed, ids)
     lookup = dict(zip((int(p) for p in pks), (float(s) for s in sims), strict=True))
     return ids, {pid: lookup[pid] for pid in ids}
+
+
+def _filtered_neighbours(
+    index: SearchIndex, query: np.ndarray, filters: Filters
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest papers passing the filters, by the cheaper of two plans.
+
+    A selective filter (a month, an author) scans its few thousand papers exactly. A broad
+    one (a year of a large archive) asks the HNSW graph for enough neighbours that, at the
+    filter's measured selectivity, about CANDIDATES of them pass, and checks them with the
+    facet arrays; a second, larger round runs only if the neighbourhood was unlucky.
+    """
+    assert index.vectors is not None and index.lexical is not None and index.facets
+    mask = index.facets.mask(filters)
+    author = Filters(author=filters.author) if filters.author else None
+    if author is not None:
+        subset, matched = index.lexical.filter_only(author, EXACT_SUBSET_LIMIT)
+        if matched <= EXACT_SUBSET_LIMIT:
+            allowed = np.asarray(subset, dtype=np.int64)
+            allowed = allowed[index.facets.passes(mask, allowed)]
+            return index.vectors.search(query, CANDIDATES, allowed=allowed)
+    matched = int(np.count_nonzero(mask))
+    if matched == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if author is None and matched <= EXACT_SUBSET_LIMIT:
+        return index.vectors.search(query, CANDIDATES, allowed=np.flatnonzero(mask))
+    total = max(index.vectors.count, 1)
+    k = min(total, max(2 * CANDIDATES, math.ceil(CANDIDATES * total / matched * 1.5)))
+    while True:
+        pks, sims = index.vectors.search(query, k)
+        keep = index.facets.passes(mask, pks)
+        if author is not None:
+            passing = index.lexical.matching([int(p) for p in pks[keep]], author)
+            keep &= np.fromiter((int(p) in passing for p in pks), bool, len(pks))
+        if keep.sum() >= CANDIDATES or k >= total or k >= OVERFETCH_LIMIT:
+            return pks[keep][:CANDIDATES], sims[keep][:CANDIDATES]
+        k = min(total, k * 4)
 
 
 def _overfetch(

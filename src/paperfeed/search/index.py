@@ -28,6 +28,7 @@ from paperfeed.db import Database
 from paperfeed.models import Paper, PaperAuthor, PaperEmbedding, SiteMeta
 from paperfeed.papers.store import EMBEDDING_CHANGE, current_change_seq
 from paperfeed.search.embeddings import from_blob
+from paperfeed.search.facets import Facets, day_value
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 from paperfeed.search.vectors import ANN_THRESHOLD, VectorStore
 
@@ -63,6 +64,7 @@ class Manifest:
     paper_seq: int = 0
     embedding_seq: int = 0
     vector_rows: int = 0
+    facets_seq: int = 0
     version: int = MANIFEST_VERSION
 
     @classmethod
@@ -99,6 +101,7 @@ class SearchIndex:
         self._manifest_stamp: float | None = None
         self.lexical: LexicalIndex | None = None
         self.vectors: VectorStore | None = None
+        self.facets: Facets | None = None
 
     # --- opening ------------------------------------------------------------------------
 
@@ -115,6 +118,12 @@ class SearchIndex:
         self.lexical = LexicalIndex(self.path / "lexical")
         self.vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold)
         self.vectors.load(manifest.vector_rows)
+        facets = Facets(self.path / "facets")
+        if facets.load():
+            self.facets = facets
+        else:  # an index written before facets existed, or their files were lost
+            self.facets = None
+            manifest.facets_seq = 0
         return True
 
     @property
@@ -149,6 +158,7 @@ class SearchIndex:
         assert self.manifest is not None and self.lexical and self.vectors
         stats = SyncStats()
         stats.papers = self._sync_papers(db, progress, batch_size)
+        self._sync_facets(db)
         stats.vectors = self._sync_vectors(db, progress, batch_size * 5)
         return stats
 
@@ -209,6 +219,51 @@ class SearchIndex:
                 progress("papers", self.manifest.paper_seq - start, max(target - start, 1))
         return done
 
+    def _sync_facets(self, db: Database, batch_size: int = 50_000) -> None:
+        """Bring the filter arrays up to the database's change sequence (all of it, the
+        first time: an index built before they existed gains them on its next sync)."""
+        assert self.manifest is not None
+        facets = self.facets
+        if facets is None:
+            facets = Facets(self.path / "facets")
+            self.manifest.facets_seq = 0
+        start = cursor = self.manifest.facets_seq
+        while True:
+            with db.reader() as session:
+                rows = session.execute(
+                    select(
+                        Paper.id,
+                        Paper.published_at,
+                        Paper.feed_at,
+                        Paper.organization_id,
+                        Paper.hidden_at,
+                        Paper.change_seq,
+                    )
+                    .where(Paper.change_seq > cursor)
+                    .order_by(Paper.change_seq)
+                    .limit(batch_size)
+                ).all()
+            if not rows:
+                break
+            facets.set(
+                np.array([r.id for r in rows], dtype=np.int64),
+                np.array(
+                    [
+                        day_value(self._day(r.published_at or r.feed_at), r.hidden_at is not None)
+                        for r in rows
+                    ],
+                    dtype=np.int32,
+                ),
+                np.array([r.organization_id or 0 for r in rows], dtype=np.int32),
+            )
+            cursor = rows[-1].change_seq
+        if cursor != start or self.facets is None:
+            facets.save()
+            self.manifest.facets_seq = cursor
+            self.manifest.write(self.manifest_path)
+            self._manifest_stamp = self.manifest_path.stat().st_mtime
+        self.facets = facets
+
     def _sync_vectors(self, db: Database, progress: Progress | None, batch_size: int) -> int:
         assert self.manifest is not None and self.vectors is not None
         with db.reader() as session:
@@ -268,4 +323,5 @@ class SearchIndex:
             "paper_seq": self.manifest.paper_seq,
             "embedding_seq": self.manifest.embedding_seq,
             "ann": self.vectors.uses_ann,
+            "facets_seq": self.manifest.facets_seq,
         }

@@ -169,11 +169,10 @@ class LexicalIndex:
     def _run(self, query: tantivy.Query, limit: int) -> tuple[list[int], list[float], int]:
         searcher = self.index.searcher()
         result = searcher.search(query, limit=max(limit, 1), count=True)
-        pks: list[int] = []
-        scores: list[float] = []
-        for score, address in result.hits:
-            pks.append(searcher.doc(address)["pk"][0])
-            scores.append(float(score))
+        addresses = [address for _, address in result.hits]
+        # The pk is a fast (columnar) field: reading it skips loading each stored document.
+        pks = [int(pk) for pk in searcher.fast_field_values("pk", addresses)] if addresses else []
+        scores = [float(score) for score, _ in result.hits]
         return pks, scores, result.count or 0
 
     def title_phrase(self, words: list[str], filters: Filters, limit: int) -> tuple[list[int], int]:
