@@ -47,6 +47,7 @@ class AuthorOut(Open):
 class PaperOut(Open):
     id: str = Field(description="arXiv id without version, or a local pf-… id")
     authors: list[AuthorOut]
+    numAuthors: int
     publishedAt: str | None = Field(description="Publication date (the first version)")
     submittedOnDailyAt: str | None = Field(description="When the paper entered the daily feed")
     title: str

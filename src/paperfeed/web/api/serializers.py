@@ -132,6 +132,7 @@ def paper_json(paper: Paper, related: Related) -> Json:
     data: Json = {
         "id": paper.public_id,
         "authors": [author_json(paper, a, u) for a, u in related.authors.get(paper.id, [])],
+        "numAuthors": paper.author_count,  # also known when the names are not
         # Always a date: a paper without a publication date counts from when it arrived.
         "publishedAt": iso(paper.published_at or paper.feed_at or paper.created_at),
         "submittedOnDailyAt": iso(paper.feed_at),
