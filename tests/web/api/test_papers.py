@@ -183,3 +183,31 @@ def test_search_without_an_index_says_so(api: TestClient) -> None:
     # An arXiv id needs no index.
     found = api.get("/api/papers/search?q=2611.00001").json()
     assert [e["paper"]["id"] for e in found] == ["2611.00001"]
+
+
+def test_old_style_ids_with_a_slash(api: TestClient, world: World) -> None:
+    from paperfeed.papers.records import PaperRecord
+    from paperfeed.papers.store import lock_changes, upsert_papers
+    from tests.web.api.conftest import at
+
+    with world.db.transaction() as session:
+        lock_changes(session)
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="Old Strings",
+                    abstract="From 1999.",
+                    arxiv_id="hep-th/9901001",
+                    feed_at=at("2026-11-19T13:00:00"),
+                )
+            ],
+        )
+    assert api.get("/api/papers/hep-th/9901001").json()["id"] == "hep-th/9901001"
+    assert api.get("/api/papers/hep-th/9901001v3").json()["id"] == "hep-th/9901001"
+    vote = api.post(
+        "/api/papers/hep-th/9901001/upvote", headers={"authorization": f"Bearer {world.token}"}
+    )
+    assert vote.status_code == 200 and vote.json() == {"upvoted": True, "upvotes": 1}
+    day = api.get("/api/daily_papers?date=2026-11-19").json()
+    assert day[-1]["paper"]["id"] == "hep-th/9901001"
