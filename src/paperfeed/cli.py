@@ -436,6 +436,61 @@ def search_command(
         click.echo(f"{n:>3}. {row['id']:<18} {row['title'] or ''}")
 
 
+@main.command()
+@click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
+@click.option(
+    "--jobs",
+    default="harvest,index,digest",
+    show_default=True,
+    help="Comma-separated jobs to run: harvest, index, digest.",
+)
+def worker(once: bool, jobs: str) -> None:
+    """Run harvest -> index -> digests on the schedule from PAPERFEED_WORKER_* settings.
+
+    Each job takes a lease in the database first, so several workers never run the same
+    job at once, and a crashed worker's jobs are picked up when its lease expires.
+    """
+    import logging
+    import signal
+
+    from paperfeed.jobs.worker import ORDER, Worker, jobs_from_settings
+
+    names = [n.strip() for n in jobs.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ORDER))
+    if unknown:
+        fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
+    settings = load_settings()
+    db = open_database(settings.resolved_database_url())
+    scheduled = jobs_from_settings(settings, names)
+    if not scheduled:
+        fail("every selected job is turned off (PAPERFEED_WORKER_*_INTERVAL=0)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    runner = Worker(db, settings, scheduled)
+    if once:
+        runs = runner.run_once()
+        for run in runs:
+            click.echo(f"{run.job}: {run.status}{f' ({run.detail})' if run.detail else ''}")
+        if not runs:
+            click.echo("nothing due (or another worker holds the leases); see `paperfeed status`")
+        if any(run.status == "failed" for run in runs):
+            sys.exit(1)
+        return
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: runner.stopping.set())
+    click.echo(f"worker {runner.holder}: {', '.join(j.name for j in scheduled)} (Ctrl+C to stop)")
+    runner.run_forever()
+
+
+@main.command()
+def status() -> None:
+    """Show the last run of each job, running leases, paper counts and ingest cursors."""
+    from paperfeed.jobs.status import collect, render
+
+    settings = load_settings()
+    db = open_database(settings.resolved_database_url())
+    click.echo(render(collect(db, settings)))
+
+
 @main.group()
 def user() -> None:
     """Manage accounts: create, promote, ban."""

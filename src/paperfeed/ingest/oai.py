@@ -373,8 +373,13 @@ def harvest(
     report: Callable[[str, str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     stop_after_pages: int | None = None,
+    default_from: date | None = None,
 ) -> HarvestStats:
-    """Harvest `from_date..until_date` (or continue the last harvest), page by page."""
+    """Harvest `from_date..until_date` (or continue the last harvest), page by page.
+
+    Without `from_date`: an unfinished harvest continues, else a new one starts where the
+    last complete one ended, else at `default_from` (the worker passes yesterday).
+    """
     if prefix not in FORMATS:
         raise OaiError(
             f"unknown metadata format {prefix!r}: paperfeed reads {' and '.join(FORMATS)}"
@@ -390,6 +395,8 @@ def harvest(
             until_date = date.fromisoformat(state["until"]) if state.get("until") else None
         elif state.get("next_from"):
             from_date = date.fromisoformat(state["next_from"])
+        elif default_from is not None:
+            from_date = default_from
         else:
             raise OaiError(
                 f"no earlier harvest of {set_spec or 'all of arXiv'} to continue: "

@@ -1,0 +1,1 @@
+"""Scheduled jobs: `paperfeed worker` runs them, `paperfeed status` reports on them."""

@@ -1,0 +1,140 @@
+"""`paperfeed status`: the last run of each job, its lease, and what the database holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from paperfeed import clock
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.jobs import leases
+from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
+from paperfeed.models import IngestCursor, JobRun, Paper
+
+
+@dataclass
+class JobStatus:
+    name: str
+    interval: float | None
+    last: JobRun | None
+    last_ok: datetime | None
+    failures: int  # failed runs since the last successful one
+    lease: tuple[str, datetime] | None
+    next_due: datetime | None
+
+
+def collect(db: Database, settings: Settings) -> dict[str, Any]:
+    scheduled = {job.name: job for job in jobs_from_settings(settings)}
+    jobs = []
+    with db.reader() as session:
+        for name in ORDER:
+            last = session.execute(
+                select(JobRun).where(JobRun.job == name).order_by(JobRun.id.desc()).limit(1)
+            ).scalar_one_or_none()
+            last_ok = session.execute(
+                select(func.max(JobRun.started_at)).where(JobRun.job == name, JobRun.status == "ok")
+            ).scalar_one()
+            failed = select(func.count()).select_from(JobRun)
+            failed = failed.where(JobRun.job == name, JobRun.status == "failed")
+            if last_ok is not None:
+                failed = failed.where(JobRun.started_at > last_ok)
+            failures = session.execute(failed).scalar_one()
+            job = scheduled.get(name)
+            jobs.append(
+                JobStatus(
+                    name,
+                    job.interval if job else None,
+                    last,
+                    last_ok,
+                    failures,
+                    leases.current(db, name),
+                    next_due(db, job) if job else None,
+                )
+            )
+        papers = session.execute(
+            select(
+                func.count(),
+                func.count(Paper.arxiv_id),
+                func.count(Paper.feed_at),
+                func.count(Paper.hidden_at),
+            ).select_from(Paper)
+        ).one()
+        cursors = session.execute(select(IngestCursor).order_by(IngestCursor.source)).scalars()
+        cursor_rows = [(c.source, c.cursor, c.state or {}, c.updated_at) for c in cursors]
+    return {
+        "jobs": jobs,
+        "papers": dict(zip(("total", "arxiv", "in_feed", "hidden"), papers, strict=True)),
+        "cursors": cursor_rows,
+    }
+
+
+def render(report: dict[str, Any]) -> str:
+    now = clock.now()
+    lines = ["jobs:"]
+    for job in report["jobs"]:
+        every = f"every {_duration(job.interval)}" if job.interval else "off"
+        head = f"  {job.name:<8} {every:<14}"
+        last: JobRun | None = job.last
+        if last is None:
+            lines.append(f"{head} never run")
+        else:
+            took = (
+                _duration((last.finished_at - last.started_at).total_seconds())
+                if last.finished_at
+                else "…"
+            )
+            lines.append(
+                f"{head} last {last.status} at {last.started_at:%Y-%m-%d %H:%M} UTC "
+                f"({_ago(now, last.started_at)} ago, took {took})"
+            )
+            if last.detail:
+                lines.append(f"{'':<26}{last.detail}")
+        if job.failures:
+            since = f"since {job.last_ok:%Y-%m-%d %H:%M}" if job.last_ok else "and never ok"
+            lines.append(f"{'':<26}{job.failures} failed run(s) {since}")
+        if job.lease:
+            lines.append(
+                f"{'':<26}running now: {job.lease[0]} (lease until {job.lease[1]:%H:%M:%S})"
+            )
+        elif job.next_due:
+            when = "now" if job.next_due <= now else f"in {_ago(job.next_due, now)}"
+            lines.append(f"{'':<26}next run {when}")
+    papers = report["papers"]
+    lines.append(
+        f"papers: {papers['total']:,} ({papers['arxiv']:,} from arXiv, "
+        f"{papers['in_feed']:,} in the feed, {papers['hidden']:,} hidden)"
+    )
+    if report["cursors"]:
+        lines.append("ingest cursors:")
+    for source, cursor, state, updated in report["cursors"]:
+        if source.startswith("arxiv-oai:"):
+            where = (
+                f"complete, next from {state.get('next_from')}"
+                if state.get("complete")
+                else f"in progress from {state.get('from')} ({state.get('records', 0)} records)"
+            )
+        elif source.startswith("arxiv-snapshot:"):
+            where = f"line {state.get('line', 0):,} of {state.get('file', '?')}"
+        else:
+            where = f"at {cursor}"
+        lines.append(f"  {source}: {where}, updated {updated:%Y-%m-%d %H:%M} UTC")
+    return "\n".join(lines)
+
+
+def _ago(later: datetime, earlier: datetime) -> str:
+    return _duration((later - earlier).total_seconds())
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"

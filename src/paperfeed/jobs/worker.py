@@ -1,0 +1,251 @@
+"""`paperfeed worker`: harvest -> index -> digests, each on its own interval.
+
+A job is due when its last run (by any worker) started at least its interval ago
+(`PAPERFEED_WORKER_*_INTERVAL`; 0 turns it off). Before running, the worker takes the
+job's lease (see `leases.py`) and checks again that it is due, so several workers can run
+side by side (for availability) and each job still runs once per interval. Every run is
+a `job_runs` row: started, finished, status (`running`, `ok`, `failed`, `skipped`,
+`abandoned`), counts and error. A run left `running` by a crashed worker is marked
+`abandoned` by the next worker that takes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from paperfeed import clock
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.jobs import leases
+from paperfeed.models import JobRun
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[[Database, Settings], dict[str, Any]]
+ORDER = ("harvest", "index", "digest")
+
+
+class JobSkipped(Exception):
+    """The job could not run here (e.g. a feature not installed); not a failure."""
+
+
+@dataclass
+class Job:
+    name: str
+    interval: float  # seconds between starts
+    run: JobFunction
+
+
+# --- the jobs ----------------------------------------------------------------------------
+
+
+def harvest_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """Harvest arXiv since the last complete harvest (yesterday on a fresh site)."""
+    from paperfeed.ingest.oai import OaiClient, harvest
+
+    with OaiClient.from_settings(settings) as client:
+        stats = harvest(
+            db,
+            settings,
+            client,
+            set_spec=settings.arxiv_oai_set,
+            prefix=settings.arxiv_oai_format,
+            default_from=clock.now().date() - timedelta(days=1),
+        )
+    return stats.counts()
+
+
+def index_job(db: Database, settings: Settings) -> dict[str, Any]:
+    from paperfeed.search.indexing import run_index
+
+    stats = run_index(db, settings)
+    return {"embedded": stats.embed.embedded, "indexed": stats.sync.papers}
+
+
+def digest_job(db: Database, settings: Settings) -> dict[str, Any]:
+    try:
+        from paperfeed.digest.sending import send_due
+    except ImportError as exc:
+        raise JobSkipped(f"digests not available ({exc})") from None
+    result = send_due(settings, db)
+    return dict(result) if isinstance(result, dict) else {"result": str(result)}
+
+
+FUNCTIONS: dict[str, JobFunction] = {
+    "harvest": harvest_job,
+    "index": index_job,
+    "digest": digest_job,
+}
+
+
+def jobs_from_settings(settings: Settings, names: Iterable[str] = ORDER) -> list[Job]:
+    intervals = {
+        "harvest": settings.worker_harvest_interval,
+        "index": settings.worker_index_interval,
+        "digest": settings.worker_digest_interval,
+    }
+    wanted = set(names)
+    return [
+        Job(name, intervals[name], FUNCTIONS[name])
+        for name in ORDER
+        if name in wanted and intervals[name] > 0
+    ]
+
+
+# --- the worker --------------------------------------------------------------------------
+
+
+def last_start(db: Database, job: str) -> datetime | None:
+    with db.reader() as session:
+        return session.execute(
+            select(func.max(JobRun.started_at)).where(
+                JobRun.job == job, JobRun.status != "abandoned"
+            )
+        ).scalar_one()
+
+
+def next_due(db: Database, job: Job) -> datetime:
+    started = last_start(db, job.name)
+    return clock.now() if started is None else started + timedelta(seconds=job.interval)
+
+
+class Worker:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        jobs: list[Job],
+        holder: str | None = None,
+        lease_seconds: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.jobs = jobs
+        self.holder = holder or leases.new_holder()
+        self.ttl = float(lease_seconds or settings.worker_lease_seconds)
+        self._sleep = sleep
+        self.stopping = threading.Event()
+
+    def run_once(self) -> list[JobRun]:
+        """Run every due job whose lease we can take, in schedule order."""
+        runs = []
+        for job in self.jobs:
+            if self.stopping.is_set():
+                break
+            if next_due(self.db, job) > clock.now():
+                continue
+            run = self.run_job(job)
+            if run is not None:
+                runs.append(run)
+        return runs
+
+    def run_forever(self, idle_max: float = 60.0) -> None:
+        while not self.stopping.is_set():
+            self.run_once()
+            wait = min(
+                [(next_due(self.db, job) - clock.now()).total_seconds() for job in self.jobs]
+                or [idle_max]
+            )
+            self.stopping.wait(min(max(wait, 1.0), idle_max))
+
+    def run_job(self, job: Job) -> JobRun | None:
+        """Take the lease, run the job, record the run; None if another worker has it."""
+        if not leases.acquire(self.db, job.name, self.holder, self.ttl):
+            return None
+        try:
+            if next_due(self.db, job) > clock.now():
+                return None  # another worker ran it while we waited for the lease
+            run_id = self._start(job.name)
+            renewer = _Renewer(self.db, job.name, self.holder, self.ttl)
+            renewer.start()
+            status, counts, error = "ok", None, None
+            try:
+                counts = job.run(self.db, self.settings)
+            except JobSkipped as exc:
+                status, error = "skipped", str(exc)
+            except Exception as exc:  # a job's failure is recorded, never kills the worker
+                status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+                log.error("job %s failed:\n%s", job.name, traceback.format_exc())
+            finally:
+                renewer.stop()
+            if renewer.lost:
+                error = (error + "; " if error else "") + "the lease was lost while running"
+            return self._finish(run_id, status, counts, error)
+        finally:
+            leases.release(self.db, job.name, self.holder)
+
+    def _start(self, job: str) -> int:
+        now = clock.now()
+        with self.db.transaction() as session:
+            session.execute(
+                update(JobRun)
+                .where(JobRun.job == job, JobRun.status == "running")
+                .values(
+                    status="abandoned",
+                    finished_at=now,
+                    error="the worker stopped before the run finished",
+                )
+            )
+            run = JobRun(job=job, holder=self.holder, status="running", started_at=now, items=0)
+            session.add(run)
+            session.flush()
+            return run.id
+
+    def _finish(
+        self, run_id: int, status: str, counts: dict[str, Any] | None, error: str | None
+    ) -> JobRun:
+        with self.db.transaction() as session:
+            run = session.get(JobRun, run_id)
+            assert run is not None
+            run.status = status
+            run.finished_at = clock.now()
+            run.counts = counts
+            run.items = sum(v for v in (counts or {}).values() if isinstance(v, int))
+            run.error = error
+            run.detail = _summary(counts, error)
+        log.info("job %s: %s (%s)", run.job, status, run.detail)
+        return run
+
+
+def _summary(counts: dict[str, Any] | None, error: str | None) -> str:
+    parts = [f"{k} {v}" for k, v in (counts or {}).items()]
+    if error:
+        parts.append(error)
+    return ", ".join(parts)
+
+
+class _Renewer:
+    """Renews a lease every third of its life until stopped; notes if it was lost."""
+
+    def __init__(self, db: Database, job: str, holder: str, ttl: float) -> None:
+        self.db, self.job, self.holder, self.ttl = db, job, holder, ttl
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                if not leases.renew(self.db, self.job, self.holder, self.ttl):
+                    self.lost = True
+                    log.warning("lease of %s lost: another worker may run it", self.job)
+                    return
+            except Exception:  # the database is briefly away: try again next time
+                log.warning("could not renew the lease of %s", self.job, exc_info=True)
