@@ -39,3 +39,15 @@ def test_ingest_benchmark_smoke() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "bulk import" in result.stdout and "naive" in result.stdout
     assert "faster" in result.stdout
+
+
+def test_digest_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "digest.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "emails/s" in result.stdout and "new connection per email" in result.stdout
+    assert "composing" in result.stdout and "rerun (ledger: nothing left) | 0 |" in result.stdout

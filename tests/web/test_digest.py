@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from paperfeed import clock
 from paperfeed.community.accounts import create_user
 from paperfeed.db import Database
-from paperfeed.demo import load_demo
 from paperfeed.digest.sending import send_due
 from paperfeed.models import SavedSearch, Subscription
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
+from tests.digest.conftest import load_recent
 from tests.web.conftest import BROWSER_HEADERS
 
 EMAIL = "reader@example.org"
@@ -29,7 +29,7 @@ EMAIL = "reader@example.org"
 @pytest.fixture
 def site(db: Database, tmp_path: Path, smtp_server) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     settings = smtp_server.settings(make_settings(tmp_path, db.url))
-    load_demo(db, settings.tz)
+    load_recent(db, settings.tz)
     app = create_app(settings, db)
     with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as client:
         yield client

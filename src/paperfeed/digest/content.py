@@ -8,6 +8,7 @@ topics, so a `ContentSource` answers each (question, window) once per run.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,10 +48,11 @@ class PaperView:
     upvotes: int
     comments: int
     abstract: str
+    abstract_lines: str  # wrapped for the text part once per paper, not once per email
 
     @property
     def byline(self) -> str:
-        """"A, B and 3 more", or "5 authors" when only the count is known."""
+        """Authors as cards show them: "A, B and 3 more", or "5 authors" if only counted."""
         more = self.author_count - len(self.authors)
         if not self.authors:
             if not self.author_count:
@@ -259,6 +261,7 @@ class ContentSource:
                 .where(Paper.id.in_(chunk))
             ).all()
             for paper, org_fullname, org_name in rows:
+                abstract = abstract_start(paper.abstract)
                 self._views[paper.id] = PaperView(
                     id=paper.id,
                     public_id=paper.public_id,
@@ -268,7 +271,8 @@ class ContentSource:
                     organization=org_fullname or org_name,
                     upvotes=paper.upvotes,
                     comments=paper.comment_count,
-                    abstract=abstract_start(paper.abstract),
+                    abstract=abstract,
+                    abstract_lines="\n  ".join(textwrap.wrap(abstract, 76)),
                 )
 
 

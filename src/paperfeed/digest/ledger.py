@@ -170,7 +170,9 @@ def claim(
     return claims
 
 
-def mark_sent(session: Session, claim: Claim, message_id: str, paper_count: int) -> None:
+def mark_sent(
+    session: Session, claim: Claim, message_id: str, paper_count: int, had_bounces: bool = True
+) -> None:
     session.execute(
         update(DigestDelivery)
         .where(DigestDelivery.id == claim.delivery_id)
@@ -184,11 +186,12 @@ def mark_sent(session: Session, claim: Claim, message_id: str, paper_count: int)
             claimed_until=None,
         )
     )
-    session.execute(
-        update(Subscription)
-        .where(Subscription.id == claim.subscription_id, Subscription.bounce_count > 0)
-        .values(bounce_count=0)
-    )
+    if had_bounces:  # a delivery ends a run of bounces
+        session.execute(
+            update(Subscription)
+            .where(Subscription.id == claim.subscription_id, Subscription.bounce_count > 0)
+            .values(bounce_count=0)
+        )
 
 
 def mark_empty(session: Session, claim: Claim) -> None:

@@ -313,7 +313,13 @@ class _Run:
         self.report.send_seconds += time.perf_counter() - composed
         with self.db.transaction() as session:
             if outcome == "sent":
-                ledger.mark_sent(session, item, digest.message_id, content.paper_count)
+                ledger.mark_sent(
+                    session,
+                    item,
+                    digest.message_id,
+                    content.paper_count,
+                    had_bounces=subscription.bounce_count > 0,
+                )
                 self.report.sent += 1
             elif outcome == "bounced":
                 self.report.bounced += 1
@@ -395,6 +401,7 @@ def _extras(
 
 
 def _previous_ends(session: Session, batch: list[Subscription], period: DigestPeriod):  # type: ignore[no-untyped-def]
+    """Where each subscriber's last digest ended (as `ledger.claim` computes it)."""
     return dict(
         session.execute(
             select(DigestDelivery.subscription_id, func.max(DigestDelivery.window_end))
@@ -402,6 +409,7 @@ def _previous_ends(session: Session, batch: list[Subscription], period: DigestPe
                 DigestDelivery.subscription_id.in_([s.id for s in batch]),
                 DigestDelivery.status.in_(ledger.DONE),
                 DigestDelivery.period != period.key,
+                DigestDelivery.window_end <= period.window_end,
             )
             .group_by(DigestDelivery.subscription_id)
         ).all()

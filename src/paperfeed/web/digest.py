@@ -99,11 +99,16 @@ async def subscribe(request: Request, user: CurrentUser) -> Response:
     form = {k: str(raw.get(k, "")) for k in ("email", "frequency", "trending", "query")}
     db = request.app.state.db
     enforce(db, SUBSCRIBE_PER_ADDRESS, client_ip(request))
+    try:
+        address = subs.normalize_address(form["email"])
+    except subs.SubscriptionError as exc:
+        return page(request, "digest_subscribe.html", status=400, form=form, error=str(exc))
     own_address = (
-        user is not None
-        and user.email_verified_at is not None
-        and user.email.lower() == form["email"].strip().lower()
+        user is not None and user.email_verified_at is not None and user.email.lower() == address
     )
+    if not own_address:
+        # Checked before anything is written: a limited request changes nothing.
+        enforce(db, MAIL_PER_ADDRESS, address)
     try:
         with db.transaction() as session:
             outcome = subs.subscribe(
@@ -126,7 +131,6 @@ async def subscribe(request: Request, user: CurrentUser) -> Response:
             f"The {row.frequency} digest will come to {row.email}.",
             link=("/account/digest", "Digest settings"),
         )
-    enforce(db, MAIL_PER_ADDRESS, row.email)
     _send_link_email(request, row, already=outcome.already_active)
     # The same answer whatever the address's state, so the form reveals nothing about it.
     return message(
