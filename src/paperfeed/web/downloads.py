@@ -97,7 +97,8 @@ def respond(
         suffix = f"-p{page}" if page > 1 else ""
         filename = f"{settings.site_name}-{listing.slug}{suffix}.{fmt}"
         headers["Content-Disposition"] = f'attachment; filename="{_safe(filename)}"'
-        if page * size < listing.total:
+        more = listing.more if listing.more is not None else page * size < listing.total
+        if more:
             following = request.url.include_query_params(p=page + 1)
             headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     response = Response(body, media_type=FORMATS[fmt], headers=headers)

@@ -40,6 +40,7 @@ class Listing:
     organizations: dict[int, Organization] = field(default_factory=dict)
     scores: dict[int, float] = field(default_factory=dict)
     score_label: str = ""
+    more: bool | None = None  # whether papers follow this slice; None: compare with `total`
 
 
 def complete(session: Session, listing: Listing) -> Listing:
@@ -293,4 +294,7 @@ def search_listing(request: Request, session: Session, limit: int, page: int) ->
         total=total,
         scores={hit.paper.id: hit.score for hit in result.hits},
         score_label="relevance",
+        # The match count estimates keyword hits beyond the ranked candidates; the ranked
+        # list's own length decides whether another page exists.
+        more=result.pages > page and not result.redirect_to,
     )
