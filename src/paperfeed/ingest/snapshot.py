@@ -50,6 +50,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     _JSONError = json.JSONDecodeError
 
 CHUNK = 5000
+MAX_KEPT_ERRORS = 1000
 Reporter = Callable[[int, str], None]
 ProgressFn = Callable[[int, int], None]
 
@@ -103,7 +104,8 @@ def import_snapshot(
                     records.append((number, _parse(raw)))
                 except RecordError as exc:
                     stats.skipped += 1
-                    stats.bad.append((number, str(exc)))
+                    if len(stats.bad) < MAX_KEPT_ERRORS:  # all are reported; a few kept
+                        stats.bad.append((number, str(exc)))
                     if report:
                         report(number, str(exc))
             with db.transaction() as session:
