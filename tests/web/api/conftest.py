@@ -7,6 +7,7 @@ Built on the per-test `db` (both backends) through the real write paths (`upsert
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from paperfeed import clock
 from paperfeed.community import accounts, api_tokens, comments
@@ -99,13 +101,33 @@ class World:
         return TestClient(app, follow_redirects=False, headers={**JSON, **headers})
 
 
+@functools.cache
+def password_hash() -> str:
+    """argon2 is slow on purpose; the world's users share one hash of PASSWORD."""
+    return accounts.hash_password(PASSWORD)
+
+
+def make_user(session: Session, name: str, role: str = "user", fullname: str = "") -> User:
+    user = User(
+        username=name,
+        email=f"{name}@example.org",
+        password_hash=password_hash(),
+        role=role,
+        fullname=fullname,
+        created_at=clock.now(),
+        email_verified_at=clock.now(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
 def build_world(db: Database, settings: Settings) -> World:
     with db.transaction() as session:
-        ada = accounts.create_user(session, "ada", "ada@example.org", PASSWORD, verified=True)
-        ada.fullname = "Ada Lovelace"
+        ada = make_user(session, "ada", fullname="Ada Lovelace")
         ada.avatar_url = "https://avatars.example/ada.png"
-        grace = accounts.create_user(session, "grace", "grace@example.org", PASSWORD, verified=True)
-        accounts.create_user(session, "root", "root@example.org", PASSWORD, role="admin")
+        grace = make_user(session, "grace")
+        make_user(session, "root", role="admin")
         lock_changes(session)
         upsert_papers(session, PAPERS)
         session.flush()
