@@ -148,6 +148,11 @@ def test_search_uses_the_sites_ranking(search_api: TestClient, search_site) -> N
         assert got == [hit.paper.public_id for hit in expected.hits] and got, q
         page = search_api.get("/papers", params={"q": q}, headers={"accept": "text/html"}).text
         assert f'href="/papers/{got[0]}"' in page
+        etag = response.headers["etag"]
+        again = search_api.get(
+            "/api/papers/search", params={"q": q, "limit": 25}, headers={"if-none-match": etag}
+        )
+        assert again.status_code == 304
 
 
 def test_search_limits_filters_and_ids(search_api: TestClient) -> None:

@@ -182,7 +182,10 @@ def test_cookie_requests_need_the_csrf_header(world: World) -> None:
 def test_whoami(api: TestClient, world: World) -> None:
     me = api.get("/api/whoami-v2", headers=bearer(world.token)).json()
     assert me["name"] == "ada" and me["fullname"] == "Ada Lovelace"
-    assert me["auth"] == {"type": "access_token"}
+    assert me["auth"] == {
+        "type": "access_token",
+        "accessToken": {"displayName": "laptop", "role": "write"},
+    }
 
 
 # --- submissions ----------------------------------------------------------------------------

@@ -78,6 +78,7 @@ def identify(request: Request, csrf: bool) -> User:
                 api_tokens.touch(session, row.id)
         request.state.api_user = user
         request.state.api_token_id = row.id
+        request.state.api_token_name = row.name
         return user
     user = resolve_user(request)
     if user is None:

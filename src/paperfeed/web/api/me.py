@@ -20,7 +20,12 @@ router = APIRouter()
     responses=errors(401, 403),
 )
 def whoami(request: Request, user: ApiReader) -> Response:
-    token_id = getattr(request.state, "api_token_id", None)
+    token_name = getattr(request.state, "api_token_name", None)
+    auth = (
+        {"type": "access_token", "accessToken": {"displayName": token_name, "role": "write"}}
+        if token_name is not None
+        else {"type": "session"}
+    )
     data = {
         "type": "user",
         "_id": object_id("user", user.username),
@@ -29,6 +34,6 @@ def whoami(request: Request, user: ApiReader) -> Response:
         "avatarUrl": user.avatar_url,
         "role": user.role,
         "orgs": [],
-        "auth": {"type": "access_token" if token_id else "session"},
+        "auth": auth,
     }
     return json_response(data, headers={"Cache-Control": "private, no-store"})
