@@ -22,7 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -132,12 +132,13 @@ def due_period(settings: Settings, frequency: str) -> DigestPeriod | None:
     return current_period(frequency, now, settings.tz)  # type: ignore[arg-type]
 
 
-def engine_searcher(settings: Settings, db: Database) -> Searcher:
-    """Saved searches through the search page's engine (index and model loaded on first use)."""
+def engine_searcher(settings: Settings, db: Database, runtime: Any = None) -> Searcher:
+    """Saved searches through the search page's engine (index and model loaded on first
+    use; a web process passes its own `SearchRuntime`)."""
     from paperfeed.search.engine import SearchRequest, search
     from paperfeed.search.runtime import SearchRuntime
 
-    runtime = SearchRuntime(settings, db)
+    runtime = runtime or SearchRuntime(settings, db)
     warned: list[bool] = []
 
     def run(query: str, filters: Filters) -> list[int]:

@@ -359,7 +359,8 @@ def preview(request: Request) -> Response:
 
             previous = _previous_ends(session, [row], period).get(row.id)
             start = period.window_start(previous, row.skip_weekends)
-            source = ContentSource(settings, session, engine_searcher(settings, db))
+            searcher = engine_searcher(settings, db, request.app.state.search)
+            source = ContentSource(settings, session, searcher)
             content = source.for_subscription(
                 row,
                 subs.topics(session, row.id),
