@@ -35,6 +35,8 @@ from paperfeed.ingest.oai import (
 )
 from paperfeed.ingest.snapshot import import_snapshot
 from paperfeed.models import IngestCursor, Paper, PaperVersion
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
 from tests.servers import FakeOaiPmh, Response, free_port
 
 pytest_plugins = ["tests.servers"]
@@ -267,6 +269,25 @@ def test_newly_announced_papers_enter_the_feed_by_policy(
         entered = {arxiv_id: feed_at for arxiv_id, feed_at in session.execute(query)}
     assert set(entered) == expected and stats.entered_feed == len(expected)
     assert all(at == datetime(2026, 11, 20, 20, tzinfo=UTC) for at in entered.values())
+
+
+def test_a_harvested_paper_merging_into_a_feed_paper_keeps_its_feed_day(
+    db: Database, tmp_path: Path, oai_pmh: FakeOaiPmh, client: Callable[..., OaiClient]
+) -> None:
+    day = datetime(2026, 11, 19, 17, tzinfo=UTC)
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [PaperRecord(title="Attention Is Enough", abstract="Seen on HF.", feed_at=day)],
+        )
+    oai_pmh.add(
+        FakeOaiPmh.raw_record("2611.00001", "2026-11-20", [RECENT], title="Attention is enough")
+    )
+    settings = settings_for(tmp_path, db, harvest_feed="all")
+    stats = harvest(db, settings, client(), date(2026, 11, 1))
+    assert (stats.added, stats.updated, stats.entered_feed) == (0, 1, 0)
+    merged = paper(db, "2611.00001")
+    assert merged.feed_at == day and merged.abstract == "We harvest papers."
 
 
 def test_busy_answers_are_waited_out_as_arxiv_asks(

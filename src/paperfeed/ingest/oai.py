@@ -40,7 +40,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import RETRY_STATUSES, RateLimiter, parse_retry_after
 from paperfeed.ingest.jsonl import clean_text
-from paperfeed.ingest.snapshot import write_chunk
+from paperfeed.ingest.snapshot import fast_title_key, write_chunk
 from paperfeed.models import IngestCursor, Paper
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.records import PaperRecord, RecordError, Version
@@ -480,10 +480,24 @@ def _write_page(session: Session, settings: Settings, page: Page, stats: Harvest
             ).scalars()
         )
         now = clock.now()
-        for record in records:
-            if record.arxiv_id not in known and enters_feed(settings, record, now):
-                record.feed_at = now
-                stats.entered_feed += 1
+        newcomers = [
+            r for r in records if r.arxiv_id not in known and enters_feed(settings, r, now)
+        ]
+        if newcomers:
+            # A local paper of the same title (e.g. from a Daily Papers import) is this
+            # paper: it merges, and keeps the feed day it already has.
+            keys = [(fast_title_key(r.title), r) for r in newcomers]
+            merging = set(
+                session.execute(
+                    select(Paper.title_key).where(Paper.title_key.in_({k for k, _ in keys}))
+                )
+                .scalars()
+                .all()
+            )
+            for key, record in keys:
+                if key not in merging:
+                    record.feed_at = now
+                    stats.entered_feed += 1
         written = write_chunk(session, records)
         stats.added += written.added
         stats.updated += written.updated
