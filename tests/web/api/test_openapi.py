@@ -157,3 +157,13 @@ def test_the_schema_is_published(sample_api) -> None:  # type: ignore[no-untyped
     params = {p["name"] for p in daily["parameters"]}
     assert params == {"p", "limit", "date", "week", "month", "submitter", "sort"}
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
+
+
+def test_no_promise_of_422(sample_api) -> None:  # type: ignore[no-untyped-def]
+    """Bad input is answered 400 with {"error"}; the schema must not document FastAPI's 422."""
+    schema = sample_api.get("/api/openapi.json").json()
+    for path, methods in schema["paths"].items():
+        if path.startswith("/api/"):
+            for operation in methods.values():
+                assert "422" not in operation["responses"], path
+                assert "4XX" in operation["responses"], path

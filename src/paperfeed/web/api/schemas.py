@@ -126,14 +126,17 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         403: "Not allowed (a cookie request without the X-CSRF-Token header)",
         404: "No such paper",
         409: "The action conflicts with the current state",
-        422: "The request body is malformed",
         429: "Too many requests; see Retry-After",
         502: "arXiv could not be reached",
         503: "The search index is not built yet",
     }
-    return {
+    documented: dict[int | str, dict[str, Any]] = {
         code: {"description": reasons[code]}
         if code == 304
         else {"description": reasons[code], "model": ErrorBody}
         for code in codes
     }
+    # Validation errors are 400 {"error": ...} here, not FastAPI's 422: documenting 4XX keeps
+    # the generated schema from promising a 422 that never comes.
+    documented["4XX"] = {"description": "Any other client error", "model": ErrorBody}
+    return documented
