@@ -101,7 +101,8 @@ def period_listing(
     kind = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[period.kind]
     return Listing(
         title=f"{kind} papers: {period.label} · {settings.site_name}",
-        description=f"Papers that entered the {settings.site_name} feed in {period.label}"
+        description=f"Papers that entered the {settings.site_name} feed "
+        f"{'on' if period.kind == 'date' else 'in'} {period.label}"
         + (", newest first." if sort == "newest" else ", most upvoted first."),
         page_path=_with_query(period.path, _query(request, "sort")),
         slug=f"{period.kind}-{period.key}",
