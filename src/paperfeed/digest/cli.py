@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from paperfeed.digest.periods import FREQUENCIES
@@ -33,6 +35,7 @@ def send(period: str | None, dry_run: bool) -> None:
     settings = load_settings()
     db = open_database(settings.resolved_database_url())
     progress = Progress("digests")
+    started = time.perf_counter()
     report = send_digests(
         settings,
         db,
@@ -40,6 +43,7 @@ def send(period: str | None, dry_run: bool) -> None:
         dry_run=dry_run,
         progress=None if dry_run else progress,
     )
+    elapsed = time.perf_counter() - started
     progress.close()
     for note in report.notes:
         click.echo(note)
@@ -53,11 +57,11 @@ def send(period: str | None, dry_run: bool) -> None:
         return
     counts = report.counts()
     click.echo(", ".join(f"{value} {name}" for name, value in counts.items()))
-    total = report.compose_seconds + report.send_seconds
-    if report.sent and total > 0:
+    if report.sent and elapsed > 0:
         click.echo(
-            f"{report.sent / total:,.0f} emails/s (composing {report.compose_seconds:.1f} s, "
-            f"sending {report.send_seconds:.1f} s)"
+            f"{report.sent / elapsed:,.0f} emails/s in {elapsed:.1f} s (composing "
+            f"{report.compose_seconds:.1f} s, sending {report.send_seconds:.1f} s alongside, "
+            f"ledger {report.ledger_seconds:.1f} s)"
         )
     if report.aborted:
         fail(

@@ -16,12 +16,15 @@ setting to fix.
 from __future__ import annotations
 
 import logging
+import queue
 import smtplib
 import ssl
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, func, or_, select
@@ -45,6 +48,9 @@ BATCH = 100
 ABORT_AFTER_TRANSIENT = 3  # failed digests in a row before deciding the server is down
 
 
+OUTBOX = 32  # composed digests waiting for the sender thread
+
+
 class RunAborted(RuntimeError):
     """The run cannot go on (login refused, server down); the message says why."""
 
@@ -60,8 +66,10 @@ class RunReport:
     bounced: int = 0
     paused: int = 0
     busy: int = 0  # claimed by another run that is still going
+    # Time spent per stage; composing runs alongside sending, so they overlap.
     compose_seconds: float = 0.0
     send_seconds: float = 0.0
+    ledger_seconds: float = 0.0
     aborted: str | None = None
     notes: list[str] = field(default_factory=list)
     previews: list[ComposedDigest] = field(default_factory=list)
@@ -178,6 +186,15 @@ def due_subscriptions(period: DigestPeriod, max_attempts: int):  # type: ignore[
     return conditions
 
 
+@dataclass
+class _Outgoing:
+    claim: ledger.Claim
+    message: EmailMessage
+    message_id: str
+    paper_count: int
+    had_bounces: bool
+
+
 class _Run:
     def __init__(
         self,
@@ -200,6 +217,7 @@ class _Run:
         self.progress = progress
         self.holder = ledger.new_holder()
         self.transient_in_a_row = 0
+        self._sender_error: BaseException | None = None
 
     def _batches(self) -> Iterator[list[Subscription]]:
         conditions = due_subscriptions(self.period, self.settings.digest_max_attempts)
@@ -228,33 +246,118 @@ class _Run:
             ).scalar_one()
 
     def send(self) -> None:
+        """Compose in this thread while a sender thread talks SMTP and marks the ledger:
+        the two overlap (one waits on the server, the other works), and each message is
+        still marked sent right after the server accepted it."""
         total = self._total()
         self.report.due += total
+        outbox: queue.Queue[_Outgoing | None] = queue.Queue(maxsize=OUTBOX)
+        sender = threading.Thread(target=self._sender, args=(outbox,), name="digest-sender")
+        sender.start()
         done = 0
-        with self.db.reader() as reader:
-            source = ContentSource(self.settings, reader, self.searcher)
-            for batch in self._batches():
-                with self.db.transaction() as session:
-                    claims = ledger.claim(
-                        session,
-                        batch,
-                        self.period,
-                        self.holder,
-                        self.settings.digest_claim_seconds,
-                        self.settings.digest_max_attempts,
-                    )
-                self.report.busy += _busy(self.db, batch, self.period, claims)
-                by_id = {s.id: s for s in batch}
-                topics, follows = _extras(reader, batch)
-                for position, item in enumerate(claims):
-                    if self.report.aborted:
-                        self._release(claims[position:])
-                        return
-                    subscription = by_id[item.subscription_id]
-                    self._one(source, subscription, item, topics, follows)
-                done += len(batch)
-                if self.progress:
-                    self.progress(min(done, total), total)
+        try:
+            with self.db.reader() as reader:
+                source = ContentSource(self.settings, reader, self.searcher)
+                for batch in self._batches():
+                    started = time.perf_counter()
+                    with self.db.transaction() as session:
+                        claims = ledger.claim(
+                            session,
+                            batch,
+                            self.period,
+                            self.holder,
+                            self.settings.digest_claim_seconds,
+                            self.settings.digest_max_attempts,
+                        )
+                    self.report.ledger_seconds += time.perf_counter() - started
+                    self.report.busy += _busy(self.db, batch, self.period, claims)
+                    by_id = {s.id: s for s in batch}
+                    topics, follows = _extras(reader, batch)
+                    for position, item in enumerate(claims):
+                        if self.report.aborted or self._sender_error:
+                            self._release(claims[position:])
+                            return
+                        subscription = by_id[item.subscription_id]
+                        outgoing = self._compose(source, subscription, item, topics, follows)
+                        if outgoing is not None:
+                            outbox.put(outgoing)
+                    done += len(batch)
+                    if self.progress:
+                        self.progress(min(done, total), total)
+        finally:
+            outbox.put(None)
+            sender.join()
+            if self._sender_error is not None:
+                raise self._sender_error
+
+    def _compose(
+        self,
+        source: ContentSource,
+        subscription: Subscription,
+        item: ledger.Claim,
+        topics: dict[int, list[SavedSearch]],
+        follows: dict[int | None, list[tuple[str, str]]],
+    ) -> _Outgoing | None:
+        started = time.perf_counter()
+        content = source.for_subscription(
+            subscription,
+            topics.get(subscription.id, []),
+            follows.get(subscription.user_id, []),
+            item.window_start,
+            item.window_end,
+        )
+        if content.empty:
+            self.report.compose_seconds += time.perf_counter() - started
+            marked = time.perf_counter()
+            with self.db.transaction() as session:
+                ledger.mark_empty(session, item)
+            self.report.ledger_seconds += time.perf_counter() - marked
+            self.report.empty += 1
+            return None
+        digest = compose(self.settings, subscription, self.period, content)
+        message = to_message(self.settings, digest)
+        self.report.compose_seconds += time.perf_counter() - started
+        return _Outgoing(
+            item, message, digest.message_id, content.paper_count, subscription.bounce_count > 0
+        )
+
+    def _sender(self, outbox: queue.Queue[_Outgoing | None]) -> None:
+        try:
+            while (outgoing := outbox.get()) is not None:
+                if self.report.aborted:
+                    self._release([outgoing.claim])
+                    continue
+                self._send_one(outgoing)
+        except BaseException as exc:  # handed to the composing thread, which re-raises it
+            self._sender_error = exc
+            while outbox.get() is not None:  # unblock the composer until it stops
+                pass
+
+    def _send_one(self, outgoing: _Outgoing) -> None:
+        started = time.perf_counter()
+        outcome, error = self._deliver(outgoing.message)
+        marked = time.perf_counter()
+        self.report.send_seconds += marked - started
+        item = outgoing.claim
+        with self.db.transaction() as session:
+            if outcome == "sent":
+                ledger.mark_sent(
+                    session,
+                    item,
+                    outgoing.message_id,
+                    outgoing.paper_count,
+                    had_bounces=outgoing.had_bounces,
+                )
+                self.report.sent += 1
+            elif outcome == "bounced":
+                self.report.bounced += 1
+                if ledger.mark_bounced(session, item, error, self.settings.digest_bounce_limit):
+                    self.report.paused += 1
+            else:
+                ledger.mark_failed(session, item, error, attempted=outcome != "aborted")
+                if outcome == "failed":
+                    self.report.failed += 1
+        self.report.ledger_seconds += time.perf_counter() - marked
 
     def dry_run(self) -> None:
         """Compose what a run would send now, without claiming or sending anything."""
@@ -284,54 +387,7 @@ class _Run:
                     if len(self.report.previews) < 20:
                         self.report.previews.append(digest)
 
-    def _one(
-        self,
-        source: ContentSource,
-        subscription: Subscription,
-        item: ledger.Claim,
-        topics: dict[int, list[SavedSearch]],
-        follows: dict[int | None, list[tuple[str, str]]],
-    ) -> None:
-        started = time.perf_counter()
-        content = source.for_subscription(
-            subscription,
-            topics.get(subscription.id, []),
-            follows.get(subscription.user_id, []),
-            item.window_start,
-            item.window_end,
-        )
-        if content.empty:
-            with self.db.transaction() as session:
-                ledger.mark_empty(session, item)
-            self.report.empty += 1
-            self.report.compose_seconds += time.perf_counter() - started
-            return
-        digest = compose(self.settings, subscription, self.period, content)
-        message = to_message(self.settings, digest)
-        composed = time.perf_counter()
-        self.report.compose_seconds += composed - started
-        outcome, error = self._deliver(message)
-        self.report.send_seconds += time.perf_counter() - composed
-        with self.db.transaction() as session:
-            if outcome == "sent":
-                ledger.mark_sent(
-                    session,
-                    item,
-                    digest.message_id,
-                    content.paper_count,
-                    had_bounces=subscription.bounce_count > 0,
-                )
-                self.report.sent += 1
-            elif outcome == "bounced":
-                self.report.bounced += 1
-                if ledger.mark_bounced(session, item, error, self.settings.digest_bounce_limit):
-                    self.report.paused += 1
-            else:
-                ledger.mark_failed(session, item, error, attempted=outcome != "aborted")
-                if outcome == "failed":
-                    self.report.failed += 1
-
-    def _deliver(self, message) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    def _deliver(self, message: EmailMessage) -> tuple[str, str]:
         """Send with retries; ("sent" | "bounced" | "failed" | "aborted", error)."""
         retries = self.settings.digest_retries
         for attempt in range(retries + 1):
