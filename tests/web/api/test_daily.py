@@ -122,6 +122,8 @@ def test_a_day_equals_the_day_page(sample_api: TestClient, sample_db: Database) 
         ("date=yesterday", "is not a valid date"),
         ("week=2026-W54", "is not a valid week: use YYYY-Www"),
         ("month=2026-13", "is not a valid month: use YYYY-MM"),
+        ("month=9999-12", "Bad month: '9999-12' is out of range."),
+        ("date=9999-12-31", "Bad date: '9999-12-31' is out of range."),
         ("date=2026-11-19&week=2026-W47", "Give at most one of date, week and month."),
         ("submitter=" + "x" * 41, "submitter: String should have at most 40 characters"),
     ],

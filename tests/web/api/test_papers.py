@@ -164,6 +164,8 @@ def test_search_limits_filters_and_ids(search_api: TestClient) -> None:
     latest = search_api.get("/api/papers/search?limit=5").json()
     assert len(latest) == 5 and latest[0]["publishedAt"] >= latest[-1]["publishedAt"]
     assert search_api.get("/api/papers/search?q=the%20of%20and").json() == []
+    wide = search_api.get("/api/papers/search?q=learning&from=0001-01-01&to=9999-12-31&limit=5")
+    assert wide.status_code == 200 and len(wide.json()) == 5
     newest = search_api.get("/api/papers/search?q=learning&sort=newest&limit=30").json()
     dates = [e["paper"]["publishedAt"] for e in newest]
     assert dates == sorted(dates, reverse=True)

@@ -10,8 +10,9 @@ extension).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
@@ -33,7 +34,9 @@ MAX_PAGE = 1000  # p x limit stays under 100k rows; /api/papers walks the whole 
 DailySort = Literal["publishedAt", "trending", "upvotes"]
 
 
-def _period(date: str | None, week: str | None, month: str | None) -> feeds.Period | None:
+def _period(
+    tz: ZoneInfo, date: str | None, week: str | None, month: str | None
+) -> feeds.Period | None:
     given = (("date", date), ("week", week), ("month", month))
     chosen = [(kind, value) for kind, value in given if value is not None]
     if len(chosen) > 1:
@@ -42,9 +45,13 @@ def _period(date: str | None, week: str | None, month: str | None) -> feeds.Peri
         return None
     kind, value = chosen[0]
     try:
-        return feeds.parse_period(kind, value.strip())
+        period = feeds.parse_period(kind, value.strip())
+        period.utc_range(tz)  # the calendar's last days have no following midnight
     except feeds.PeriodError as exc:
         raise HTTPException(400, f"Bad {kind}: {exc}") from None
+    except OverflowError:
+        raise HTTPException(400, f"Bad {kind}: {value[:20]!r} is out of range.") from None
+    return period
 
 
 def _submitter_id(session: Session, name: str | None) -> int | None:
@@ -119,7 +126,7 @@ def _scored(
                 trending_score(
                     up,
                     comments,
-                    (as_of - feeds._aware(at)).total_seconds() / 3600,
+                    (as_of - _aware(at)).total_seconds() / 3600,
                     settings.trending_gravity,
                 ),
                 pid,
@@ -160,7 +167,7 @@ def daily_papers(
     ] = "publishedAt",
 ) -> Response:
     settings = request.app.state.settings
-    period = _period(date, week, month)
+    period = _period(settings.tz, date, week, month)
     now = clock.now()
 
     def build() -> list[dict]:  # type: ignore[type-arg]
@@ -177,3 +184,7 @@ def daily_papers(
     # Scores decay, and "the latest papers" move with the clock: validators change with both.
     extra = str(int(now.timestamp()) // 600) if sort == "trending" or period is None else ""
     return cached_json(request, session, build, extra)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
