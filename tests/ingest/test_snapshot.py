@@ -196,6 +196,24 @@ def test_bad_lines_are_reported_with_their_number_and_skipped(db: Database, tmp_
     assert "UTF-8" in reasons[8]
 
 
+def test_a_line_the_database_rejects_is_reported_and_the_rest_written(
+    db: Database, tmp_path: Path
+) -> None:
+    nul = json.loads(LINES[1])
+    nul["title"] = "A title with a NUL \u0000 character"
+    source = tmp_path / "nul.jsonl"
+    source.write_text("\n".join([LINES[0], json.dumps(nul), LINES[2]]) + "\n", encoding="utf-8")
+    reported: list[tuple[int, str]] = []
+    stats = import_snapshot(db, source, report=lambda n, why: reported.append((n, why)))
+    if db.engine.dialect.name == "postgresql":  # text cannot hold NUL there
+        assert (stats.added, stats.skipped) == (2, 1)
+        assert reported[0][0] == 2 and "rejected by the database" in reported[0][1]
+    else:
+        assert (stats.added, stats.skipped, reported) == (3, 0, [])
+    with db.reader() as session:
+        assert session.execute(select(IngestCursor)).scalar_one().state["line"] == 3
+
+
 def test_an_interrupted_import_resumes_after_its_last_chunk(db: Database) -> None:
     first = import_snapshot(db, SAMPLE, chunk_size=50, stop_after_chunks=2)
     assert first.added == 100

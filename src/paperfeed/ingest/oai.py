@@ -40,11 +40,11 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import RETRY_STATUSES, RateLimiter, parse_retry_after
 from paperfeed.ingest.jsonl import clean_text
-from paperfeed.ingest.snapshot import fast_title_key, write_chunk
+from paperfeed.ingest.snapshot import fast_title_key, write_resilient
 from paperfeed.models import IngestCursor, Paper
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.records import PaperRecord, RecordError, Version
-from paperfeed.papers.store import lock_changes, touch_paper
+from paperfeed.papers.store import touch_paper
 
 log = logging.getLogger(__name__)
 
@@ -455,10 +455,7 @@ def harvest(
         if page.token is None:
             state["complete"] = True
             state["next_from"] = until_date.isoformat() if until_date else state["started"]
-        with db.transaction() as session:
-            lock_changes(session)
-            _write_page(session, settings, page, stats)
-            _save_state(session, source, state)
+        _write_page(db, settings, page, stats, source, state, report)
         stats.pages += 1
         if progress:
             done = state["records"]
@@ -471,46 +468,73 @@ def harvest(
         params = {"verb": "ListRecords", "resumptionToken": page.token}
 
 
-def _write_page(session: Session, settings: Settings, page: Page, stats: HarvestStats) -> None:
+def _write_page(
+    db: Database,
+    settings: Settings,
+    page: Page,
+    stats: HarvestStats,
+    source: str,
+    state: dict[str, Any],
+    report: Callable[[str, str], None] | None,
+) -> None:
+    """The page's papers, its deletions and the checkpoint, in one transaction."""
     records = [r for r in page.records if r.arxiv_id]
-    if records:
-        known = set(
-            session.execute(
-                select(Paper.arxiv_id).where(Paper.arxiv_id.in_({r.arxiv_id for r in records}))
-            ).scalars()
-        )
-        now = clock.now()
-        newcomers = [
-            r for r in records if r.arxiv_id not in known and enters_feed(settings, r, now)
-        ]
-        if newcomers:
-            # A local paper of the same title (e.g. from a Daily Papers import) is this
-            # paper: it merges, and keeps the feed day it already has.
-            keys = [(fast_title_key(r.title), r) for r in newcomers]
-            merging = set(
-                session.execute(
-                    select(Paper.title_key).where(Paper.title_key.in_({k for k, _ in keys}))
-                )
-                .scalars()
-                .all()
-            )
-            for key, record in keys:
-                if key not in merging:
-                    record.feed_at = now
-                    stats.entered_feed += 1
-        written = write_chunk(session, records)
-        stats.added += written.added
-        stats.updated += written.updated
-        stats.unchanged += written.unchanged
-    if page.deleted:
-        papers = session.execute(
-            select(Paper).where(Paper.arxiv_id.in_(page.deleted), Paper.hidden_at.is_(None))
+    with db.reader() as session:
+        _mark_newcomers(session, settings, records, stats)
+
+    def finish(session: Session) -> None:
+        _hide_deleted(session, page.deleted, stats)
+        _save_state(session, source, state)
+
+    written = write_resilient(
+        db, [(f"oai:arXiv.org:{r.arxiv_id}", r) for r in records], finish, report
+    )
+    stats.added += written.added
+    stats.updated += written.updated
+    stats.unchanged += written.unchanged
+    stats.skipped += written.skipped
+
+
+def _mark_newcomers(
+    session: Session, settings: Settings, records: list[PaperRecord], stats: HarvestStats
+) -> None:
+    """Set `feed_at` on the papers that enter the feed (see `enters_feed`)."""
+    if not records:
+        return
+    known = set(
+        session.execute(
+            select(Paper.arxiv_id).where(Paper.arxiv_id.in_({r.arxiv_id for r in records}))
         ).scalars()
-        for paper in papers:
-            paper.hidden_at = clock.now()
-            paper.hidden_reason = DELETED_REASON
-            touch_paper(session, paper)
-            stats.deleted += 1
+    )
+    now = clock.now()
+    newcomers = [r for r in records if r.arxiv_id not in known and enters_feed(settings, r, now)]
+    if not newcomers:
+        return
+    # A local paper of the same title (e.g. from a Daily Papers import) is this paper: it
+    # merges, and keeps the feed day it already has.
+    keys = [(fast_title_key(r.title), r) for r in newcomers]
+    merging = set(
+        session.execute(
+            select(Paper.title_key).where(Paper.title_key.in_({k for k, _ in keys}))
+        ).scalars()
+    )
+    for key, record in keys:
+        if key not in merging:
+            record.feed_at = now
+            stats.entered_feed += 1
+
+
+def _hide_deleted(session: Session, deleted: list[str], stats: HarvestStats) -> None:
+    if not deleted:
+        return
+    papers = session.execute(
+        select(Paper).where(Paper.arxiv_id.in_(deleted), Paper.hidden_at.is_(None))
+    ).scalars()
+    for paper in papers:
+        paper.hidden_at = clock.now()
+        paper.hidden_reason = DELETED_REASON
+        touch_paper(session, paper)
+        stats.deleted += 1
 
 
 def enters_feed(settings: Settings, record: PaperRecord, now: datetime) -> bool:

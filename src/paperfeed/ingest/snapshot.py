@@ -23,13 +23,14 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
@@ -108,11 +109,17 @@ def import_snapshot(
                         stats.bad.append((number, str(exc)))
                     if report:
                         report(number, str(exc))
-            with db.transaction() as session:
-                lock_changes(session)
-                stats.merge(write_chunk(session, [r for _, r in records]))
-                stats.ids.clear()  # a whole snapshot's ids would not fit the constant memory
-                _save_cursor(session, source, end_offset, end_line, path)
+            stats.merge(
+                write_resilient(
+                    db,
+                    records,
+                    lambda session, e=end_offset, n=end_line: _save_cursor(
+                        session, source, e, n, path
+                    ),
+                    report,
+                )
+            )
+            stats.ids.clear()  # a whole snapshot's ids would not fit the constant memory
             stats.chunks += 1
             if progress:
                 done_lines = end_line
@@ -263,6 +270,45 @@ def _save_cursor(session: Session, source: str, offset: int, line: int, path: Pa
 
 
 # --- writing one chunk ---------------------------------------------------------------------
+
+
+def write_resilient(
+    db: Database,
+    records: Sequence[tuple[Any, PaperRecord]],
+    finish: Callable[[Session], None],
+    report: Callable[[Any, str], None] | None = None,
+) -> UpsertStats:
+    """Write `(where, record)` pairs and `finish` (the checkpoint) in one transaction.
+
+    If the database rejects the batch (say a field too long for PostgreSQL, or a NUL
+    character), each record is written in its own transaction instead and the rejected
+    ones are reported and skipped; then `finish` commits. A crash in between only means
+    some records are written again on resumption, which changes nothing.
+    """
+    try:
+        with db.transaction() as session:
+            lock_changes(session)
+            stats = write_chunk(session, [r for _, r in records])
+            finish(session)
+            return stats
+    except SQLAlchemyError:
+        if not records:
+            raise
+    stats = UpsertStats()
+    for where, record in records:
+        try:
+            with db.transaction() as session:
+                lock_changes(session)
+                stats.merge(write_chunk(session, [record]))
+        except SQLAlchemyError as exc:
+            stats.skipped += 1
+            if report:
+                reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+                report(where, f"rejected by the database ({reason})")
+    with db.transaction() as session:
+        lock_changes(session)  # `finish` may write papers too (a harvest hides deleted ones)
+        finish(session)
+    return stats
 
 
 def write_chunk(session: Session, records: list[PaperRecord]) -> UpsertStats:
