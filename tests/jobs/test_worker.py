@@ -112,6 +112,9 @@ def test_a_crashed_workers_run_is_abandoned_and_its_job_taken_over(
     crashed._start("harvest")  # it started a run, then died holding the lease
     with clock.frozen(FIXED_NOW + timedelta(seconds=90)):
         assert Worker(db, settings, [job], "rescuer").run_once() == []  # lease still live
+        text = render(collect(db, settings))
+        assert "harvest  every 6h       running since 2026-11-20 20:00 UTC (90s)" in text
+        assert "running now: crashed (lease until 20:02:00)" in text
     with clock.frozen(FIXED_NOW + timedelta(seconds=121)):
         (run,) = Worker(db, settings, [job], "rescuer").run_once()
     assert run.status == "ok" and ran == ["x"]

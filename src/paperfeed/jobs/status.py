@@ -87,10 +87,16 @@ def render(report: dict[str, Any]) -> str:
                 if last.finished_at
                 else "…"
             )
-            lines.append(
-                f"{head} last {last.status} at {last.started_at:%Y-%m-%d %H:%M} UTC "
-                f"({_ago(now, last.started_at)} ago, took {took})"
-            )
+            if last.status == "running":
+                lines.append(
+                    f"{head} running since {last.started_at:%Y-%m-%d %H:%M} UTC "
+                    f"({_ago(now, last.started_at)})"
+                )
+            else:
+                lines.append(
+                    f"{head} last {last.status} at {last.started_at:%Y-%m-%d %H:%M} UTC "
+                    f"({_ago(now, last.started_at)} ago, took {took})"
+                )
             if last.detail:
                 lines.append(f"{'':<26}{last.detail}")
         if job.failures:
