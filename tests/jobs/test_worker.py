@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -255,3 +256,30 @@ def test_the_worker_command_rejects_unknown_jobs(tmp_path: Path, db: Database) -
     )
     assert result.returncode == 1
     assert "unknown job(s) mail: choose from harvest, index, digest" in result.stderr
+
+
+def test_the_worker_runs_on_until_told_to_stop(tmp_path: Path, db: Database) -> None:
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(tmp_path),
+        "PAPERFEED_DATABASE_URL": db.url,
+        "PAPERFEED_CLOCK": "2026-11-20T20:00:00Z",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed.cli", "worker", "--jobs", "digest"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not [r for r in runs(db) if r.finished_at]:
+        time.sleep(0.1)
+    assert process.poll() is None  # still running, waiting for the next due time
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "worker " in out and "digest" in out
+    (run,) = runs(db)
+    assert run.job == "digest" and run.status in ("ok", "skipped")
+    assert leases.current(db, "digest") is None
