@@ -67,7 +67,7 @@ def test_subscribe_from_the_header_confirm_and_unsubscribe(
     page = journey.page
 
     page.goto(base + "/")
-    page.get_by_label("Your email, for the paper digest").fill(email)
+    page.get_by_label("Paper digest: your address").fill(email)
     journey.shot("header")
     page.locator("form.digest-signup").get_by_role("button", name="Subscribe").click()
     page.wait_for_url("**/digest/start")
