@@ -37,6 +37,9 @@ def test_parses_periods(kind: str, text: str, first: date, last: date) -> None:
         ("week", "2024-W1"),
         ("month", "2024-13"),
         ("month", "2024"),
+        ("date", "9999-12-31"),
+        ("week", "9999-W52"),
+        ("month", "0001-01"),
     ],
 )
 def test_rejects_malformed_periods_with_the_right_form(kind: str, text: str) -> None:

@@ -85,9 +85,15 @@ def period_containing(kind: Kind, day: date) -> Period:
     return {"date": day_period, "week": week_period, "month": month_period}[kind](day)
 
 
+MIN_YEAR, MAX_YEAR = 1000, 9998
+
+
 def parse_period(kind: str, text: str) -> Period:
     """Parse `2024-05-17`, `2024-W20` or `2024-05`; raise PeriodError with the right form."""
     try:
+        year = int(text[:4]) if text[:4].isdigit() else 0
+        if not MIN_YEAR <= year <= MAX_YEAR:  # the neighbours' links must stay valid dates
+            raise ValueError
         if kind == "date":
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
                 raise ValueError
