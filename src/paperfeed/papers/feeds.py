@@ -90,10 +90,12 @@ MIN_YEAR, MAX_YEAR = 1000, 9998
 
 def parse_period(kind: str, text: str) -> Period:
     """Parse `2024-05-17`, `2024-W20` or `2024-05`; raise PeriodError with the right form."""
+    year = int(text[:4]) if text[:4].isdigit() else MIN_YEAR
+    if not MIN_YEAR <= year <= MAX_YEAR:  # the neighbours' links must stay valid dates
+        raise PeriodError(
+            f"{text!r} is out of range. Please use a year from {MIN_YEAR} to {MAX_YEAR}."
+        )
     try:
-        year = int(text[:4]) if text[:4].isdigit() else 0
-        if not MIN_YEAR <= year <= MAX_YEAR:  # the neighbours' links must stay valid dates
-            raise ValueError
         if kind == "date":
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
                 raise ValueError
