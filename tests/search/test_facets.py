@@ -127,3 +127,39 @@ def test_organization_filter_through_facets(search_site, query_embeddings, monke
     assert exact and set(exact) <= tagged
     monkeypatch.setattr(engine, "EXACT_SUBSET_LIMIT", 0)
     assert filtered_ids(search_site, query_embeddings, "reinforcement learning", filters) == exact
+
+
+def set_hidden(db, public_id: str, hidden: bool) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed import clock
+    from paperfeed.papers.store import lock_changes, touch_paper
+
+    with db.transaction() as session:
+        lock_changes(session)
+        paper = session.execute(select(Paper).where(Paper.public_id == public_id)).scalar_one()
+        paper.hidden_at = clock.now() if hidden else None
+        touch_paper(session, paper)
+
+
+def test_a_hidden_paper_leaves_search_after_the_next_sync(
+    search_site, query_embeddings, tmp_path
+) -> None:
+    index = SearchIndex(tmp_path / "index", search_site.settings.tz)
+    index.sync(search_site.db)
+
+    def found(q: str, sort: str) -> list[str]:
+        with search_site.db.reader() as session:
+            result = search(session, index, query_embeddings, SearchRequest(q=q, sort=sort))
+            return [hit.paper.public_id for hit in result.hits]
+
+    q = "triangulations of point sets and rigidity of graphs"
+    assert "0704.0002" in found(q, "relevance")
+    set_hidden(search_site.db, "0704.0002", True)
+    try:
+        index.sync(search_site.db)
+        assert index.facets is not None
+        for sort in ("relevance", "upvotes"):
+            assert "0704.0002" not in found(q, sort)
+    finally:
+        set_hidden(search_site.db, "0704.0002", False)
+    index.sync(search_site.db)
+    assert "0704.0002" in found(q, "relevance")

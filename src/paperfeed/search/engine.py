@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from paperfeed.models import Paper
 from paperfeed.papers.ids import title_key
 from paperfeed.search.embeddings import Encoder
+from paperfeed.search.facets import ABSENT, Facets
 from paperfeed.search.index import SearchIndex
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -144,7 +145,7 @@ def search(
     ordered = exact + [pid for pid in fused.order if pid not in first]
     total += sum(1 for pid in exact if pid not in in_fused)
 
-    ordered = _visible_in_order(session, ordered, request.sort)
+    ordered = _visible_in_order(session, ordered, request.sort, index.facets)
     pages = max(1, math.ceil(len(ordered) / request.per_page))
     start = (request.page - 1) * request.per_page
     page_ids = ordered[start : start + request.per_page]
@@ -348,10 +349,23 @@ def _exact_title_matches(
     return ids
 
 
-def _visible_in_order(session: Session, ids: list[int], sort: str) -> list[int]:
-    """Drop hidden papers and apply the sort, reading only the few columns it needs."""
+def _visible_in_order(
+    session: Session, ids: list[int], sort: str, facets: Facets | None = None
+) -> list[int]:
+    """Drop hidden papers and apply the sort, reading only the few columns it needs.
+
+    In relevance order the facet arrays know which papers are hidden: asking the database
+    about a few hundred random rows cost ~12 ms per search at 1M papers. A paper hidden
+    since the last index sync is still dropped when the page's papers are loaded.
+    """
     if not ids:
         return []
+    if sort == "relevance" and facets is not None:
+        pks = np.asarray(ids, dtype=np.int64)
+        inside = pks < len(facets.days)
+        keep = np.zeros(len(pks), dtype=bool)
+        keep[inside] = facets.days[pks[inside]] != ABSENT
+        return [pid for pid, ok in zip(ids, keep.tolist(), strict=True) if ok]
     if sort == "relevance":
         visible = set(
             session.execute(
