@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from paperfeed.models import Paper
 from paperfeed.papers.ids import title_key
 from paperfeed.search.embeddings import Encoder
-from paperfeed.search.facets import ABSENT, Facets
+from paperfeed.search.facets import Facets
 from paperfeed.search.index import SearchIndex
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import ParsedQuery, parse_query
@@ -361,10 +361,7 @@ def _visible_in_order(
     if not ids:
         return []
     if sort == "relevance" and facets is not None:
-        pks = np.asarray(ids, dtype=np.int64)
-        inside = pks < len(facets.days)
-        keep = np.zeros(len(pks), dtype=bool)
-        keep[inside] = facets.days[pks[inside]] != ABSENT
+        keep = facets.visible(np.asarray(ids, dtype=np.int64))
         return [pid for pid, ok in zip(ids, keep.tolist(), strict=True) if ok]
     if sort == "relevance":
         visible = set(

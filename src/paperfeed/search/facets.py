@@ -79,6 +79,14 @@ class Facets:
         result[inside] = mask[pks[inside]]
         return result
 
+    def visible(self, pks: np.ndarray) -> np.ndarray:
+        """Which of these pks are known and not hidden (no filter applied)."""
+        pks = np.asarray(pks, dtype=np.int64)
+        inside = pks < len(self.days)
+        result = np.zeros(len(pks), dtype=bool)
+        result[inside] = self.days[pks[inside]] != ABSENT
+        return result
+
     def _grow(self, max_pk: int) -> None:
         if max_pk < len(self.days):
             return
