@@ -7,12 +7,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -26,7 +27,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    # A node must outlive a database restart: test each pooled connection before use (a
+    # dead one is replaced; a disconnect error also empties the pool), and give up on an
+    # unreachable server quickly, so requests answer 503 at once instead of hanging.
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in make_url(url).query:
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 

@@ -30,6 +30,7 @@ from paperfeed.web import (
     digest,
     downloads,
     orgs,
+    outage,
     pages,
     search,
     submissions,
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(digest.router)
     app.include_router(pages.router)
 
+    outage.register(app)  # 503 + Retry-After while the database is away; /readyz
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -97,7 +100,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
-TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Slow down"}
+TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    429: "Slow down",
+    503: "Temporarily unavailable",
+}
 
 
 def error_page(
