@@ -41,7 +41,11 @@ def fixed_clock() -> Iterator[datetime]:
 
 
 def make_settings(tmp: Path, url: str) -> Settings:
-    return Settings(data_dir=tmp, database_url=url, secret_key="test-secret")
+    # No index follower: a test controls when its index is built (tests/web/test_nodes.py
+    # turns it on).
+    return Settings(
+        data_dir=tmp, database_url=url, secret_key="test-secret", index_follow_seconds=0
+    )
 
 
 SESSION_DATABASES: list[str] = []

@@ -324,12 +324,21 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
     updates this node's keyword and vector indexes. Incremental and resumable: a killed
     run continues where it stopped.
     """
+    from paperfeed.config import index_dir_for
     from paperfeed.progress import Progress
     from paperfeed.search.indexing import run_index
 
     settings = load_settings()
     database = open_database(settings.resolved_database_url())
     started = time.perf_counter()
+
+    def waiting() -> None:
+        click.echo(
+            f"Waiting: another process is syncing the search index in "
+            f"{index_dir_for(settings, database.url)} ...",
+            err=True,
+        )
+
     try:
         stats = run_index(
             database,
@@ -338,6 +347,7 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
             reembed=reembed,
             progress=Progress,
             embed=not no_embed,
+            on_wait=waiting,
         )
     except ImportError as exc:
         fail(f"the embedding model is not installed ({exc}); run `bash scripts/setup`")

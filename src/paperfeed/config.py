@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     embedding_int8: bool = True
     ann_threshold: int = 50_000
+    # Web processes sync this node's search index from the database every this many
+    # seconds (only when the database changed; 0 turns it off). See search/follow.py.
+    index_follow_seconds: float = Field(default=5.0, ge=0)
     # Community submissions.
     submission_window_days: int = 14
     submission_daily_cap: int = 5

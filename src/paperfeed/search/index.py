@@ -3,18 +3,27 @@
 It follows two sequences: `papers.change_seq` (text, authors, filters) and
 `paper_embeddings.seq` (vectors). Their positions are kept in `manifest.json`, written
 (atomically) only after the data they describe is on disk, so a killed sync re-applies at
-most one batch, and re-applying is harmless. `--rebuild` deletes the directory. The
-manifest also names the database it was built from, so pointing paperfeed at another
-database never serves a stale index.
+most one batch, and re-applying is harmless. A sync ends with the positions at least at
+the database's counters as read when it began, so "counter == position" means "nothing to
+do" (see `follow.py`). The manifest also names the database it was built from, so pointing
+paperfeed at another database never serves a stale index.
+
+Several processes of one node share the directory (web workers, `paperfeed worker`,
+`paperfeed index`): a sync holds an exclusive `flock` on `sync.lock` inside it, and readers
+pick up its result through `refresh`. A build from scratch (`--rebuild`, a first build, or
+another database's index) happens in `.rebuild/` and is swapped in when complete, so
+processes serving the old index never see a half-built one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +43,51 @@ from paperfeed.search.vectors import ANN_THRESHOLD, VectorStore
 
 MANIFEST_VERSION = 1
 DIM = 384
+LOCK_FILE = "sync.lock"
+STAGING_DIR = ".rebuild"
+RETIRED_DIR = ".retired"
+INDEX_PARTS = ("lexical", "vectors", "facets")
 Progress = Callable[[str, int, int], None]
+Stamp = tuple[int, int]
+
+
+class IndexBusy(Exception):
+    """Another process is syncing this index directory right now."""
+
+
+@contextmanager
+def sync_lock(
+    path: Path, wait: bool = True, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold the exclusive lock on the index directory `path` (one writer per node).
+
+    `wait=False` raises `IndexBusy` instead of waiting; `on_wait` is called once if the
+    lock is taken and we are about to wait for it. The lock file is never deleted (a
+    rebuild keeps it), so every process always locks the same file.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not wait:
+                raise IndexBusy(f"another process is syncing the search index in {path}") from None
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def manifest_stamp(path: Path) -> Stamp | None:
+    """Identifies one write of the manifest: it is replaced (new inode) on every write."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns)
 
 
 def database_id(db: Database) -> str:
@@ -98,7 +151,7 @@ class SearchIndex:
         self.ann_threshold = ann_threshold
         self.manifest_path = path / "manifest.json"
         self.manifest: Manifest | None = None
-        self._manifest_stamp: float | None = None
+        self._manifest_stamp: Stamp | None = None
         self.lexical: LexicalIndex | None = None
         self.vectors: VectorStore | None = None
         self.facets: Facets | None = None
@@ -114,7 +167,7 @@ class SearchIndex:
             self.manifest = None
             return False
         self.manifest = manifest
-        self._manifest_stamp = self.manifest_path.stat().st_mtime
+        self._manifest_stamp = manifest_stamp(self.manifest_path)
         self.lexical = LexicalIndex(self.path / "lexical")
         self.vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold)
         self.vectors.load(manifest.vector_rows)
@@ -132,11 +185,8 @@ class SearchIndex:
 
     def refresh(self) -> None:
         """Pick up a sync written by another process (a cheap stat when nothing changed)."""
-        try:
-            stamp = self.manifest_path.stat().st_mtime
-        except OSError:
-            return
-        if stamp != self._manifest_stamp:
+        stamp = manifest_stamp(self.manifest_path)
+        if stamp is not None and stamp != self._manifest_stamp:
             self.open(self.manifest.database_id if self.manifest else None)
 
     # --- syncing ------------------------------------------------------------------------
@@ -147,25 +197,71 @@ class SearchIndex:
         progress: Progress | None = None,
         batch_size: int = 2000,
         rebuild: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[], None] | None = None,
     ) -> SyncStats:
-        """Bring both indexes up to date with the database."""
-        ident = database_id(db)
-        if rebuild or not self.open(ident):
-            shutil.rmtree(self.path, ignore_errors=True)
-            self.path.mkdir(parents=True, exist_ok=True)
-            Manifest(database_id=ident).write(self.manifest_path)
-            self.open(ident)
+        """Bring both indexes up to date with the database, holding the directory's lock.
+
+        `wait=False` raises `IndexBusy` when another process holds it; `on_wait` is called
+        before waiting for it otherwise.
+        """
+        with sync_lock(self.path, wait=wait, on_wait=on_wait):
+            ident = database_id(db)
+            if rebuild or not self.open(ident):
+                return self._build_and_swap(db, ident, progress, batch_size)
+            return self._apply(db, progress, batch_size)
+
+    def _apply(self, db: Database, progress: Progress | None, batch_size: int) -> SyncStats:
         assert self.manifest is not None and self.lexical and self.vectors
+        with db.reader() as session:
+            paper_target = current_change_seq(session)[0]
+            embedding_target = current_change_seq(session, EMBEDDING_CHANGE)[0]
         stats = SyncStats()
-        stats.papers = self._sync_papers(db, progress, batch_size)
-        self._sync_facets(db)
-        stats.vectors = self._sync_vectors(db, progress, batch_size * 5)
+        stats.papers = self._sync_papers(db, progress, batch_size, paper_target)
+        self._sync_facets(db, paper_target)
+        stats.vectors = self._sync_vectors(db, progress, batch_size * 5, embedding_target)
         return stats
 
-    def _sync_papers(self, db: Database, progress: Progress | None, batch_size: int) -> int:
+    def _build_and_swap(
+        self, db: Database, ident: str, progress: Progress | None, batch_size: int
+    ) -> SyncStats:
+        """Build a whole index in `.rebuild/`, then move it into place.
+
+        Processes serving the old index keep their open files (and keep serving them)
+        until the new manifest appears; a killed build leaves only `.rebuild/`, which the
+        next build starts over.
+        """
+        staging = SearchIndex(self.path / STAGING_DIR, self.feed_tz, self.ann_threshold)
+        shutil.rmtree(staging.path, ignore_errors=True)
+        staging.path.mkdir(parents=True)
+        Manifest(database_id=ident).write(staging.manifest_path)
+        staging.open(ident)
+        stats = staging._apply(db, progress, batch_size)
+        staging.lexical = staging.vectors = staging.facets = None
+        retired = self.path / RETIRED_DIR
+        shutil.rmtree(retired, ignore_errors=True)
+        retired.mkdir()
+        # Without a manifest, readers keep what they have open and new ones wait.
+        self.manifest_path.unlink(missing_ok=True)
+        for part in INDEX_PARTS:
+            if (self.path / part).exists():
+                os.replace(self.path / part, retired / part)
+            os.replace(staging.path / part, self.path / part)
+        os.replace(staging.manifest_path, self.manifest_path)
+        shutil.rmtree(staging.path, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+        self.open(ident)
+        return stats
+
+    def _write_manifest(self) -> None:
+        assert self.manifest is not None
+        self.manifest.write(self.manifest_path)
+        self._manifest_stamp = manifest_stamp(self.manifest_path)
+
+    def _sync_papers(
+        self, db: Database, progress: Progress | None, batch_size: int, target: int
+    ) -> int:
         assert self.manifest is not None and self.lexical is not None
-        with db.reader() as session:
-            target = current_change_seq(session)[0]
         start = self.manifest.paper_seq
         done = 0
         while True:
@@ -213,13 +309,16 @@ class SearchIndex:
             )
             self.lexical.commit()
             self.manifest.paper_seq = rows[-1].change_seq
-            self.manifest.write(self.manifest_path)
+            self._write_manifest()
             done += len(rows)
             if progress:
                 progress("papers", self.manifest.paper_seq - start, max(target - start, 1))
+        if self.manifest.paper_seq < target:  # numbers taken by rows changed again since
+            self.manifest.paper_seq = target
+            self._write_manifest()
         return done
 
-    def _sync_facets(self, db: Database, batch_size: int = 50_000) -> None:
+    def _sync_facets(self, db: Database, target: int, batch_size: int = 50_000) -> None:
         """Bring the filter arrays up to the database's change sequence (all of it, the
         first time: an index built before they existed gains them on its next sync)."""
         assert self.manifest is not None
@@ -257,17 +356,17 @@ class SearchIndex:
                 np.array([r.organization_id or 0 for r in rows], dtype=np.int32),
             )
             cursor = rows[-1].change_seq
+        cursor = max(cursor, target)
         if cursor != start or self.facets is None:
             facets.save()
             self.manifest.facets_seq = cursor
-            self.manifest.write(self.manifest_path)
-            self._manifest_stamp = self.manifest_path.stat().st_mtime
+            self._write_manifest()
         self.facets = facets
 
-    def _sync_vectors(self, db: Database, progress: Progress | None, batch_size: int) -> int:
+    def _sync_vectors(
+        self, db: Database, progress: Progress | None, batch_size: int, target: int
+    ) -> int:
         assert self.manifest is not None and self.vectors is not None
-        with db.reader() as session:
-            target = current_change_seq(session, EMBEDDING_CHANGE)[0]
         start = cursor = self.manifest.embedding_seq
         done = since_flush = 0
         while True:
@@ -296,14 +395,16 @@ class SearchIndex:
                 progress("vectors", cursor - start, max(target - start, 1))
         if since_flush:
             self._flush_vectors(cursor)
+        if self.manifest.embedding_seq < target:
+            self.manifest.embedding_seq = target
+            self._write_manifest()
         return done
 
     def _flush_vectors(self, seq: int) -> None:
         assert self.manifest is not None and self.vectors is not None
         self.manifest.vector_rows = self.vectors.flush()
         self.manifest.embedding_seq = seq
-        self.manifest.write(self.manifest_path)
-        self._manifest_stamp = self.manifest_path.stat().st_mtime
+        self._write_manifest()
 
     def _day(self, instant: datetime | None) -> Any:
         if instant is None:

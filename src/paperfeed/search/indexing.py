@@ -1,4 +1,8 @@
-"""`paperfeed index`: embed what is new, then bring the local search index up to date."""
+"""`paperfeed index`: embed what is new, then bring the local search index up to date.
+
+Embedding writes to the database (once, for every node); the sync writes only this node's
+index directory. Web processes follow the database with the sync alone (`follow.py`).
+"""
 
 from __future__ import annotations
 
@@ -43,8 +47,12 @@ def run_index(
     reembed: bool = False,
     progress: ProgressFactory | None = None,
     embed: bool = True,
+    on_wait: Callable[[], None] | None = None,
 ) -> IndexStats:
-    """Embed pending papers (loading the model only if there are any), then sync the index."""
+    """Embed pending papers (loading the model only if there are any), then sync the index.
+
+    The sync waits for any other process syncing the same directory (`on_wait` is told).
+    """
     embed_stats = EmbedStats()
     if reembed:
         reset_embeddings(db)
@@ -63,5 +71,6 @@ def run_index(
         if sync_progress
         else None,
         rebuild=rebuild,
+        on_wait=on_wait,
     )
     return IndexStats(embed_stats, sync_stats)

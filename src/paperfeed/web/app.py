@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.search.runtime import SearchRuntime
+from paperfeed.search.runtime import SearchRuntime, follow_while_serving
 from paperfeed.web import (
     accounts,
     admin,
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=follow_while_serving,  # this node's search index follows the database
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url())
