@@ -50,13 +50,12 @@ def database_position(db: Database) -> DatabasePosition:
         ident = session.execute(
             select(SiteMeta.value).where(SiteMeta.key == "database_id")
         ).scalar_one_or_none()
-        counters = dict(
-            session.execute(
-                select(Counter.name, Counter.value).where(
-                    Counter.name.in_((PAPER_CHANGE, EMBEDDING_CHANGE))
-                )
-            ).tuples()
+        rows = session.execute(
+            select(Counter.name, Counter.value).where(
+                Counter.name.in_((PAPER_CHANGE, EMBEDDING_CHANGE))
+            )
         )
+        counters = {name: value for name, value in rows}
     return DatabasePosition(ident, counters.get(PAPER_CHANGE, 0), counters.get(EMBEDDING_CHANGE, 0))
 
 
