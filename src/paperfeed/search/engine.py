@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Literal
@@ -39,6 +40,7 @@ OVERFETCH_LIMIT = 51_200
 SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
 Mode = Literal["hybrid", "lexical", "vector"]
+_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword-search")
 
 
 class QueryEmbeddings:
@@ -124,23 +126,24 @@ def search(
         empty.message = "The search index is not built yet. Run `paperfeed index`."
         return empty
 
-    lexical_ids: list[int] = []
-    lexical_total = 0
-    if request.mode in ("hybrid", "lexical"):
-        assert index.lexical is not None
-        lexical_ids, _, lexical_total = index.lexical.search(parsed, request.filters, CANDIDATES)
-
+    # The keyword half runs in a worker thread while this one does the vector half: tantivy
+    # releases the GIL, so on two cores a hybrid search costs the slower half, not the sum.
+    keyword = _POOL.submit(_keyword_half, index, parsed, request)
     vector_ids: list[int] = []
     similarities: dict[int, float] = {}
     semantic = request.mode in ("hybrid", "vector") and embed is not None
-    if semantic and index.vectors is not None and index.vectors.count:
-        assert embed is not None
-        vector_ids, similarities = _vector_candidates(index, embed, parsed, request.filters)
+    try:
+        if semantic and index.vectors is not None and index.vectors.count:
+            assert embed is not None
+            vector_ids, similarities = _vector_candidates(index, embed, parsed, request.filters)
+        title_ids = _title_key_matches(session, parsed)
+    finally:
+        lexical_ids, lexical_total, title_phrase_ids = keyword.result()
 
     fused = fuse(lexical_ids, vector_ids, similarities, request.mode)
     in_lexical, in_fused = set(lexical_ids), set(fused.order)
     total = lexical_total + sum(1 for pid in fused.order if pid not in in_lexical)
-    exact = _exact_title_matches(session, parsed, index, request.filters)
+    exact = _known_items(index, request.filters, title_ids or title_phrase_ids)
     first = set(exact)
     ordered = exact + [pid for pid in fused.order if pid not in first]
     total += sum(1 for pid in exact if pid not in in_fused)
@@ -321,28 +324,47 @@ def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> l
     return [pid for pid in ids if pid not in banned]
 
 
-def _exact_title_matches(
-    session: Session, parsed: ParsedQuery, index: SearchIndex, filters: Filters
-) -> list[int]:
-    """Known-item search: the paper titled exactly so, or whose title holds the query.
+def _keyword_half(
+    index: SearchIndex, parsed: ParsedQuery, request: SearchRequest
+) -> tuple[list[int], int, list[int]]:
+    """BM25 candidates, how many papers matched, and papers whose title holds the query."""
+    assert index.lexical is not None
+    lexical_ids: list[int] = []
+    lexical_total = 0
+    if request.mode in ("hybrid", "lexical"):
+        lexical_ids, _, lexical_total = index.lexical.search(parsed, request.filters, CANDIDATES)
+    return lexical_ids, lexical_total, _title_phrase_matches(index, parsed, request.filters)
 
-    A query of four or more plain words that appears as a phrase in at most three titles is
-    almost always someone pasting the start of a title.
-    """
+
+def _title_key_matches(session: Session, parsed: ParsedQuery) -> list[int]:
+    """Known-item search: the papers titled exactly so."""
     if len(parsed.text) < 8:
         return []
-    ids = list(
+    return list(
         session.execute(
             select(Paper.id).where(
                 Paper.title_key == title_key(parsed.text), Paper.hidden_at.is_(None)
             )
         ).scalars()
     )
+
+
+def _title_phrase_matches(index: SearchIndex, parsed: ParsedQuery, filters: Filters) -> list[int]:
+    """The few papers whose title holds the query as a phrase.
+
+    A query of four or more plain words that appears as a phrase in at most three titles is
+    almost always someone pasting the start of a title.
+    """
     plain = not (parsed.phrases or parsed.excluded_terms or parsed.excluded_phrases)
-    if not ids and plain and len(parsed.terms) >= PARTIAL_TITLE_WORDS and index.lexical:
-        found, total = index.lexical.title_phrase(parsed.terms, filters, 4)
-        if 0 < total <= 3:
-            ids = found
+    if len(parsed.text) < 8 or not plain or len(parsed.terms) < PARTIAL_TITLE_WORDS:
+        return []
+    assert index.lexical is not None
+    found, total = index.lexical.title_phrase(parsed.terms, filters, 4)
+    return found if 0 < total <= 3 else []
+
+
+def _known_items(index: SearchIndex, filters: Filters, ids: list[int]) -> list[int]:
+    """Known items that pass the filters; they go first."""
     if ids and filters.active and index.lexical is not None:
         passing = index.lexical.matching(ids, filters)
         ids = [pid for pid in ids if pid in passing]
