@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import normalize_database_url
@@ -86,9 +87,21 @@ class Database:
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
-        """A read-only session (on SQLite it does not take the write lock)."""
-        with self._readers() as session:
+        """A read-only session (on SQLite it does not take the write lock).
+
+        Closing it rolls back. If the server died after the reads, there is nothing left to
+        undo and the pool has already discarded the connection, so that failure is dropped
+        rather than failing a page whose data was read (or already sent).
+        """
+        session = self._readers()
+        try:
             yield session
+        finally:
+            try:
+                session.close()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
 
     def upgrade(self) -> None:
         upgrade(self.engine)
