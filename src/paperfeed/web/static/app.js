@@ -5,10 +5,13 @@
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.classList.contains("vote-form")) return;
     event.preventDefault();
+    // Busy, not disabled: a disabled button would drop the keyboard focus.
+    if (form.dataset.busy) return;
+    form.dataset.busy = "1";
     const button = form.querySelector("button");
     const count = form.querySelector(".count");
     const input = form.querySelector('input[name="vote"]');
-    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
     try {
       const response = await fetch(form.action, {
         method: "POST",
@@ -29,7 +32,8 @@
     } catch (error) {
       form.submit();
     } finally {
-      button.disabled = false;
+      delete form.dataset.busy;
+      button.removeAttribute("aria-busy");
     }
   });
 })();

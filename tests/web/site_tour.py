@@ -1,0 +1,158 @@
+"""Every kind of page the site serves, on the demo data with a member and an admin signed
+in: the tour that the accessibility and performance checks walk in a real browser.
+
+The site is built once per test module (demo papers, search index, two users, an
+organization, a comment) and served by uvicorn on a loopback port.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from paperfeed import clock
+from paperfeed.community import accounts, comments, organizations
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.demo import load_demo
+from paperfeed.models import Paper
+from paperfeed.search.indexing import run_index
+from paperfeed.web.app import create_app
+from tests.conftest import FIXED_NOW, make_settings
+from tests.web.live import start_server
+
+ROOT = Path(__file__).parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 900}
+MOBILE = {"width": 390, "height": 844}
+PASSWORD = "a long enough password"
+MEMBER = "reader"
+ADMIN = "ada"
+ORG = "quantum-lab"
+LATEX_PAPER = "0704.0002"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One page of the tour: who looks at it, and the status it must answer with."""
+
+    name: str
+    path: str
+    who: str | None = None  # None: an anonymous visitor
+    status: int = 200
+
+
+TOUR = [
+    Stop("day", "/"),
+    Stop("week", "/papers/week/2026-W47"),
+    Stop("month", "/papers/month/2026-11"),
+    Stop("trending", "/papers/trending"),
+    Stop("paper", f"/papers/{LATEX_PAPER}"),
+    Stop("paper-signed-in", f"/papers/{LATEX_PAPER}", MEMBER),
+    Stop("search", "/papers?q=quantum+theory&from=2007-01-01&to=2007-12-31&sort=newest"),
+    Stop("orgs", "/orgs"),
+    Stop("org", f"/orgs/{ORG}"),
+    Stop("profile", f"/users/{MEMBER}"),
+    Stop("login", "/login"),
+    Stop("signup", "/signup"),
+    Stop("reset", "/reset"),
+    Stop("submit", "/papers/submit", MEMBER),
+    Stop("account", "/account", MEMBER),
+    Stop("digest", "/digest"),
+    Stop("admin", "/admin", ADMIN),
+    Stop("admin-reports", "/admin/reports", ADMIN),
+    Stop("admin-claims", "/admin/claims", ADMIN),
+    Stop("admin-papers", "/admin/papers", ADMIN),
+    Stop("admin-users", "/admin/users", ADMIN),
+    Stop("not-found", "/papers/9999.99999", status=404),
+]
+
+
+def build_site(tmp: Path) -> None:
+    """The demo database with its search index, two users, an organization and a comment."""
+    db = Database(f"sqlite:///{tmp / 'demo.sqlite3'}")
+    db.upgrade()
+    settings = site_settings(tmp)
+    with clock.frozen(FIXED_NOW):
+        load_demo(db, settings.tz)
+        run_index(db, settings)
+        with db.transaction() as session:
+            reader = accounts.create_user(
+                session, MEMBER, "reader@example.org", PASSWORD, verified=True
+            )
+            accounts.create_user(
+                session, ADMIN, "ada@example.org", PASSWORD, role="admin", verified=True
+            )
+            org = organizations.create(session, reader, ORG, "Quantum Lab", "Quantum papers.", "")
+            session.flush()
+            paper = session.execute(
+                select(Paper).where(Paper.public_id == LATEX_PAPER)
+            ).scalar_one()
+            paper.organization_id = org.id  # the org page and the paper page show it
+            comments.add_comment(session, reader, paper.id, "The *second* figure helps.")
+    db.dispose()
+
+
+def site_settings(folder: Path) -> Settings:
+    settings = make_settings(folder, f"sqlite:///{folder / 'demo.sqlite3'}")
+    settings.index_dir = folder / "index"
+    return settings
+
+
+@pytest.fixture(scope="module")
+def tour_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh copy of the tour's site on a real port; yields its base URL.
+
+    Embedding the demo corpus takes a minute on a small machine, so the site is built once
+    per test session and each module serves its own copy of the files.
+    """
+    template = tmp_path_factory.getbasetemp() / "tour-site"
+    if not (template / "ready").exists():
+        template.mkdir(exist_ok=True)
+        build_site(template)
+        (template / "ready").touch()
+    folder = tmp_path_factory.mktemp("tour")
+    shutil.copytree(template, folder, dirs_exist_ok=True)
+    settings = site_settings(folder)
+    db = Database(settings.database_url)
+    with clock.frozen(FIXED_NOW):
+        live = start_server(create_app(settings, db))
+        yield live.url
+        live.stop()
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    """Log in through the login form, as a person would."""
+    page.goto(f"{base}/login")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
