@@ -46,6 +46,22 @@ def test_search_within_an_allowed_subset(tmp_path: Path) -> None:
     assert len(pks) == 10 and all(200 <= p <= 300 for p in pks)
 
 
+def test_a_predicate_drops_candidates_before_the_re_rank(tmp_path: Path) -> None:
+    """Over-fetched neighbours that fail a filter never reach the page, in either mode."""
+    vectors = unit(2000, 16, seed=4)
+    even = lambda pks: pks % 2 == 0  # noqa: E731
+    for threshold in (10_000, 1000):  # exact, then HNSW
+        store = VectorStore(tmp_path / str(threshold), 16, ann_threshold=threshold)
+        store.upsert(np.arange(1, 2001), vectors)
+        store.flush()
+        pks, sims = store.search(vectors[9], 50, passes=even)
+        assert len(pks) > 0 and all(p % 2 == 0 for p in pks)
+        assert pks[0] == 10 and sims[0] > 0.99
+        assert list(sims) == sorted(sims, reverse=True)
+        exact = vectors[pks - 1] @ vectors[9]
+        np.testing.assert_allclose(sims, exact, atol=2e-3)
+
+
 def test_hnsw_mode_matches_exact_search(tmp_path: Path) -> None:
     store = VectorStore(tmp_path, 32, ann_threshold=1000)
     vectors = unit(3000, 32, seed=3)

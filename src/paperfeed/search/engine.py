@@ -271,14 +271,19 @@ def _filtered_neighbours(
         return index.vectors.search(query, CANDIDATES, allowed=np.flatnonzero(mask))
     total = max(index.vectors.count, 1)
     k = min(total, max(2 * CANDIDATES, math.ceil(CANDIDATES * total / matched * 1.5)))
-    while True:
-        pks, sims = index.vectors.search(query, k)
-        keep = index.facets.passes(mask, pks)
+    facets, lexical = index.facets, index.lexical
+
+    def passes(pks: np.ndarray) -> np.ndarray:
+        keep = facets.passes(mask, pks)
         if author is not None:
-            passing = index.lexical.matching([int(p) for p in pks[keep]], author)
+            passing = lexical.matching([int(p) for p in pks[keep]], author)
             keep &= np.fromiter((int(p) in passing for p in pks), bool, len(pks))
-        if keep.sum() >= CANDIDATES or k >= total or k >= OVERFETCH_LIMIT:
-            return pks[keep][:CANDIDATES], sims[keep][:CANDIDATES]
+        return keep
+
+    while True:
+        pks, sims = index.vectors.search(query, k, passes=passes)
+        if len(pks) >= CANDIDATES or k >= total or k >= OVERFETCH_LIMIT:
+            return pks[:CANDIDATES], sims[:CANDIDATES]
         k = min(total, k * 4)
 
 

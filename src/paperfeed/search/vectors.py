@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -170,9 +171,18 @@ class VectorStore:
         return pk < len(self.row_of) and self.row_of[pk] >= 0
 
     def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None = None,
+        passes: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` most similar papers (pks, cosine similarities), best first."""
+        """The `k` most similar papers (pks, cosine similarities), best first.
+
+        `allowed` restricts an exact search to those pks. `passes` (pks -> booleans) drops
+        approximate candidates before their exact re-rank: a filtered search over-fetches
+        thousands of neighbours and only re-reads the vectors of the few that pass.
+        """
         if self.rows == 0 or k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         query = np.asarray(query, dtype=np.float32)
@@ -186,11 +196,16 @@ class VectorStore:
             self._ensure_ann()
             assert self._ann is not None
             matches = self._ann.search(query, max(k, ANN_CANDIDATES))
-            candidates = self.row_of[np.asarray(matches.keys, dtype=np.int64)]
+            keys = np.asarray(matches.keys, dtype=np.int64)
+            if passes is not None:
+                keys = keys[passes(keys)]
+            candidates = self.row_of[keys[keys < len(self.row_of)]]
             return self._exact(candidates[candidates >= 0], query, k)
         dense = self._dense_matrix()
         sims = dense[: self.rows] @ query
         sims[self.keys[: self.rows] < 0] = -np.inf
+        if passes is not None:
+            sims[~passes(self.keys[: self.rows])] = -np.inf
         return self._top(np.arange(self.rows), sims, k)
 
     def exact_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
