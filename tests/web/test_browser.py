@@ -1,11 +1,11 @@
-"""Journeys in a real browser (Debian's Chromium through Playwright) against a live server.
-
-Each journey fails on any console error or failed request, and saves screenshots at
-desktop and mobile widths under test-artifacts/.
+"""Reading journeys in a real browser against the demo site with a search index: move between
+days, weeks and months; open a paper with formulas and its similar papers; search with
+filters and pages. Each runs at desktop and mobile width (harness: tests/web/browser.py).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,29 +14,27 @@ import pytest
 from paperfeed import clock
 from paperfeed.db import Database
 from paperfeed.demo import load_demo
-from paperfeed.search.indexing import run_index
+from paperfeed.search.embeddings import import_embeddings
+from paperfeed.search.index import DIM
+from paperfeed.search.indexing import MODEL_NAME, run_index
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
+from tests.web.browser import DESKTOP, Journey, Viewport, browser, viewport
 from tests.web.live import start_server
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1280, "height": 900}
-MOBILE = {"width": 390, "height": 844}
+__all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
 
 
 @pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The demo site on a real port, served by uvicorn in a background thread."""
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, sample_embeddings_file: Path
+) -> Iterator[str]:
+    """The demo site on a real port, with the search index `paperfeed demo` builds.
+
+    The demo papers' embeddings are the session's (computed once for the search tests),
+    imported the documented way, so the browser tests do not embed the corpus again.
+    """
     tmp = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{tmp / 'demo.sqlite3'}"
     db = Database(url)
@@ -45,168 +43,175 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings.index_dir = tmp / "index"
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
-        run_index(db, settings)  # what `paperfeed demo` does: embed with the real model, index
+        import_embeddings(db, sample_embeddings_file, DIM, MODEL_NAME)
+        run_index(db, settings, embed=False)
     live = start_server(create_app(settings, db))
     yield live.url
     live.stop()
     db.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
+def total_of(text: str) -> int:
+    """The number in "1,234 papers" or "56 papers match"."""
+    found = re.search(r"([\d,]+) papers?", text)
+    assert found is not None, text
+    return int(found.group(1).replace(",", ""))
 
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
+
+def test_browse_days_weeks_and_months(browser, live_server: str, viewport: Viewport) -> None:
+    with Journey(browser, "browse-periods", viewport) as journey:
+        page = journey.page
+        heading = page.locator("h1")
+        count = page.locator(".page-head .count")
+
+        def step(nav: str, link: str, url: str, title: str, shot: str | None = None) -> None:
+            page.get_by_role("navigation", name=nav).get_by_role("link", name=link).click()
+            page.wait_for_url(f"**{url}")
+            assert heading.inner_text() == title
+            journey.fits()
+            if shot:
+                journey.shot(shot)
+
+        page.goto(live_server + "/")
+        assert heading.inner_text() == "Thursday, November 19, 2026"
+        assert page.locator("li.card").count() == total_of(count.inner_text()) == 27
+        journey.fits()
+        journey.shot("today")
+
+        step(
+            "Other days",
+            "Previous",
+            "/papers/date/2026-11-18",
+            "Wednesday, November 18, 2026",
+            "previous-day",
         )
-        yield instance
-        instance.close()
+        step("Other days", "Next", "/papers/date/2026-11-19", "Thursday, November 19, 2026")
+        assert page.locator(".period-nav .disabled").inner_text().startswith("Next")
 
-
-class Journey:
-    """A browser page that records console errors and failed requests."""
-
-    def __init__(self, browser, name: str, viewport: dict[str, int], scheme: str = "light"):
-        self.name = name
-        self.context = browser.new_context(viewport=viewport, color_scheme=scheme)
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on(
-            "console",
-            lambda m: (
-                self.problems.append(f"console {m.type}: {m.text}")
-                if m.type in ("error", "warning")
-                else None
-            ),
+        step("Period", "Week", "/papers/week/2026-W47", "Week 47, 2026 (Nov 16 – Nov 22)", "week")
+        assert total_of(count.inner_text()) == 108
+        step(
+            "Other weeks",
+            "Previous",
+            "/papers/week/2026-W46",
+            "Week 46, 2026 (Nov 9 – Nov 15)",
+            "previous-week",
         )
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", self._request_failed)
-        self.page.on(
-            "response",
-            lambda r: (
-                self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None
-            ),
-        )
-        self.shots = 0
+        step("Other weeks", "Next", "/papers/week/2026-W47", "Week 47, 2026 (Nov 16 – Nov 22)")
 
-    def _request_failed(self, request) -> None:  # type: ignore[no-untyped-def]
-        # A request the browser itself cancels because the page moved on (a favicon still
-        # loading when a link is clicked) is not a failure of the site.
-        if request.failure == "net::ERR_ABORTED":
-            return
-        self.problems.append(f"request failed: {request.url} ({request.failure})")
+        step("Period", "Month", "/papers/month/2026-11", "November 2026", "month")
+        assert total_of(count.inner_text()) == 368
+        # The month before with papers is April 2007 (the demo's arXiv sample), not October.
+        step("Other months", "Previous", "/papers/month/2007-04", "April 2007", "previous-month")
+        step("Other months", "Next", "/papers/month/2026-11", "November 2026")
 
-    def shot(self, label: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.shots += 1
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.name}-{self.shots:02d}-{label}.png"))
-
-    def close(self) -> None:
-        self.context.close()
-        assert self.problems == []
+        # Day from a month is its first day: empty here, with a link to the next papers.
+        step("Period", "Day", "/papers/date/2026-11-01", "Sunday, November 1, 2026")
+        assert page.get_by_role("heading", name="No papers on this day").is_visible()
+        journey.shot("empty-day")
+        page.locator(".empty").get_by_role("link", name="Friday, November 6, 2026").click()
+        page.wait_for_url("**/papers/date/2026-11-06")
+        assert heading.inner_text() == "Friday, November 6, 2026"
+        assert page.locator("li.card").count() > 0
+        journey.shot("next-day-with-papers")
 
 
-@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
-def test_browse_days_and_open_a_paper(browser, live_server: str, label: str, viewport) -> None:
-    journey = Journey(browser, f"browse-{label}", viewport)
-    page = journey.page
-    page.goto(live_server + "/")
-    assert page.locator("h1").inner_text() == "Thursday, November 19, 2026"
-    assert page.locator("li.card").count() == 27
-    journey.shot("home")
+def test_open_a_paper_with_formulas_and_similar_papers(
+    browser, live_server: str, viewport: Viewport
+) -> None:
+    with Journey(browser, "paper", viewport) as journey:
+        page = journey.page
+        page.goto(live_server + "/")
+        first = page.locator("li.card h3 a").first
+        title = first.inner_text()
+        first.click()
+        page.wait_for_url("**/papers/pf-*")
+        assert page.locator("h1").inner_text() == title
+        assert page.get_by_role("heading", name="Abstract").is_visible()
+        journey.fits()
+        journey.shot("paper-from-feed")
 
-    page.get_by_role("link", name="Previous").first.click()
-    page.wait_for_url("**/papers/date/2026-11-18")
-    assert page.locator("h1").inner_text() == "Wednesday, November 18, 2026"
-    journey.shot("previous-day")
+        # An arXiv id in the search box opens that paper; its TeX shows as MathML.
+        box = page.get_by_role("searchbox", name="Search papers")
+        box.fill("0704.0002")
+        box.press("Enter")
+        page.wait_for_url("**/papers/0704.0002")
+        formula = page.locator(".abstract-full math").first
+        formula.scroll_into_view_if_needed()
+        box_size = formula.bounding_box()
+        assert box_size is not None and box_size["width"] > 5 and box_size["height"] > 5
+        assert "$" not in page.locator(".abstract-full").inner_text()  # no raw TeX left
+        journey.fits()
+        journey.shot("formulas")
 
-    first = page.locator("li.card h3 a").first
-    title = first.inner_text()
-    first.click()
-    page.wait_for_url("**/papers/pf-*")
-    assert page.locator("h1").inner_text() == title
-    assert page.get_by_role("heading", name="Abstract").is_visible()
-    journey.shot("paper")
-
-    # Nothing overflows sideways on a phone.
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= viewport["width"]
-    journey.close()
+        similar = page.locator(".similar-list a")
+        assert similar.count() == 6
+        similar.first.scroll_into_view_if_needed()
+        journey.shot("similar-papers")
+        other = similar.first.inner_text()
+        similar.first.click()
+        page.wait_for_url(re.compile(r"/papers/(?!0704\.0002$)[^/]+$"))
+        assert page.locator("h1").inner_text() == other
+        journey.fits()
+        journey.shot("similar-paper")
 
 
-def test_latex_renders_as_mathml(browser, live_server: str) -> None:
-    journey = Journey(browser, "latex", DESKTOP)
-    page = journey.page
-    page.goto(live_server + "/papers/0704.0002")
-    formula = page.locator(".abstract-full math").first
-    box = formula.bounding_box()
-    assert box is not None and box["width"] > 5 and box["height"] > 5
-    journey.shot("paper-with-math")
-    journey.close()
+def test_search_filter_and_page(browser, live_server: str, viewport: Viewport) -> None:
+    with Journey(browser, "search", viewport) as journey:
+        page = journey.page
+        page.goto(live_server + "/papers/trending")
+        box = page.get_by_role("searchbox", name="Search papers")
+        box.fill("quantum theory")
+        box.press("Enter")
+        page.wait_for_url("**/papers?q=quantum+theory")
+        assert page.locator("mark").count() > 0
+        everything = total_of(page.locator(".page-head [role=status]").inner_text())
+        assert everything > 20
+        journey.fits()
+        journey.shot("results")
+
+        page.get_by_label("Published from").fill("2007-01-01")
+        page.get_by_label("to", exact=True).fill("2007-12-31")
+        page.locator("form.search-form").get_by_role("button", name="Search").click()
+        page.wait_for_url("**from=2007-01-01**")
+        narrowed = total_of(page.locator(".page-head [role=status]").inner_text())
+        assert 20 < narrowed < everything
+        titles = page.locator("li.card h3 a")
+        first_page = titles.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert len(first_page) == 20
+        assert all(href.startswith("/papers/0704.") for href in first_page)
+        journey.fits()
+        journey.shot("filtered")
+
+        page.get_by_role("link", name="Next page").click()
+        page.wait_for_url("**p=2**")
+        pages = -(-narrowed // 20)
+        assert page.locator(".pager span").inner_text() == f"Page 2 of {pages}"
+        second_page = titles.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+        assert second_page and not set(second_page) & set(first_page)
+        assert all(href.startswith("/papers/0704.") for href in second_page)
+        assert page.get_by_label("Published from").input_value() == "2007-01-01"
+        page.locator(".pager").scroll_into_view_if_needed()
+        journey.fits()
+        journey.shot("second-page")
 
 
 def test_dark_mode_follows_the_system(browser, live_server: str) -> None:
-    journey = Journey(browser, "dark", DESKTOP, scheme="dark")
-    page = journey.page
-    page.goto(live_server + "/papers/trending")
-    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
-    channels = [int(c) for c in background[background.index("(") + 1 : -1].split(",")[:3]]
-    assert max(channels) < 60, background
-    journey.shot("trending-dark")
-    journey.close()
+    with Journey(browser, "dark", DESKTOP, scheme="dark") as journey:
+        page = journey.page
+        page.goto(live_server + "/papers/trending")
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        channels = [int(c) for c in background[background.index("(") + 1 : -1].split(",")[:3]]
+        assert max(channels) < 60, background
+        journey.shot("trending")
 
 
 def test_keyboard_users_can_skip_to_content(browser, live_server: str) -> None:
-    journey = Journey(browser, "keyboard", DESKTOP)
-    page = journey.page
-    page.goto(live_server + "/")
-    page.keyboard.press("Tab")
-    focused = page.evaluate("document.activeElement.textContent")
-    assert focused.strip() == "Skip to content"
-    page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "main"
-    journey.close()
-
-
-@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
-def test_search_filter_page_and_follow_similar(
-    browser, live_server: str, label: str, viewport
-) -> None:
-    journey = Journey(browser, f"search-{label}", viewport)
-    page = journey.page
-    page.goto(live_server + "/papers/trending")
-    box = page.get_by_role("searchbox", name="Search papers")
-    box.fill("quantum theory")
-    box.press("Enter")
-    page.wait_for_url("**/papers?q=quantum+theory")
-    assert page.locator("mark").count() > 0
-    status = page.get_by_role("status").first.inner_text()
-    assert "match" in status
-    journey.shot("results")
-
-    page.get_by_label("Published from").fill("2007-01-01")
-    page.get_by_label("to", exact=True).fill("2007-12-31")
-    page.get_by_role("button", name="Search", exact=True).last.click()
-    page.wait_for_url("**from=2007-01-01**")
-    titles = page.locator("li.card h3 a")
-    assert titles.count() == 20
-    assert all(
-        href.startswith("/papers/0704.")
-        for href in titles.evaluate_all("els => els.map(e => e.getAttribute('href'))")
-    )
-    journey.shot("filtered")
-
-    page.get_by_role("link", name="Next page").click()
-    page.wait_for_url("**p=2**")
-    assert "Page 2 of" in page.locator(".pager").inner_text()
-
-    page.goto(live_server + "/papers?q=0704.0002")
-    page.wait_for_url("**/papers/0704.0002")
-    similar = page.locator(".similar-list a")
-    assert similar.count() == 6
-    journey.shot("similar")
-    similar.first.click()
-    page.wait_for_url("**/papers/**")
-    assert page.locator("h1").is_visible()
-    journey.close()
+    with Journey(browser, "keyboard", DESKTOP) as journey:
+        page = journey.page
+        page.goto(live_server + "/")
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent")
+        assert focused.strip() == "Skip to content"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"

@@ -1,9 +1,9 @@
-"""The digest journey in a real browser: subscribe from the site header, confirm from the
-email, look at the settings and the preview, then unsubscribe from the digest's link."""
+"""The digest journey in a real browser, at desktop and mobile width: subscribe from the site
+header, confirm by the emailed link, look at the settings and the preview, then unsubscribe
+by the link in a digest (harness: tests/web/browser.py)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
@@ -15,10 +15,11 @@ from paperfeed.digest.sending import send_due
 from paperfeed.models import Subscription
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
+from tests.web.browser import Journey, Viewport, browser, link_path, mail_to, viewport
 from tests.web.live import start_server
-from tests.web.test_browser import DESKTOP, MOBILE, Journey, browser  # noqa: F401
 
 pytestmark = pytest.mark.browser
+__all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
 
 
 @pytest.fixture(scope="module")
@@ -54,53 +55,51 @@ def status_of(db: Database, email: str) -> str:
         ).scalar_one()
 
 
-@pytest.mark.parametrize(("label", "viewport"), [("desktop", DESKTOP), ("mobile", MOBILE)])
 def test_subscribe_from_the_header_confirm_and_unsubscribe(
-    browser,  # noqa: F811
-    site,
-    label: str,
-    viewport,
+    browser, site, viewport: Viewport
 ) -> None:  # type: ignore[no-untyped-def]
     base, smtp, db, settings = site
-    email = f"{label}@example.org"
-    journey = Journey(browser, f"digest-{label}", viewport)
-    page = journey.page
+    email = f"{viewport.label}@example.org"
+    weekly = viewport.label == "mobile"  # one width picks weekly, the other daily
+    with Journey(browser, "digest", viewport) as journey:
+        page = journey.page
+        page.goto(base + "/")
+        page.get_by_label("Paper digest: your address").fill(email)
+        journey.shot("header")
+        page.locator("form.digest-signup").get_by_role("button", name="Subscribe").click()
+        page.wait_for_url("**/digest/start")
+        assert page.get_by_label("Email", exact=True).input_value() == email
+        if weekly:
+            page.get_by_label("Weekly, on Mondays").check()
+        journey.fits()
+        journey.shot("choose")
+        page.locator("main").get_by_role("button", name="Subscribe").click()
+        assert page.locator("h1").inner_text() == "Check your email"
+        assert status_of(db, email) == "pending"
+        journey.shot("check-your-email")
 
-    page.goto(base + "/")
-    page.get_by_label("Paper digest: your address").fill(email)
-    journey.shot("header")
-    page.locator("form.digest-signup").get_by_role("button", name="Subscribe").click()
-    page.wait_for_url("**/digest/start")
-    assert page.get_by_label("Email", exact=True).input_value() == email
-    if label == "mobile":
-        page.get_by_label("Weekly, on Mondays").check()
-    journey.shot("choose")
-    page.locator("main").get_by_role("button", name="Subscribe").click()
-    assert page.locator("h1").inner_text() == "Check your email"
-    assert status_of(db, email) == "pending"
+        page.goto(base + link_path(mail_to(smtp, email), "/digest/confirm"))
+        assert page.locator("h1").inner_text() == "Subscription confirmed"
+        assert status_of(db, email) == "active"
+        journey.shot("confirmed")
+        page.get_by_role("link", name="Digest settings").click()
+        assert page.locator("h1").inner_text() == "Digest settings"
+        assert page.get_by_label("Weekly, on Mondays").is_checked() == weekly
+        journey.fits()
+        journey.shot("settings")
+        page.get_by_role("link", name="Preview the next digest").click()
+        assert page.locator("h2").first.inner_text() == "Trending"
+        journey.fits()
+        journey.shot("preview")
 
-    confirm = next(m for m in smtp.wait_for(2 if label == "mobile" else 1) if m.rcpt_tos == [email])
-    link = re.search(r"https?://[^/\s]+(/digest/confirm\?token=\S+)", confirm.text).group(1)
-    page.goto(base + link)
-    assert page.locator("h1").inner_text() == "Subscription confirmed"
-    assert status_of(db, email) == "active"
-    page.get_by_role("link", name="Digest settings").click()
-    assert page.locator("h1").inner_text() == "Digest settings"
-    assert page.get_by_label("Weekly, on Mondays").is_checked() == (label == "mobile")
-    journey.shot("settings")
-    page.get_by_role("link", name="Preview the next digest").click()
-    assert page.locator("h2").first.inner_text() == "Trending"
-    journey.shot("preview")
-
-    with clock.frozen(FIXED_NOW):
-        assert send_due(settings, db)["sent"] >= 1
-    digest = next(m for m in reversed(smtp.messages) if m.rcpt_tos == [email] and m.html)
-    unsubscribe = re.search(r"https?://[^/\s]+(/digest/unsubscribe\?token=\S+)", digest.text)
-    page.goto(base + unsubscribe.group(1))
-    assert email in page.locator("main").inner_text()
-    journey.shot("unsubscribe")
-    page.locator("main").get_by_role("button", name="Unsubscribe").click()
-    assert page.locator("h1").inner_text() == "You are unsubscribed"
-    assert status_of(db, email) == "unsubscribed"
-    journey.shot("unsubscribed")
-    journey.close()
+        with clock.frozen(FIXED_NOW):
+            assert send_due(settings, db)["sent"] >= 1
+        digest = next(m for m in reversed(smtp.messages) if m.rcpt_tos == [email] and m.html)
+        page.goto(base + link_path(digest, "/digest/unsubscribe"))
+        assert email in page.locator("main").inner_text()
+        journey.shot("unsubscribe")
+        page.locator("main").get_by_role("button", name="Unsubscribe").click()
+        assert page.locator("h1").inner_text() == "You are unsubscribed"
+        assert status_of(db, email) == "unsubscribed"
+        journey.fits()
+        journey.shot("unsubscribed")
