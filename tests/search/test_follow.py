@@ -325,3 +325,33 @@ def test_a_rebuild_never_shows_readers_a_half_built_index(db: Database, settings
         "sync.lock",
         "vectors",
     ]
+
+
+class CutShort(Exception):
+    """Stands for a build killed part way (a crash, a restart)."""
+
+
+def cut_after(papers: int) -> Callable[[str, int, int], None]:
+    def progress(_stage: str, done: int, _total: int) -> None:
+        if done >= papers:
+            raise CutShort
+
+    return progress
+
+
+def test_a_first_build_cut_short_continues_where_it_stopped(
+    db: Database, settings: Settings
+) -> None:
+    add_papers(db, 1, 50)
+    path = settings.data_dir / "index-resume"
+    with pytest.raises(CutShort):
+        SearchIndex(path).sync(db, progress=cut_after(20), batch_size=10)
+    assert not (path / "manifest.json").exists(), "half an index must not be served"
+    assert SearchIndex(path).sync(db, batch_size=10).papers == 30
+    index = SearchIndex(path)
+    assert index.open() and index.status()["papers"] == 50
+
+    with pytest.raises(CutShort):
+        SearchIndex(path).sync(db, progress=cut_after(20), batch_size=10, rebuild=True)
+    assert index.open() and index.status()["papers"] == 50, "the served index was kept"
+    assert SearchIndex(path).sync(db, batch_size=10, rebuild=True).papers == 50

@@ -208,7 +208,7 @@ class SearchIndex:
         with sync_lock(self.path, wait=wait, on_wait=on_wait):
             ident = database_id(db)
             if rebuild or not self.open(ident):
-                return self._build_and_swap(db, ident, progress, batch_size)
+                return self._build_and_swap(db, ident, progress, batch_size, resume=not rebuild)
             return self._apply(db, progress, batch_size)
 
     def _apply(self, db: Database, progress: Progress | None, batch_size: int) -> SyncStats:
@@ -223,19 +223,25 @@ class SearchIndex:
         return stats
 
     def _build_and_swap(
-        self, db: Database, ident: str, progress: Progress | None, batch_size: int
+        self,
+        db: Database,
+        ident: str,
+        progress: Progress | None,
+        batch_size: int,
+        resume: bool,
     ) -> SyncStats:
         """Build a whole index in `.rebuild/`, then move it into place.
 
         Processes serving the old index keep their open files (and keep serving them)
-        until the new manifest appears; a killed build leaves only `.rebuild/`, which the
-        next build starts over.
+        until the new manifest appears. A killed build leaves only `.rebuild/`: a first
+        build continues from it (`resume`), a `--rebuild` starts it over.
         """
         staging = SearchIndex(self.path / STAGING_DIR, self.feed_tz, self.ann_threshold)
-        shutil.rmtree(staging.path, ignore_errors=True)
-        staging.path.mkdir(parents=True)
-        Manifest(database_id=ident).write(staging.manifest_path)
-        staging.open(ident)
+        if not (resume and staging.open(ident)):
+            shutil.rmtree(staging.path, ignore_errors=True)
+            staging.path.mkdir(parents=True)
+            Manifest(database_id=ident).write(staging.manifest_path)
+            staging.open(ident)
         stats = staging._apply(db, progress, batch_size)
         staging.lexical = staging.vectors = staging.facets = None
         retired = self.path / RETIRED_DIR
