@@ -162,6 +162,8 @@ def test_admin_hides_a_reported_comment(browser, site: Site, viewport: Viewport)
             has=page.locator(f'a[href^="/papers/{public_id}#comment-"]')
         )
         assert on_paper.count() == 2
+        for title in on_paper.get_by_role("link", name="a comment on").all_inner_texts():
+            assert "$" not in title  # the paper's TeX renders as in the feed
 
         # A report that is only disagreement is dismissed; the comment stays.
         disagreement = on_paper.filter(has_text="I disagree")
