@@ -12,9 +12,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from paperfeed import clock
@@ -224,3 +226,28 @@ def test_connections_killed_behind_the_nodes_back_are_replaced_unnoticed(
         assert killed >= 1
         for path in PAGES:
             assert client.get(path).status_code == 200, path
+
+
+def test_a_query_bug_stays_a_500_and_is_not_passed_off_as_an_outage(tmp_path: Path) -> None:
+    """SQLite reports a missing table as an operational error; that is a bug, not an outage."""
+    unmigrated = Database(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    app = create_app(make_settings(tmp_path, unmigrated.url), unmigrated)
+    with TestClient(app, raise_server_exceptions=False, headers=BROWSER_HEADERS) as client:
+        response = client.get("/papers/trending")
+        assert response.status_code == 500
+        assert "retry-after" not in response.headers
+        assert client.get("/readyz").status_code == 200  # the database itself answers
+    unmigrated.dispose()
+
+
+def test_a_sqlite_file_that_cannot_be_opened_is_an_outage(tmp_path: Path) -> None:
+    (tmp_path / "site.sqlite3").mkdir()  # a directory where the database file should be
+    broken = Database(f"sqlite:///{tmp_path / 'site.sqlite3'}")
+    app = create_app(make_settings(tmp_path, broken.url), broken)
+    with TestClient(app, headers=BROWSER_HEADERS) as client:
+        assert_unavailable_page(client.get("/"))
+        assert_unavailable_json(client.get("/api/daily_papers"))
+        assert client.get("/readyz").status_code == 503
+        assert client.head("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200
+    broken.dispose()
