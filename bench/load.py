@@ -63,6 +63,7 @@ import collections
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -338,24 +339,30 @@ def machine_busy_seconds() -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by the nodes, this database's PostgreSQL backends and this client."""
+    """CPU seconds used by the nodes, this database's PostgreSQL backends and this client.
+
+    Polled every half second, because a pooled connection's backend can exit mid-run (its
+    CPU would be lost if only the start and the end were sampled).
+    """
 
     def __init__(self, nodes: list[Node], admin_url: str, database: str) -> None:
         self.nodes = nodes
-        self.admin_url = admin_url
         self.database = database
+        self.engine = create_engine(f"{admin_url}/postgres")
         self.start = self._sample()
+        self.last = {part: dict(values) for part, values in self.start.items()}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+        self.thread.start()
 
     def _backend_pids(self) -> list[int]:
-        engine = create_engine(f"{self.admin_url}/postgres")
-        with engine.connect() as connection:
-            pids = connection.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
-                {"name": self.database},
-            ).scalars()
-            found = list(pids)
-        engine.dispose()
-        return found
+        with self.engine.connect() as connection:
+            return list(
+                connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": self.database},
+                ).scalars()
+            )
 
     def _sample(self) -> dict[str, dict[int, float]]:
         return {
@@ -365,11 +372,24 @@ class CpuMeter:
             "machine": {0: machine_busy_seconds()},
         }
 
+    def _record(self) -> None:
+        for part, values in self._sample().items():
+            seen = self.last[part]
+            for pid, value in values.items():
+                seen[pid] = max(value, seen.get(pid, 0.0))
+
+    def _poll(self) -> None:
+        while not self.stopping.wait(0.5):
+            self._record()
+
     def used(self) -> dict[str, float]:
-        end = self._sample()
+        self.stopping.set()
+        self.thread.join()
+        self._record()
+        self.engine.dispose()
         return {
-            part: sum(v - self.start[part].get(pid, 0.0) for pid, v in end[part].items())
-            for part in end
+            part: sum(v - self.start[part].get(pid, 0.0) for pid, v in self.last[part].items())
+            for part in self.last
         }
 
 
@@ -546,6 +566,7 @@ class RunResult:
     memory: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     target_rate: float | None = None
     profile: collections.Counter[str] = field(default_factory=collections.Counter)
+    node_processes: int = 1
 
 
 class Pacer:
@@ -711,6 +732,7 @@ def run_configuration(
         memory,
         args.rate if args.soak else None,
         stacks,
+        len(nodes) * args.workers,
     )
 
 
@@ -751,6 +773,7 @@ def print_result(result: RunResult, kinds: list[str]) -> None:
         f"{1000 * result.cpu['postgres'] / max(1, len(ok_samples)):.1f} ms of PostgreSQL CPU "
         "per request."
     )
+    print(f"Bottleneck: {bottleneck(cores, result.node_processes)}")
     print_profile(result.profile)
     if result.errors:
         print(f"\nError examples ({len(result.errors)} of {result.error_count}):")
@@ -758,16 +781,44 @@ def print_result(result: RunResult, kinds: list[str]) -> None:
             print(f"  - {line}")
 
 
+def bottleneck(cores: dict[str, float], node_processes: int) -> str:
+    """What limited the rate, read off where the CPU went (a rule of thumb, said as one)."""
+    count = os.cpu_count() or 1
+    others = max(0.0, cores["machine"] - cores["nodes"] - cores["postgres"] - cores["client"])
+    if cores["machine"] >= 0.85 * count:
+        return (
+            f"the machine's CPUs ({cores['machine']:.2f} of {count} cores busy; the nodes "
+            f"got {cores['nodes']:.2f}, other processes {others:.2f}): more node processes "
+            "on this host cannot add throughput, only more cores can."
+        )
+    if cores["nodes"] >= 0.85 * node_processes:
+        return (
+            f"the node processes ({cores['nodes']:.2f} cores for {node_processes} Python "
+            "processes, each held to one core by the GIL): add workers or nodes."
+        )
+    if cores["postgres"] > cores["nodes"]:
+        return "PostgreSQL: its backends used more CPU than the nodes."
+    return (
+        "neither the CPUs nor the node processes were saturated: the client's concurrency "
+        "(or waiting on locks and I/O) set the rate; raise --concurrency to push harder."
+    )
+
+
 def print_memory(result: RunResult) -> None:
-    print("\n| node (port) | RSS start MB | middle MB | end MB | max MB | samples |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print(
+        "\n| node (port) | RSS start MB | middle MB | end MB | max MB | second half MB/min "
+        "| samples |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for port, series in result.memory.items():
-        values = [mb for _, mb in series]
-        if not values:
+        if not series:
             continue
+        values = [mb for _, mb in series]
+        (t_mid, mid), (t_end, end) = series[len(series) // 2], series[-1]
+        slope = (end - mid) / max((t_end - t_mid) / 60, 1e-9)
         print(
-            f"| {port} | {values[0]:.0f} | {values[len(values) // 2]:.0f} | {values[-1]:.0f} | "
-            f"{max(values):.0f} | {len(values)} |"
+            f"| {port} | {values[0]:.0f} | {mid:.0f} | {end:.0f} | {max(values):.0f} | "
+            f"{slope:+.2f} | {len(values)} |"
         )
 
 
@@ -826,23 +877,27 @@ def finish_profilers(profilers: list[tuple[Any, Path]]) -> collections.Counter[s
     return stacks
 
 
-# Where a sample's CPU goes: the frame nearest the leaf that matches decides.
+# Where a sample's CPU goes: the frame nearest the leaf that matches one of these decides,
+# so time in a library called from paperfeed code counts for the library, and time in
+# paperfeed's own Python (or the stdlib it calls) for paperfeed.
 CATEGORIES = [
-    ("templates (Jinja)", ("jinja2", "markupsafe", ".html")),
-    ("LaTeX to MathML", ("paperfeed/web/latex", "latex2mathml")),
-    ("search (tantivy, usearch, ONNX query embedding)", ("paperfeed/search", "onnxruntime")),
-    ("database driver and ORM", ("sqlalchemy", "psycopg")),
-    ("JSON and validation", ("pydantic", "json/", "fastapi/encoders")),
-    ("HTTP server and framework", ("uvicorn", "h11", "httptools", "starlette", "fastapi", "anyio")),
-    ("asyncio loop", ("asyncio",)),
+    ("templates (Jinja)", re.compile(r"jinja2|markupsafe|\.html")),
+    ("LaTeX to MathML", re.compile(r"paperfeed/web/latex|latex2mathml")),
+    ("search (tantivy, usearch, ONNX)", re.compile(r"paperfeed/search/|onnxruntime|tantivy")),
+    ("PostgreSQL driver (psycopg)", re.compile(r"psycopg")),
+    ("SQLAlchemy (ORM and Core)", re.compile(r"sqlalchemy")),
+    ("JSON and validation", re.compile(r"pydantic|/json/|fastapi/encoders")),
+    ("gzip", re.compile(r"/python3\.\d+/gzip\.py|zlib")),
+    ("paperfeed's own code", re.compile(r"paperfeed/(?!cli\.py)")),
+    ("HTTP server and framework", re.compile(r"uvicorn|h11|httptools|starlette|fastapi|anyio")),
+    ("asyncio loop", re.compile(r"asyncio")),
 ]
 
 
 def categorize(stack: str) -> str:
-    frames = stack.split(";")
-    for frame in reversed(frames):
-        for name, needles in CATEGORIES:
-            if any(needle in frame for needle in needles):
+    for frame in reversed(stack.split(";")):
+        for name, pattern in CATEGORIES:
+            if pattern.search(frame):
                 return name
     return "other"
 
@@ -861,10 +916,12 @@ def print_profile(stacks: collections.Counter[str]) -> None:
         print(f"| {100 * count / total:.0f}% | {name} |")
     own: collections.Counter[str] = collections.Counter()
     for stack, count in stacks.items():
-        paperfeed_frames = [f for f in stack.split(";") if "paperfeed/" in f]
-        if paperfeed_frames:
-            own[paperfeed_frames[-1].split(" (")[0] + " " + _where(paperfeed_frames[-1])] += count
-    print("\nInnermost paperfeed functions (inclusive of what they call):\n")
+        frames = [f for f in stack.split(";") if "paperfeed/" in f and "paperfeed/cli.py" not in f]
+        if frames:
+            own[frames[-1].split(" (")[0] + " " + _where(frames[-1])] += count
+        else:
+            own["(no paperfeed code: the event loop, uvicorn, starlette)"] += count
+    print("\nInnermost paperfeed function of each sample (inclusive of what it calls):\n")
     for name, count in own.most_common(8):
         print(f"- {100 * count / total:.0f}% {name}")
 
