@@ -36,6 +36,7 @@ from paperfeed.web import (
     submissions,
     votes,
 )
+from paperfeed.web.compression import GzipUnlessSecret
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url())
     app.state.templates = make_templates(settings)
+    app.add_middleware(GzipUnlessSecret)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)
     app.include_router(downloads.router)  # before the pages: `/users/x.rss`, `/papers/x.bib`
