@@ -98,3 +98,34 @@ def test_updates_replace_and_deletes_remove(index: LexicalIndex) -> None:
     assert ids(index, "hypergraph") == [2]
     assert ids(index, "diffusion") == []
     assert index.num_docs() == 3
+
+
+def test_long_queries_on_big_archives_match_on_their_rarer_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Words found in most papers of a big archive do not make every paper a candidate."""
+    import paperfeed.search.lexical as lexical
+
+    index = LexicalIndex(tmp_path / "big")
+    filler = [
+        LexicalDoc(pk, f"Learning models {pk}", [], "A learning model.", None, None, 0)
+        for pk in range(10, 60)
+    ]
+    rare = [
+        LexicalDoc(1, "Sparse learning models", [], "Sparse.", None, None, 0),
+        LexicalDoc(2, "Sparse autoencoder circuits", [], "Sparse.", None, None, 0),
+    ]
+    index.upsert(filler + rare)
+    index.commit()
+    query = parse_query("sparse learning models")
+
+    monkeypatch.setattr(lexical, "COMMON_TERMS_MIN_DOCS", 10)
+    assert index.without_common(query.terms) == ["sparse"]
+    assert index.without_common(["learning", "models", "model"]) == ["learning", "models", "model"]
+    pks, _, total = index.search(query, Filters(), 100)
+    assert sorted(pks) == [1, 2] and total == 2
+
+    monkeypatch.setattr(lexical, "COMMON_TERMS_MIN_DOCS", 10**9)  # a small archive
+    assert index.without_common(query.terms) == query.terms
+    pks, _, total = index.search(query, Filters(), 100)
+    assert pks[0] == 1 and total == 52
