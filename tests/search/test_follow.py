@@ -355,3 +355,25 @@ def test_a_first_build_cut_short_continues_where_it_stopped(
         SearchIndex(path).sync(db, progress=cut_after(20), batch_size=10, rebuild=True)
     assert index.open() and index.status()["papers"] == 50, "the served index was kept"
     assert SearchIndex(path).sync(db, batch_size=10, rebuild=True).papers == 50
+
+
+def test_a_sync_reads_the_vectors_only_when_an_embedding_changed(
+    db: Database,
+    settings: Settings,
+    encoder,  # type: ignore[no-untyped-def]
+) -> None:
+    add_papers(db, 1, 5)
+    embed_pending(db, encoder)
+    path = settings.data_dir / "index-lazy"
+    SearchIndex(path).sync(db)
+    add_papers(db, 6, 1)  # a new paper, not embedded yet: a paper-only change
+
+    index = SearchIndex(path)
+    index.sync(db, load_unchanged_vectors=False)
+    assert index.vectors is None and index.status()["papers"] == 6
+
+    embed_pending(db, encoder)
+    index.sync(db, load_unchanged_vectors=False)
+    assert index.vectors is not None and index.vectors.count == 6
+    served = SearchIndex(path)
+    assert served.open() and served.status()["vectors"] == 6

@@ -155,7 +155,9 @@ class IndexFollower:
     def _sync(self) -> Outcome:
         started = time.perf_counter()
         index = SearchIndex(self.path, self.settings.tz, self.settings.ann_threshold)
-        stats = index.sync(self.db, progress=self._check_stop, wait=False)
+        stats = index.sync(
+            self.db, progress=self._check_stop, wait=False, load_unchanged_vectors=False
+        )
         log.info(
             "search index synced: %d papers, %d vectors in %.2fs",
             stats.papers,

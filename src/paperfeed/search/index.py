@@ -158,8 +158,12 @@ class SearchIndex:
 
     # --- opening ------------------------------------------------------------------------
 
-    def open(self, expected_database_id: str | None = None) -> bool:
-        """Load the index from disk; False when there is none (or it is another database's)."""
+    def open(self, expected_database_id: str | None = None, load_vectors: bool = True) -> bool:
+        """Load the index from disk; False when there is none (or it is another database's).
+
+        `load_vectors=False` leaves `vectors` None (keyword search only): reading them, and
+        the HNSW graph of a large archive, is most of the cost of opening.
+        """
         manifest = Manifest.read(self.manifest_path)
         if manifest is None or (
             expected_database_id is not None and manifest.database_id != expected_database_id
@@ -169,8 +173,9 @@ class SearchIndex:
         self.manifest = manifest
         self._manifest_stamp = manifest_stamp(self.manifest_path)
         self.lexical = LexicalIndex(self.path / "lexical")
-        self.vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold)
-        self.vectors.load(manifest.vector_rows)
+        self.vectors = None
+        if load_vectors:
+            self._load_vectors()
         facets = Facets(self.path / "facets")
         if facets.load():
             self.facets = facets
@@ -178,6 +183,11 @@ class SearchIndex:
             self.facets = None
             manifest.facets_seq = 0
         return True
+
+    def _load_vectors(self) -> None:
+        assert self.manifest is not None
+        self.vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold)
+        self.vectors.load(self.manifest.vector_rows)
 
     @property
     def ready(self) -> bool:
@@ -199,20 +209,25 @@ class SearchIndex:
         rebuild: bool = False,
         wait: bool = True,
         on_wait: Callable[[], None] | None = None,
+        load_unchanged_vectors: bool = True,
     ) -> SyncStats:
         """Bring both indexes up to date with the database, holding the directory's lock.
 
         `wait=False` raises `IndexBusy` when another process holds it; `on_wait` is called
-        before waiting for it otherwise.
+        before waiting for it otherwise. `load_unchanged_vectors=False` is for a caller
+        that discards this object after the sync: the vectors are read only if some
+        embedding changed (a vote or a hidden paper then costs no vector I/O).
         """
         with sync_lock(self.path, wait=wait, on_wait=on_wait):
             ident = database_id(db)
-            if rebuild or not self.open(ident):
-                return self._build_and_swap(db, ident, progress, batch_size, resume=not rebuild)
+            if rebuild or not self.open(ident, load_vectors=load_unchanged_vectors):
+                stats = self._build_and_swap(db, ident, progress, batch_size, not rebuild)
+                self.open(ident, load_vectors=load_unchanged_vectors)
+                return stats
             return self._apply(db, progress, batch_size)
 
     def _apply(self, db: Database, progress: Progress | None, batch_size: int) -> SyncStats:
-        assert self.manifest is not None and self.lexical and self.vectors
+        assert self.manifest is not None and self.lexical
         with db.reader() as session:
             paper_target = current_change_seq(session)[0]
             embedding_target = current_change_seq(session, EMBEDDING_CHANGE)[0]
@@ -256,7 +271,6 @@ class SearchIndex:
         os.replace(staging.manifest_path, self.manifest_path)
         shutil.rmtree(staging.path, ignore_errors=True)
         shutil.rmtree(retired, ignore_errors=True)
-        self.open(ident)
         return stats
 
     def _write_manifest(self) -> None:
@@ -372,7 +386,12 @@ class SearchIndex:
     def _sync_vectors(
         self, db: Database, progress: Progress | None, batch_size: int, target: int
     ) -> int:
-        assert self.manifest is not None and self.vectors is not None
+        assert self.manifest is not None
+        if target <= self.manifest.embedding_seq:
+            return 0  # no embedding changed
+        if self.vectors is None:
+            self._load_vectors()
+        assert self.vectors is not None
         start = cursor = self.manifest.embedding_seq
         done = since_flush = 0
         while True:
@@ -422,13 +441,13 @@ class SearchIndex:
     def status(self) -> dict[str, Any]:
         if not self.ready:
             return {"ready": False}
-        assert self.manifest and self.lexical and self.vectors
+        assert self.manifest and self.lexical
         return {
             "ready": True,
             "papers": self.lexical.num_docs(),
-            "vectors": self.vectors.count,
+            "vectors": self.vectors.count if self.vectors is not None else None,
             "paper_seq": self.manifest.paper_seq,
             "embedding_seq": self.manifest.embedding_seq,
-            "ann": self.vectors.uses_ann,
+            "ann": self.vectors.uses_ann if self.vectors is not None else None,
             "facets_seq": self.manifest.facets_seq,
         }
