@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from paperfeed.config import normalize_database_url
@@ -136,3 +137,19 @@ def current_revision(engine: Engine) -> str | None:
 
 def has_schema(engine: Engine) -> bool:
     return inspect(engine).has_table("papers")
+
+
+# Errors that mean "cannot reach or use the database right now", not a bug in a query:
+# refused or dropped connections, a server shutting down or starting up, no free pool slot.
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
+# SQLite reports some bugs (a query against a missing table) as operational errors too.
+SCHEMA_BUGS = ("no such table", "no such column", "syntax error")
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True for errors a retry can cure once the database is reachable again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OUTAGE_ERRORS):
+        return False
+    return not any(bug in str(exc) for bug in SCHEMA_BUGS)

@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 
 from paperfeed import clock
 from paperfeed.config import Settings
-from paperfeed.db import Database
+from paperfeed.db import Database, is_outage
 from paperfeed.jobs import leases
 from paperfeed.models import JobRun
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Database, Settings], dict[str, Any]]
 ORDER = ("harvest", "index", "digest")
+OUTAGE_WAIT = 5.0  # seconds between tries while the database is unreachable
 
 
 class JobSkipped(Exception):
@@ -149,13 +150,31 @@ class Worker:
                 runs.append(run)
         return runs
 
-    def run_forever(self, idle_max: float = 60.0) -> None:
+    def run_forever(self, idle_max: float = 60.0, outage_wait: float = OUTAGE_WAIT) -> None:
+        """Run jobs as they fall due until stopped; ride out database outages.
+
+        While the database is unreachable the worker logs it once, waits and tries again
+        (a run it had started is marked abandoned by the next one), instead of exiting.
+        """
+        down_since: float | None = None
         while not self.stopping.is_set():
-            self.run_once()
-            wait = min(
-                [(next_due(self.db, job) - clock.now()).total_seconds() for job in self.jobs]
-                or [idle_max]
-            )
+            try:
+                self.run_once()
+                wait = min(
+                    [(next_due(self.db, job) - clock.now()).total_seconds() for job in self.jobs]
+                    or [idle_max]
+                )
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("the database is unavailable (%s); retrying", _first_line(exc))
+                self.stopping.wait(outage_wait)
+                continue
+            if down_since is not None:
+                log.warning("the database is back after %.0f s", time.monotonic() - down_since)
+                down_since = None
             self.stopping.wait(min(max(wait, 1.0), idle_max))
 
     def run_job(self, job: Job) -> JobRun | None:
@@ -215,6 +234,10 @@ class Worker:
             run.detail = _summary(counts, error)
         log.info("job %s: %s (%s)", run.job, status, run.detail)
         return run
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
 
 
 def _summary(counts: dict[str, Any] | None, error: str | None) -> str:

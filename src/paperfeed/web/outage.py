@@ -17,27 +17,13 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from paperfeed.db import OUTAGE_ERRORS, is_outage
 
 log = logging.getLogger(__name__)
 
 UNAVAILABLE = "The database is unavailable; try again in a moment."
 RETRY_AFTER_SECONDS = 5
-# Errors that mean "cannot reach or use the database right now", not a bug in a query:
-# refused or dropped connections, a server shutting down or starting up, no free pool slot.
-OUTAGE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeoutError)
-# SQLite reports some bugs (a query against a missing table) as operational errors too.
-SCHEMA_BUGS = ("no such table", "no such column", "syntax error")
-
-
-def is_outage(exc: BaseException) -> bool:
-    """True for errors a retry can cure once the database is reachable again."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if not isinstance(exc, OUTAGE_ERRORS):
-        return False
-    return not any(bug in str(exc) for bug in SCHEMA_BUGS)
 
 
 def unavailable_headers() -> dict[str, str]:

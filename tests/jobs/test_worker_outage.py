@@ -1,0 +1,68 @@
+"""A worker outlives a database outage: it waits, then carries on by itself."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from paperfeed import clock
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.jobs.worker import Job, Worker
+from tests.jobs.test_worker import runs
+from tests.web.pgcluster import ThrowawayCluster, make_cluster
+
+
+@pytest.fixture
+def cluster_db() -> Iterator[tuple[ThrowawayCluster, Database]]:
+    cluster = make_cluster()
+    try:
+        db = Database(cluster.create_database("worker"))
+        db.upgrade()
+        yield cluster, db
+        db.dispose()
+    finally:
+        cluster.destroy()
+
+
+def wait_for(condition: Any, seconds: float, message: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+
+
+def test_the_worker_waits_out_an_outage_and_runs_again(
+    tmp_path: Path, cluster_db: tuple[ThrowawayCluster, Database]
+) -> None:
+    cluster, db = cluster_db
+    clock.set_now(None)  # real time: the job falls due every second
+    calls: list[float] = []
+
+    def tick(db: Database, settings: Settings) -> dict[str, Any]:
+        calls.append(time.monotonic())
+        return {"ticks": 1}
+
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key="x")
+    worker = Worker(db, settings, [Job("digest", 1, tick)], "w1", lease_seconds=30)
+    thread = threading.Thread(target=worker.run_forever, kwargs={"outage_wait": 0.2})
+    thread.start()
+    try:
+        wait_for(lambda: len(calls) >= 1, 30, "the worker never ran its job")
+        cluster.stop("immediate")
+        time.sleep(3)  # several attempts against a database that is gone
+        assert thread.is_alive(), "the worker exited during the outage"
+        before = len(calls)
+        cluster.start()
+        wait_for(lambda: len(calls) > before, 30, "the worker did not run again after the outage")
+    finally:
+        worker.stopping.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    finished = [run for run in runs(db) if run.status == "ok"]
+    assert len(finished) >= 2
