@@ -58,6 +58,7 @@ class Stop:
 
 TOUR = [
     Stop("day", "/"),
+    Stop("day-signed-in", "/", MEMBER),
     Stop("week", "/papers/week/2026-W47"),
     Stop("month", "/papers/month/2026-11"),
     Stop("trending", "/papers/trending"),
