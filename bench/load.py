@@ -33,14 +33,17 @@ drives it over real HTTP on loopback:
 3. Report per configuration: requests/s, median and p99 latency overall and per kind,
    errors (any status outside 2xx/3xx, any exception, any vote answer that is not the
    state asked for; examples are printed), and where the CPU went: the nodes (their
-   process trees), the PostgreSQL backends serving this database, and this client.
+   process trees), the PostgreSQL backends serving this database, this client and every
+   other process on the machine (from /proc), with a one-line verdict on the bottleneck.
 4. After the runs: `paperfeed.papers.counts.inconsistent()` must find no paper whose
    shown upvotes differ from its vote rows, and the database must hold exactly the votes
    the client left (per account and paper).
 
 `--profile` samples the nodes with py-spy (if installed; `pip install --target DIR
-py-spy` and put DIR/bin on PATH, or set PY_SPY) during the last configuration and prints
-where their CPU time goes. `--soak` runs one configuration at a steady `--rate` instead
+py-spy` and put DIR/bin on PATH, or set PY_SPY) during the last configuration, counting
+only the thread that holds the GIL (the Python work; on a saturated machine, sampling every
+thread mostly finds threads woken from a wait that have no core yet), and prints where
+that work goes. `--soak` runs one configuration at a steady `--rate` instead
 of as fast as possible, samples each node's resident memory (VmRSS of the node and its
 worker processes, from /proc) every `--sample-every` seconds and reports it at start,
 middle and end.
@@ -854,7 +857,16 @@ def start_profilers(nodes: list[Node], seconds: float, out_dir: Path) -> list[tu
     started = []
     for node in nodes:
         out = out_dir / f"profile-{node.port}.txt"
-        command = [tool, "record", "--pid", str(node.pid), "--subprocesses", "--rate", "50"]
+        command = [
+            tool,
+            "record",
+            "--pid",
+            str(node.pid),
+            "--subprocesses",
+            "--gil",
+            "--rate",
+            "100",
+        ]
         command += ["--duration", str(max(1, int(seconds))), "--format", "raw", "-o", str(out)]
         process = subprocess.Popen(
             [*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -902,28 +914,45 @@ def categorize(stack: str) -> str:
     return "other"
 
 
+# Leaf frames that wait rather than work (should a sample land there while holding the
+# GIL): sampling all threads instead, on a saturated machine a thread that was woken (an
+# answer from PostgreSQL arrived) but waits for a core or the GIL counts as busy in the
+# very frame that waited, and these frames took half the samples.
+WAITING = re.compile(
+    r"^(Connection\.wait|wait_conn|wait_c|Condition\.wait|Event\.wait|\w*Selector\.select) \("
+)
+
+
 def print_profile(stacks: collections.Counter[str]) -> None:
     total = sum(stacks.values())
     if not total:
         return
-    print(f"\nWhere the nodes' CPU went (py-spy, {total:,} samples of busy threads):\n")
-    print("| share | category (innermost matching frame) |")
+    waiting = sum(c for stack, c in stacks.items() if WAITING.match(stack.split(";")[-1]))
+    working = {s: c for s, c in stacks.items() if not WAITING.match(s.split(";")[-1])}
+    busy = max(1, total - waiting)
+    print(
+        f"\nWhere the nodes' Python work went (py-spy --gil: {total:,} samples of the thread "
+        "holding the GIL; native code that releases it, such as libpq's network waits or "
+        f"tantivy's search, is not counted; {100 * waiting / total:.0f}% of samples were in "
+        "waiting frames and are left out):\n"
+    )
+    print("| share of work | category (innermost matching frame) |")
     print("|---:|---|")
     shares: collections.Counter[str] = collections.Counter()
-    for stack, count in stacks.items():
+    for stack, count in working.items():
         shares[categorize(stack)] += count
     for name, count in shares.most_common():
-        print(f"| {100 * count / total:.0f}% | {name} |")
+        print(f"| {100 * count / busy:.0f}% | {name} |")
     own: collections.Counter[str] = collections.Counter()
-    for stack, count in stacks.items():
+    for stack, count in working.items():
         frames = [f for f in stack.split(";") if "paperfeed/" in f and "paperfeed/cli.py" not in f]
         if frames:
             own[frames[-1].split(" (")[0] + " " + _where(frames[-1])] += count
         else:
             own["(no paperfeed code: the event loop, uvicorn, starlette)"] += count
-    print("\nInnermost paperfeed function of each sample (inclusive of what it calls):\n")
+    print("\nInnermost paperfeed function of each working sample (with what it calls):\n")
     for name, count in own.most_common(8):
-        print(f"- {100 * count / total:.0f}% {name}")
+        print(f"- {100 * count / busy:.0f}% {name}")
 
 
 def _where(frame: str) -> str:
