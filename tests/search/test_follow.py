@@ -377,3 +377,34 @@ def test_a_sync_reads_the_vectors_only_when_an_embedding_changed(
     assert index.vectors is not None and index.vectors.count == 6
     served = SearchIndex(path)
     assert served.open() and served.status()["vectors"] == 6
+
+
+def test_readers_keep_their_vectors_when_a_sync_changed_none(
+    db: Database,
+    settings: Settings,
+    encoder,  # type: ignore[no-untyped-def]
+) -> None:
+    add_papers(db, 1, 4)
+    embed_pending(db, encoder)
+    settings.index_dir = settings.data_dir / "index-served"
+    SearchIndex(settings.index_dir).sync(db)
+    runtime = SearchRuntime(settings, db)
+    first = runtime.index()
+    assert first is not None and first.vectors is not None and first.vectors.count == 4
+
+    add_papers(db, 5, 1)  # a paper-only change: the vectors stay what they were
+    SearchIndex(settings.index_dir).sync(db)
+    second = runtime.index()
+    assert second is not first and second is not None
+    assert second.vectors is first.vectors and second.status()["papers"] == 5
+
+    embed_pending(db, encoder)
+    SearchIndex(settings.index_dir).sync(db)
+    third = runtime.index()
+    assert third is not None and third.vectors is not first.vectors
+    assert third.status()["vectors"] == 5
+
+    SearchIndex(settings.index_dir).sync(db, rebuild=True)  # same position, new files
+    fourth = runtime.index()
+    assert fourth is not None and fourth.vectors is not third.vectors
+    assert fourth.status()["vectors"] == 5

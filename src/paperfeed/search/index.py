@@ -175,7 +175,7 @@ class SearchIndex:
         self.lexical = LexicalIndex(self.path / "lexical")
         self.vectors = None
         if load_vectors:
-            self._load_vectors()
+            self.load_vectors()
         facets = Facets(self.path / "facets")
         if facets.load():
             self.facets = facets
@@ -184,7 +184,8 @@ class SearchIndex:
             manifest.facets_seq = 0
         return True
 
-    def _load_vectors(self) -> None:
+    def load_vectors(self) -> None:
+        """Read the vector files named by the manifest (after `open(load_vectors=False)`)."""
         assert self.manifest is not None
         self.vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold)
         self.vectors.load(self.manifest.vector_rows)
@@ -390,7 +391,7 @@ class SearchIndex:
         if target <= self.manifest.embedding_seq:
             return 0  # no embedding changed
         if self.vectors is None:
-            self._load_vectors()
+            self.load_vectors()
         assert self.vectors is not None
         start = cursor = self.manifest.embedding_seq
         done = since_flush = 0

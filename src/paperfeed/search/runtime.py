@@ -30,6 +30,20 @@ def load_encoder(settings: Settings):  # type: ignore[no-untyped-def]
     )
 
 
+VectorsKey = tuple[int, int, int]
+
+
+def vectors_key(index: SearchIndex) -> VectorsKey | None:
+    """What the vector files of an opened index are: their directory (a rebuild brings a
+    new one) and the manifest's vector position. Equal keys, equal vectors."""
+    assert index.manifest is not None
+    try:
+        directory = (index.path / "vectors").stat().st_ino
+    except OSError:
+        return None
+    return (directory, index.manifest.embedding_seq, index.manifest.vector_rows)
+
+
 class SearchRuntime:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings = settings
@@ -38,6 +52,7 @@ class SearchRuntime:
         self.follower: IndexFollower | None = None
         self._index: SearchIndex | None = None
         self._index_stamp: Stamp | None = None
+        self._vectors_key: VectorsKey | None = None
         self._embeddings: QueryEmbeddings | None = None
         self._embedder_failed = False
         self._lock = Lock()
@@ -48,7 +63,8 @@ class SearchRuntime:
         Costs one `stat` per call when nothing changed, and never writes. When a sync has
         landed, the new state is opened as a new object and swapped in only once it opened
         completely: requests in flight keep the object they have, and an index that cannot
-        be opened right now (a rebuild being swapped in) leaves the old one serving.
+        be opened right now (a rebuild being swapped in) leaves the old one serving. The
+        vectors are read again only if the sync changed them.
         """
         with self._lock:
             stamp = manifest_stamp(self.path / "manifest.json")
@@ -64,13 +80,17 @@ class SearchRuntime:
                 return None
             index = SearchIndex(self.path, self.settings.tz, self.settings.ann_threshold)
             try:
-                opened = index.open(ident)
+                if not index.open(ident, load_vectors=False):
+                    return self._index
+                key = vectors_key(index)
+                if self._index is not None and key is not None and key == self._vectors_key:
+                    index.vectors = self._index.vectors  # votes, edits, hides: kept as is
+                else:
+                    index.load_vectors()
             except Exception:
                 log.warning("could not open the updated search index; retrying", exc_info=True)
                 return self._index
-            if not opened:
-                return self._index
-            self._index, self._index_stamp = index, stamp
+            self._index, self._index_stamp, self._vectors_key = index, stamp, key
             return index
 
     def embeddings(self) -> QueryEmbeddings | None:
