@@ -314,7 +314,11 @@ def _ingest_ids(db, settings: Settings, ids: list[str]) -> None:  # type: ignore
 
 
 @main.command()
-@click.option("--rebuild", is_flag=True, help="Delete this node's index and build it again.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build this node's index again from the database, then swap it in.",
+)
 @click.option("--reembed", is_flag=True, help="Also recompute every paper's embedding.")
 @click.option("--no-embed", is_flag=True, help="Only sync the index; embed nothing new.")
 def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
