@@ -2,8 +2,9 @@
 and the main actions done with the keyboard alone.
 
 axe-core is installed from the npm registry by `scripts/setup --test` (pinned there) and
-injected into each page after it loads. Serious and critical violations fail the test;
-every violation found is printed with its rule, impact, elements and help page.
+injected into each page after it loads. Serious and critical violations fail the test, and
+so do the page-structure rules (headings, landmarks); every violation found is printed with
+its rule, impact, elements and help page.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ __all__ = ["chromium", "tour_site"]  # fixtures
 pytestmark = pytest.mark.browser
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 BLOCKING = ("serious", "critical")
+# Page structure: axe rates these moderate, but they are what screen reader users navigate by.
+STRUCTURE = (
+    "heading-order",
+    "landmark-one-main",
+    "landmark-unique",
+    "region",
+    "page-has-heading-one",
+)
 SCHEMES = ("light", "dark")
 
 
@@ -89,7 +98,7 @@ def test_no_serious_accessibility_violations(
     violations = results["violations"]
     if violations:
         print(f"\n{stop.name} ({scheme}) {stop.path}\n{describe(violations)}")
-    blocking = [v for v in violations if v["impact"] in BLOCKING]
+    blocking = [v for v in violations if v["impact"] in BLOCKING or v["id"] in STRUCTURE]
     if blocking:
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"a11y-{stop.name}-{scheme}.png"), full_page=True)
