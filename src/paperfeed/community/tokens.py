@@ -8,11 +8,13 @@ hash, so it stops working once the password changes (one use).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from paperfeed import clock
@@ -24,15 +26,25 @@ class TokenError(ValueError):
 
 
 def secret_key(settings: Settings) -> bytes:
-    """The configured key, or one generated once and kept in the data dir (single node)."""
+    """The configured key, or one generated once and kept in the data dir (single node).
+
+    Several worker processes may ask at the same moment on first start: the key is written
+    to a private temporary file and linked into place, so every process reads the one
+    complete key that won, never a half-written or empty file.
+    """
     if settings.secret_key:
         return settings.secret_key.encode()
     path = Path(settings.data_dir) / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # atomic; fails if another process got there first
+        finally:
+            os.unlink(tmp)
     return path.read_text().strip().encode()
 
 
