@@ -79,6 +79,10 @@ def test_subscribe_from_the_header_confirm_and_unsubscribe(
         journey.shot("check-your-email")
 
         page.goto(base + link_path(mail_to(smtp, email), "/digest/confirm"))
+        assert page.locator("h1").inner_text() == "Confirm your subscription"
+        assert status_of(db, email) == "pending"  # opening the link alone changes nothing
+        journey.shot("confirm")
+        page.get_by_role("button", name="Confirm subscription").click()
         assert page.locator("h1").inner_text() == "Subscription confirmed"
         assert status_of(db, email) == "active"
         journey.shot("confirmed")

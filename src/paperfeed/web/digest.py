@@ -173,14 +173,34 @@ def _send_link_email(request: Request, row: Subscription, *, already: bool) -> N
 
 
 @router.get("/digest/confirm")
-def confirm(request: Request) -> Response:
-    settings = request.app.state.settings
+def confirm_page(request: Request) -> Response:
+    """A page with one button: mail scanners that follow links must not confirm anyone."""
     token = request.query_params.get("token", "")
     try:
+        with request.app.state.db.reader() as session:
+            row = _confirmable(request, session, token)
+            email, frequency, status = row.email, row.frequency, row.status
+    except TokenError as exc:
+        return bad_link(request, exc)
+    return page(
+        request,
+        "digest_confirm.html",
+        token=token,
+        email=email,
+        frequency=frequency,
+        sub_status=status,
+    )
+
+
+@router.post("/digest/confirm")
+async def confirm(request: Request) -> Response:
+    """The page's button: the token in the form proves the address, no cookie needed."""
+    settings = request.app.state.settings
+    form = await request.form()
+    token = str(form.get("token", ""))
+    try:
         with request.app.state.db.transaction() as session:
-            row = subs.from_token(settings, session, token, subs.CONFIRM)
-            if row.status == "unsubscribed":
-                raise TokenError("This subscription was cancelled; subscribe again to restart it.")
+            row = _confirmable(request, session, token)
             subs.confirm(row)
             manage = subs.link_token(settings, row, subs.MANAGE)
             email, frequency = row.email, row.frequency
@@ -193,6 +213,13 @@ def confirm(request: Request) -> Response:
         "organizations on your digest settings page.",
         link=(f"/digest/manage?token={quote(manage)}", "Digest settings"),
     )
+
+
+def _confirmable(request: Request, session: Session, token: str) -> Subscription:
+    row = subs.from_token(request.app.state.settings, session, token, subs.CONFIRM)
+    if row.status == "unsubscribed":
+        raise TokenError("This subscription was cancelled; subscribe again to restart it.")
+    return row
 
 
 # --- unsubscribing -------------------------------------------------------------------------
