@@ -18,6 +18,7 @@ from tests.web.site_tour import (
     DESKTOP,
     LATEX_PAPER,
     MEMBER,
+    MOBILE,
     ROOT,
     TOUR,
     Stop,
@@ -49,14 +50,15 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="module")
-def tab_for(chromium, tour_site: str) -> Iterator[Callable[[str | None, str], object]]:  # type: ignore[no-untyped-def]
-    """One browser tab per (visitor, color scheme), signed in once and reused."""
-    contexts: dict[tuple[str | None, str], object] = {}
+def tab_for(chromium, tour_site: str) -> Iterator[Callable[..., object]]:  # type: ignore[no-untyped-def]
+    """One browser tab per (visitor, color scheme, screen), signed in once and reused."""
+    contexts: dict[tuple[str | None, str, str], object] = {}
 
-    def open_tab(who: str | None, scheme: str):  # type: ignore[no-untyped-def]
-        key = (who, scheme)
+    def open_tab(who: str | None, scheme: str, screen: str = "desktop"):  # type: ignore[no-untyped-def]
+        key = (who, scheme, screen)
         if key not in contexts:
-            context = chromium.new_context(viewport=DESKTOP, color_scheme=scheme)
+            viewport = MOBILE if screen == "phone" else DESKTOP
+            context = chromium.new_context(viewport=viewport, color_scheme=scheme)
             page = context.new_page()
             if who is not None:
                 sign_in(page, tour_site, who)
@@ -84,25 +86,44 @@ def describe(violations: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def check(page, base: str, axe_source: str, stop: Stop, label: str) -> None:  # type: ignore[no-untyped-def]
+    """Load the page, run axe on it, print every violation, fail on the blocking ones."""
+    response = page.goto(base + stop.path)
+    assert response is not None and response.status == stop.status, stop.path
+    page.add_script_tag(content=axe_source)
+    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    violations = results["violations"]
+    if violations:
+        print(f"\n{stop.name} ({label}) {stop.path}\n{describe(violations)}")
+    blocking = [v for v in violations if v["impact"] in BLOCKING or v["id"] in STRUCTURE]
+    if blocking:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"a11y-{stop.name}-{label}.png"), full_page=True)
+    assert not blocking, f"{stop.name} ({label}) {stop.path}:\n{describe(blocking)}"
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("stop", TOUR, ids=lambda stop: stop.name)
 def test_no_serious_accessibility_violations(
     tab_for, tour_site: str, axe_source: str, stop: Stop, scheme: str
 ) -> None:  # type: ignore[no-untyped-def]
     page = tab_for(stop.who, scheme)
-    response = page.goto(tour_site + stop.path)
-    assert response is not None and response.status == stop.status, stop.path
+    page.goto(tour_site + "/healthz")
     assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") is (scheme == "dark")
-    page.add_script_tag(content=axe_source)
-    results = page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
-    violations = results["violations"]
-    if violations:
-        print(f"\n{stop.name} ({scheme}) {stop.path}\n{describe(violations)}")
-    blocking = [v for v in violations if v["impact"] in BLOCKING or v["id"] in STRUCTURE]
-    if blocking:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"a11y-{stop.name}-{scheme}.png"), full_page=True)
-    assert not blocking, f"{stop.name} ({scheme}) {stop.path}:\n{describe(blocking)}"
+    check(page, tour_site, axe_source, stop, scheme)
+
+
+PHONE_STOPS = [stop for stop in TOUR if stop.name in ("day-signed-in", "paper", "search", "login")]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+@pytest.mark.parametrize("stop", PHONE_STOPS, ids=lambda stop: stop.name)
+def test_no_serious_accessibility_violations_on_a_phone(
+    tab_for, tour_site: str, axe_source: str, stop: Stop, scheme: str
+) -> None:  # type: ignore[no-untyped-def]
+    """The narrow layout wraps the header and stacks the forms: its own contrast and targets."""
+    page = tab_for(stop.who, scheme, "phone")
+    check(page, tour_site, axe_source, stop, f"phone-{scheme}")
 
 
 FOCUS_STYLE = """() => {
