@@ -1,8 +1,8 @@
 """Every kind of page the site serves, on the demo data with a member and an admin signed
 in: the tour that the accessibility and performance checks walk in a real browser.
 
-The site is built once per test module (demo papers, search index, two users, an
-organization, a comment) and served by uvicorn on a loopback port.
+The site (demo papers, search index, two users, an organization, a comment) is built once
+per test session; each test module serves its own copy with uvicorn on a loopback port.
 """
 
 from __future__ import annotations
