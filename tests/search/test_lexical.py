@@ -103,29 +103,36 @@ def test_updates_replace_and_deletes_remove(index: LexicalIndex) -> None:
 def test_long_queries_on_big_archives_match_on_their_rarer_words(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Words found in most papers of a big archive do not make every paper a candidate."""
+    """Words found in most papers of a big archive do not make every paper a candidate when
+    someone pastes a long title; short topic queries keep all their words."""
     import paperfeed.search.lexical as lexical
 
     index = LexicalIndex(tmp_path / "big")
     filler = [
-        LexicalDoc(pk, f"Learning models {pk}", [], "A learning model.", None, None, 0)
+        LexicalDoc(pk, f"Learning models {pk}", [], "A learning model of data.", None, None, 0)
         for pk in range(10, 60)
     ]
     rare = [
-        LexicalDoc(1, "Sparse learning models", [], "Sparse.", None, None, 0),
-        LexicalDoc(2, "Sparse autoencoder circuits", [], "Sparse.", None, None, 0),
+        LexicalDoc(1, "Sparse circuits in learning models", [], "Sparse.", None, None, 0),
+        LexicalDoc(2, "Sparse autoencoder circuits in vision", [], "Sparse.", None, None, 0),
     ]
     index.upsert(filler + rare)
     index.commit()
-    query = parse_query("sparse learning models")
-
+    pasted = parse_query("sparse circuits for learning models and data")  # stop words: for, and
     monkeypatch.setattr(lexical, "COMMON_TERMS_MIN_DOCS", 10)
-    assert index.without_common(query.terms) == ["sparse"]
-    assert index.without_common(["learning", "models", "model"]) == ["learning", "models", "model"]
-    pks, _, total = index.search(query, Filters(), 100)
+    assert pasted.content_terms == ["sparse", "circuits", "learning", "models", "data"]
+    assert index.without_common(pasted.content_terms) == ["sparse", "circuits"]
+    pks, _, total = index.search(pasted, Filters(), 100)
     assert sorted(pks) == [1, 2] and total == 2
 
+    topic = parse_query("sparse learning models")  # three words: all of them count
+    assert index.without_common(topic.terms) == topic.terms
+    pks, _, total = index.search(topic, Filters(), 100)
+    assert pks[0] == 1 and total == 52
+    one_rare = ["sparse", "learning", "models", "data", "learning"]  # one rarer word: too few
+    assert index.without_common(one_rare) == one_rare
+
     monkeypatch.setattr(lexical, "COMMON_TERMS_MIN_DOCS", 10**9)  # a small archive
-    assert index.without_common(query.terms) == query.terms
-    pks, _, total = index.search(query, Filters(), 100)
+    assert index.without_common(pasted.content_terms) == pasted.content_terms
+    pks, _, total = index.search(pasted, Filters(), 100)
     assert pks[0] == 1 and total == 52

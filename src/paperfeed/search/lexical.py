@@ -24,7 +24,8 @@ EPOCH = date(1970, 1, 1)
 # Long queries on big archives drop their most common words (LexicalIndex.without_common).
 COMMON_TERM_SHARE = 0.05
 COMMON_TERMS_MIN_DOCS = 20_000
-COMMON_TERMS_MIN_WORDS = 3
+COMMON_TERMS_MIN_WORDS = 5  # a pasted title, not a topic like "graph neural networks"
+COMMON_TERMS_MIN_RARE = 2  # and at least two rarer words left to match on
 
 
 def text_analyzer() -> tantivy.TextAnalyzer:
@@ -256,7 +257,8 @@ class LexicalIndex:
         papers, against 9 ms without them. Their BM25 weight is small (idf ~0.7 at half of
         the archive, against ~4.6 for a word in 1%), the vector half still reads the whole
         query, and an exact title still goes first. Small archives (under
-        COMMON_TERMS_MIN_DOCS) and short queries keep every word.
+        COMMON_TERMS_MIN_DOCS), queries of fewer than five words ("graph neural networks"
+        means all three) and queries with fewer than two rarer words keep every word.
         """
         searcher = self.index.searcher()
         total = searcher.num_docs
@@ -268,7 +270,7 @@ class LexicalIndex:
             frequency = max((searcher.doc_freq("abstract", t) for t in tokens), default=0)
             if frequency <= COMMON_TERM_SHARE * total:
                 rare.append(word)
-        return rare or words
+        return rare if len(rare) >= COMMON_TERMS_MIN_RARE else words
 
     def term_clause(self, word: str) -> tantivy.Query | None:
         """One word searched in every field, the best field counting (title boosted)."""
