@@ -16,6 +16,20 @@ from paperfeed.config import normalize_database_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 CONNECT_TIMEOUT_SECONDS = 10
+# A pooled connection to a server that stops answering (a network split drops packets and
+# closes nothing) would block forever, pre-ping included: connect_timeout covers only new
+# connections. The kernel gives up on the socket instead: keepalive probes find an idle
+# connection dead after about 5 + 3 * 2 s, and tcp_user_timeout (ms) ends one whose sent
+# data stays unacknowledged for 10 s; the query then fails as an outage (503). Parameters
+# in the database URL win over these.
+LIBPQ_DEFAULTS: dict[str, int] = {
+    "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -33,10 +47,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # dead one is replaced; a disconnect error also empties the pool), and give up on an
     # unreachable server quickly, so requests answer 503 at once instead of hanging.
     kwargs.setdefault("pool_pre_ping", True)
-    if "connect_timeout" not in make_url(url).query:
-        connect_args = dict(kwargs.pop("connect_args", {}))
-        connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        kwargs["connect_args"] = connect_args
+    in_url = make_url(url).query
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    for name, value in LIBPQ_DEFAULTS.items():
+        if name not in in_url:
+            connect_args.setdefault(name, value)
+    kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 
