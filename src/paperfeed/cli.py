@@ -26,6 +26,34 @@ def load_settings() -> Settings:
         raise  # unreachable
 
 
+PLACEHOLDER_SECRET_KEYS = {"change-me", "changeme", "change_me", "secret", "your-secret-key"}
+MIN_SECRET_KEY_LENGTH = 16
+
+
+def require_real_secret_key(settings: Settings) -> None:
+    """Refuse a placeholder PAPERFEED_SECRET_KEY: anyone who read the example could forge
+    the tokens it signs. Unset is fine (a random key is generated into the data dir)."""
+    key = settings.secret_key
+    if key is None:
+        return
+    stripped = key.strip().strip("\"'").strip()
+    if stripped.lower() in PLACEHOLDER_SECRET_KEYS or not stripped:
+        problem = f"PAPERFEED_SECRET_KEY is a placeholder ({key!r})"
+    elif len(stripped) < MIN_SECRET_KEY_LENGTH:
+        problem = (
+            f"PAPERFEED_SECRET_KEY is {len(stripped)} characters long; "
+            f"use at least {MIN_SECRET_KEY_LENGTH}"
+        )
+    else:
+        return
+    fail(
+        f"{problem}. Generate one with\n"
+        "  python3 -c 'import secrets; print(secrets.token_urlsafe(48))'\n"
+        "and set the same value on every node (or unset the variable on a single-node site "
+        "to have a key generated into the data directory)."
+    )
+
+
 def open_database(url: str):  # type: ignore[no-untyped-def]
     from sqlalchemy.exc import OperationalError
 
@@ -114,6 +142,7 @@ def _index_quietly(db, settings: Settings) -> None:  # type: ignore[no-untyped-d
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the site (migrating the database first if needed)."""
     settings = load_settings()
+    require_real_secret_key(settings)
     url = settings.resolved_database_url()
     open_database(url).dispose()
     _serve(url, host, port, workers)
@@ -474,6 +503,7 @@ def worker(once: bool, jobs: str) -> None:
     if unknown:
         fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
     settings = load_settings()
+    require_real_secret_key(settings)
     db = open_database(settings.resolved_database_url())
     scheduled = jobs_from_settings(settings, names)
     if not scheduled:

@@ -25,7 +25,7 @@ class NodeProcess:
             **os.environ,
             "PAPERFEED_DATABASE_URL": database_url,
             "PAPERFEED_DATA_DIR": str(data_dir),
-            "PAPERFEED_SECRET_KEY": "test-secret",
+            "PAPERFEED_SECRET_KEY": "test-secret-shared-by-every-node",
         }
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
