@@ -4,7 +4,8 @@ A site is meant to run as several `paperfeed serve` processes ("nodes") behind a
 sharing one PostgreSQL database. This benchmark builds such a site on this machine and
 drives it over real HTTP on loopback:
 
-1. Setup: a fresh PostgreSQL database (`paperfeed_load_<pid>`, dropped afterwards), the
+1. Setup: a fresh PostgreSQL database (`paperfeed_load_<pid>`, dropped afterwards; an
+   existing `--database` is replaced only if named `paperfeed_load...` or with `--drop`), the
    bundled sample corpus loaded as `paperfeed demo` does, and for each node slot its own
    search index built with `paperfeed index` (the embeddings are stored in the database
    by the first slot and only synced by the others, as on real nodes). Then user
@@ -128,12 +129,27 @@ class Targets:
     queries: list[str]
 
 
-def create_database(admin_url: str, name: str) -> str:
+OWN_DATABASE_PREFIX = "paperfeed_load"
+
+
+def create_database(admin_url: str, name: str, drop_existing: bool) -> str | None:
+    """Create the benchmark's database; None if `name` exists and may not be dropped.
+
+    A database of that name is replaced only when it looks like a leftover of an earlier run
+    (`paperfeed_load...`) or `--drop` says so: `--database` must never wipe real data.
+    """
     admin = create_engine(f"{admin_url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists and not (drop_existing or name.startswith(OWN_DATABASE_PREFIX)):
+                return None
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
     return f"{admin_url}/{name}"
 
 
@@ -1007,7 +1023,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--postgres", default=os.environ.get("PAPERFEED_LOAD_POSTGRES_URL", DEFAULT_POSTGRES)
     )
-    parser.add_argument("--database", default=f"paperfeed_load_{os.getpid()}")
+    parser.add_argument(
+        "--database",
+        default=f"{OWN_DATABASE_PREFIX}_{os.getpid()}",
+        help="created for the run and dropped after it (unless --keep); an existing one is "
+        f"replaced only if its name starts with {OWN_DATABASE_PREFIX} or with --drop",
+    )
+    parser.add_argument(
+        "--drop", action="store_true", help="allow replacing an existing --database"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and data dir")
     args = parser.parse_args(argv)
     args.node_counts = [int(n) for n in str(args.nodes).split(",") if n.strip()]
@@ -1025,9 +1049,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="pf-load-"))
     args.data_dir_path = data_dir
-    print(f"Setting up database {args.database} and {data_dir} ...")
     started = time.perf_counter()
-    url = create_database(args.postgres, args.database)
+    url = create_database(args.postgres, args.database, args.drop)
+    if url is None:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        print(
+            f"error: database {args.database} already exists and the benchmark drops its "
+            f"database; pass --drop to replace it, or choose a name that does not exist",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Setting up database {args.database} and {data_dir} ...")
     site = Site(url, data_dir)
     nodes: list[Node] = []
     results: list[RunResult] = []
