@@ -65,7 +65,8 @@ def test_an_index_without_facets_gains_them_on_its_next_sync(search_site, tmp_pa
     index = SearchIndex(tmp_path / "index", search_site.settings.tz)
     index.sync(search_site.db)
     assert index.facets is not None and index.manifest and index.manifest.facets_seq > 0
-    shutil.rmtree(tmp_path / "index" / "facets")  # as an index from before facets existed
+    assert index.build_path is not None
+    shutil.rmtree(index.build_path / "facets")  # as an index from before facets existed
 
     reopened = SearchIndex(tmp_path / "index", search_site.settings.tz)
     assert reopened.open() and reopened.facets is None

@@ -268,7 +268,8 @@ def test_syncs_from_two_processes_at_once_leave_one_correct_index(
     assert index.open() and index.status()["papers"] == 300
     manifest = Manifest.read(path / "manifest.json")
     assert index_is_current(manifest, database_position(db))
-    assert not (path / ".rebuild").exists()
+    assert manifest is not None
+    assert [p.name for p in (path / "builds").iterdir()] == [manifest.build], "one build left"
 
 
 def test_two_followers_ticking_together_sync_once_each_change(
@@ -319,12 +320,14 @@ def test_a_rebuild_never_shows_readers_a_half_built_index(db: Database, settings
     assert after is not None and after is not served, "the rebuilt index was not picked up"
     assert after.status()["papers"] == 60
     assert sorted(p.name for p in settings.index_dir.iterdir()) == [
-        "facets",
-        "lexical",
+        "builds",
         "manifest.json",
         "sync.lock",
-        "vectors",
     ]
+    assert after.manifest is not None and served.manifest is not None
+    assert after.manifest.build != served.manifest.build
+    assert [p.name for p in (settings.index_dir / "builds").iterdir()] == [after.manifest.build]
+    assert served.status()["papers"] == 60, "the replaced build's reader keeps working"
 
 
 class CutShort(Exception):

@@ -28,7 +28,7 @@ from paperfeed.config import Settings, index_dir_for
 from paperfeed.db import Database
 from paperfeed.models import Counter, SiteMeta
 from paperfeed.papers.store import EMBEDDING_CHANGE, PAPER_CHANGE
-from paperfeed.search.index import IndexBusy, Manifest, SearchIndex
+from paperfeed.search.index import MANIFEST_FILE, IndexBusy, Manifest, SearchIndex
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,11 @@ def database_position(db: Database) -> DatabasePosition:
 
 def index_is_current(manifest: Manifest | None, position: DatabasePosition) -> bool:
     """True when a sync would find nothing to do (a sync advances every position to the
-    counters it read when it began)."""
+    counters it read when it began). An index in the layout before build directories is
+    never current: its next sync moves it into a build (or rebuilds it if it is damaged)."""
     return (
         manifest is not None
+        and manifest.build is not None
         and position.database_id is not None
         and manifest.database_id == position.database_id
         and manifest.paper_seq >= position.paper_seq
@@ -126,7 +128,7 @@ class IndexFollower:
         the next tick tries again)."""
         try:
             position = database_position(self.db)
-            if index_is_current(Manifest.read(self.path / "manifest.json"), position):
+            if index_is_current(Manifest.read(self.path / MANIFEST_FILE), position):
                 outcome: Outcome = "current"
             else:
                 outcome = self._sync()

@@ -10,17 +10,33 @@ paperfeed at another database never serves a stale index.
 
 Several processes of one node share the directory (web workers, `paperfeed worker`,
 `paperfeed index`): a sync holds an exclusive `flock` on `sync.lock` inside it, and readers
-pick up its result through `refresh`. A build from scratch (`--rebuild`, a first build, or
-another database's index) happens in `.rebuild/` and is swapped in when complete, so
-processes serving the old index never see a half-built one.
+pick up its result through `refresh`.
+
+The files live in a build directory, `builds/<name>/` (lexical, vectors, facets), and the
+manifest names the live one. A build from scratch (`--rebuild`, a first build, or another
+database's index) goes into a new build directory with its own manifest inside; the swap
+is the one `os.replace` of that manifest onto the live one. A process killed at any moment
+leaves either the old build named (and whole) or the new one, never a mix, and a reader
+resolves the manifest once and opens only the build it names. Builds nobody names any
+more are deleted by the next sync: a reader that has their files open keeps them (Linux
+frees unlinked files on close), and a reader that resolved the manifest just before the
+swap finds the files gone, reads the manifest again and opens the new build. Readers never
+create anything here; only a sync does.
+
+An index from before build directories (parts in the directory itself, manifest version
+1) is served as it is and, on its next sync, becomes a build by hard links (no data
+copied), or is rebuilt if a part is missing or empty although the manifest says otherwise:
+what an interrupted swap of earlier versions left.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,14 +57,27 @@ from paperfeed.search.facets import Facets, day_value
 from paperfeed.search.lexical import LexicalDoc, LexicalIndex
 from paperfeed.search.vectors import ANN_THRESHOLD, VectorStore
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
+LEGACY_MANIFEST_VERSION = 1  # the parts in the index directory itself, no build directories
 DIM = 384
 LOCK_FILE = "sync.lock"
-STAGING_DIR = ".rebuild"
-RETIRED_DIR = ".retired"
+MANIFEST_FILE = "manifest.json"
+BUILDS_DIR = "builds"
 INDEX_PARTS = ("lexical", "vectors", "facets")
+# What the layout before build directories may have left in the index directory.
+LEGACY_ENTRIES = (*INDEX_PARTS, ".rebuild", ".retired")
+OPEN_ATTEMPTS = 3
 Progress = Callable[[str, int, int], None]
 Stamp = tuple[int, int]
+
+log = logging.getLogger(__name__)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
 
 
 class IndexBusy(Exception):
@@ -111,6 +140,15 @@ def existing_database_id(db: Database) -> str | None:
         return row.value if row is not None else None
 
 
+def new_build_name() -> str:
+    """Unique, and sorted by creation time when listed."""
+    return f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+
+
+def _plain_name(value: object) -> bool:
+    return isinstance(value, str) and value not in ("", ".", "..") and Path(value).name == value
+
+
 @dataclass
 class Manifest:
     database_id: str
@@ -118,17 +156,34 @@ class Manifest:
     embedding_seq: int = 0
     vector_rows: int = 0
     facets_seq: int = 0
+    build: str | None = None  # the directory under builds/; None: a version 1 index
     version: int = MANIFEST_VERSION
 
     @classmethod
     def read(cls, path: Path) -> Manifest | None:
+        return cls.read_stamped(path)[0]
+
+    @classmethod
+    def read_stamped(cls, path: Path) -> tuple[Manifest | None, Stamp | None]:
+        """The manifest and the stamp of that same write: both come from one open file,
+        so a replace in between cannot pair a new stamp with old contents."""
         try:
-            data = json.loads(path.read_text())
+            with path.open("rb") as file:
+                info = os.fstat(file.fileno())
+                data = json.loads(file.read())
         except (OSError, ValueError):
-            return None
-        if data.get("version") != MANIFEST_VERSION:
-            return None
-        return cls(**data)
+            return None, None
+        stamp = (info.st_ino, info.st_mtime_ns)
+        if not isinstance(data, dict):
+            return None, stamp
+        if data.get("version") == LEGACY_MANIFEST_VERSION:
+            data["build"] = None
+        elif data.get("version") != MANIFEST_VERSION or not _plain_name(data.get("build")):
+            return None, stamp
+        try:
+            return cls(**data), stamp
+        except TypeError:
+            return None, stamp
 
     def write(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
@@ -149,8 +204,9 @@ class SearchIndex:
         self.path = path
         self.feed_tz = feed_tz or ZoneInfo("UTC")
         self.ann_threshold = ann_threshold
-        self.manifest_path = path / "manifest.json"
+        self.manifest_path = path / MANIFEST_FILE
         self.manifest: Manifest | None = None
+        self.build_path: Path | None = None  # where the opened build's files are
         self._manifest_stamp: Stamp | None = None
         self.lexical: LexicalIndex | None = None
         self.vectors: VectorStore | None = None
@@ -163,32 +219,63 @@ class SearchIndex:
 
         `load_vectors=False` leaves `vectors` None (keyword search only): reading them, and
         the HNSW graph of a large archive, is most of the cost of opening.
+
+        It opens existing files only. If the build the manifest names cannot be opened
+        because a sync swapped in another one and removed it meanwhile, the manifest is
+        read again; if the manifest did not change, the build is damaged: False too, so
+        a sync rebuilds it.
         """
-        manifest = Manifest.read(self.manifest_path)
-        if manifest is None or (
-            expected_database_id is not None and manifest.database_id != expected_database_id
-        ):
-            self.manifest = None
-            return False
-        self.manifest = manifest
-        self._manifest_stamp = manifest_stamp(self.manifest_path)
-        self.lexical = LexicalIndex(self.path / "lexical")
-        self.vectors = None
-        if load_vectors:
-            self.load_vectors()
-        facets = Facets(self.path / "facets")
-        if facets.load():
-            self.facets = facets
-        else:  # an index written before facets existed, or their files were lost
-            self.facets = None
+        for _ in range(OPEN_ATTEMPTS):
+            manifest, stamp = Manifest.read_stamped(self.manifest_path)
+            if manifest is None or (
+                expected_database_id is not None and manifest.database_id != expected_database_id
+            ):
+                break
+            try:
+                self._open_build(manifest, stamp, load_vectors)
+                return True
+            except (OSError, ValueError):
+                if manifest_stamp(self.manifest_path) == stamp:
+                    log.warning(
+                        "the search index build in %s cannot be opened",
+                        self.build_dir(manifest),
+                        exc_info=True,
+                    )
+                    break
+        self.manifest = self._manifest_stamp = self.build_path = None
+        self.lexical = self.vectors = self.facets = None
+        return False
+
+    def build_dir(self, manifest: Manifest) -> Path:
+        """The directory holding the files of the build `manifest` describes."""
+        return self.path if manifest.build is None else self.path / BUILDS_DIR / manifest.build
+
+    def _open_build(self, manifest: Manifest, stamp: Stamp | None, load_vectors: bool) -> None:
+        build = self.build_dir(manifest)
+        lexical = LexicalIndex(build / "lexical", create=False)
+        vectors = self._open_vectors(build, manifest) if load_vectors else None
+        facets: Facets | None = Facets(build / "facets")
+        assert facets is not None
+        if not facets.load():  # an index written before facets existed, or they were lost
+            facets = None
             manifest.facets_seq = 0
-        return True
+        self.manifest, self._manifest_stamp, self.build_path = manifest, stamp, build
+        self.lexical, self.vectors, self.facets = lexical, vectors, facets
+
+    def _open_vectors(self, build: Path, manifest: Manifest) -> VectorStore:
+        vectors = VectorStore(build / "vectors", DIM, self.ann_threshold, create=False)
+        vectors.load(manifest.vector_rows)
+        return vectors
 
     def load_vectors(self) -> None:
         """Read the vector files named by the manifest (after `open(load_vectors=False)`)."""
-        assert self.manifest is not None
-        self.vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold)
-        self.vectors.load(self.manifest.vector_rows)
+        assert self.manifest is not None and self.build_path is not None
+        self.vectors = self._open_vectors(self.build_path, self.manifest)
+
+    @property
+    def opened_stamp(self) -> Stamp | None:
+        """The stamp of the manifest write this object opened."""
+        return self._manifest_stamp
 
     @property
     def ready(self) -> bool:
@@ -221,10 +308,15 @@ class SearchIndex:
         """
         with sync_lock(self.path, wait=wait, on_wait=on_wait):
             ident = database_id(db)
-            if rebuild or not self.open(ident, load_vectors=load_unchanged_vectors):
+            current = not rebuild and self.open(ident, load_vectors=load_unchanged_vectors)
+            if current and self.manifest is not None and self.manifest.build is None:
+                current = self._migrate_legacy(load_unchanged_vectors)
+            if not current:
                 stats = self._build_and_swap(db, ident, progress, batch_size, not rebuild)
-                self.open(ident, load_vectors=load_unchanged_vectors)
+                if not self.open(ident, load_vectors=load_unchanged_vectors):
+                    raise RuntimeError(f"the search index just built in {self.path} cannot open")
                 return stats
+            self._remove_unused()
             return self._apply(db, progress, batch_size)
 
     def _apply(self, db: Database, progress: Progress | None, batch_size: int) -> SyncStats:
@@ -246,33 +338,93 @@ class SearchIndex:
         batch_size: int,
         resume: bool,
     ) -> SyncStats:
-        """Build a whole index in `.rebuild/`, then move it into place.
+        """Build a whole index in a new build directory, then make the manifest name it.
 
-        Processes serving the old index keep their open files (and keep serving them)
-        until the new manifest appears. A killed build leaves only `.rebuild/`: a first
-        build continues from it (`resume`), a `--rebuild` starts it over.
+        Processes serving the old build keep serving it until the new manifest appears.
+        A killed build leaves its directory with its manifest inside (a build the live
+        manifest does not name): a first build continues from it (`resume`), a
+        `--rebuild` starts over.
         """
-        staging = SearchIndex(self.path / STAGING_DIR, self.feed_tz, self.ann_threshold)
-        if not (resume and staging.open(ident)):
-            shutil.rmtree(staging.path, ignore_errors=True)
-            staging.path.mkdir(parents=True)
-            Manifest(database_id=ident).write(staging.manifest_path)
-            staging.open(ident)
+        staging = self._resumable_build(ident) if resume else None
+        if staging is None:
+            staging = self._new_build(ident)
+        assert staging.manifest is not None and staging.manifest.build is not None
+        self._remove_unused(keep=staging.manifest.build)
         stats = staging._apply(db, progress, batch_size)
-        staging.lexical = staging.vectors = staging.facets = None
-        retired = self.path / RETIRED_DIR
-        shutil.rmtree(retired, ignore_errors=True)
-        retired.mkdir()
-        # Without a manifest, readers keep what they have open and new ones wait.
-        self.manifest_path.unlink(missing_ok=True)
-        for part in INDEX_PARTS:
-            if (self.path / part).exists():
-                os.replace(self.path / part, retired / part)
-            os.replace(staging.path / part, self.path / part)
-        os.replace(staging.manifest_path, self.manifest_path)
-        shutil.rmtree(staging.path, ignore_errors=True)
-        shutil.rmtree(retired, ignore_errors=True)
+        staging.lexical = staging.vectors = staging.facets = None  # close its files
+        os.replace(staging.manifest_path, self.manifest_path)  # the swap
+        self._remove_unused()
         return stats
+
+    def _staging(self, build: str) -> SearchIndex:
+        """An index object for the build directory `build`, with the manifest inside it."""
+        staging = SearchIndex(self.path, self.feed_tz, self.ann_threshold)
+        staging.manifest_path = self.path / BUILDS_DIR / build / MANIFEST_FILE
+        return staging
+
+    def _resumable_build(self, ident: str) -> SearchIndex | None:
+        """The newest build left by a killed build for this database, if it opens whole."""
+        builds = self.path / BUILDS_DIR
+        names = sorted((p.name for p in builds.iterdir()), reverse=True) if builds.is_dir() else []
+        for name in names:
+            staging = self._staging(name)
+            manifest = Manifest.read(staging.manifest_path)
+            if manifest is not None and manifest.build == name and staging.open(ident):
+                return staging
+        return None
+
+    def _new_build(self, ident: str) -> SearchIndex:
+        name = new_build_name()
+        staging = self._staging(name)
+        build = self.path / BUILDS_DIR / name
+        build.mkdir(parents=True)
+        LexicalIndex(build / "lexical", create=True)  # before the manifest: it names a whole build
+        Manifest(database_id=ident, build=name).write(staging.manifest_path)
+        if not staging.open(ident):
+            raise RuntimeError(f"a new search index build in {build} cannot open")
+        return staging
+
+    def _migrate_legacy(self, load_vectors: bool) -> bool:
+        """Turn a version 1 index (parts in the directory itself) into a build, by hard
+        links: no data is copied and processes still reading the old paths keep them.
+
+        False (rebuild it instead) when it is not whole: vector files shorter than the
+        manifest says, or no papers in the keyword index although papers were indexed,
+        which is what an interrupted swap of earlier versions left behind.
+        """
+        assert self.manifest is not None and self.lexical is not None
+        legacy = self.manifest
+        vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold, create=False)
+        if (legacy.paper_seq > 0 and self.lexical.num_docs() == 0) or (
+            legacy.vector_rows > 0 and not vectors._holds(legacy.vector_rows)
+        ):
+            log.warning("the search index in %s is incomplete; rebuilding it", self.path)
+            return False
+        name = new_build_name()
+        build = self.path / BUILDS_DIR / name
+        build.mkdir(parents=True)
+        for part in INDEX_PARTS:
+            if (self.path / part).is_dir():
+                shutil.copytree(self.path / part, build / part, copy_function=_link_or_copy)
+        self.lexical = self.vectors = self.facets = None
+        Manifest(**{**legacy.__dict__, "build": name, "version": MANIFEST_VERSION}).write(
+            self.manifest_path
+        )
+        self._remove_unused()
+        return self.open(legacy.database_id, load_vectors=load_vectors)
+
+    def _remove_unused(self, keep: str | None = None) -> None:
+        """Delete the builds the live manifest does not name (except `keep`, the build in
+        progress), and the files of a version 1 index once a build replaced it."""
+        live = Manifest.read(self.manifest_path)
+        builds = self.path / BUILDS_DIR
+        if builds.is_dir():
+            for entry in builds.iterdir():
+                if entry.name != keep and (live is None or entry.name != live.build):
+                    shutil.rmtree(entry, ignore_errors=True)
+        if live is None or live.build is not None:
+            for name in LEGACY_ENTRIES:
+                shutil.rmtree(self.path / name, ignore_errors=True)
 
     def _write_manifest(self) -> None:
         assert self.manifest is not None
@@ -345,7 +497,8 @@ class SearchIndex:
         assert self.manifest is not None
         facets = self.facets
         if facets is None:
-            facets = Facets(self.path / "facets")
+            assert self.build_path is not None
+            facets = Facets(self.build_path / "facets")
             self.manifest.facets_seq = 0
         start = cursor = self.manifest.facets_seq
         while True:
@@ -390,6 +543,8 @@ class SearchIndex:
         assert self.manifest is not None
         if target <= self.manifest.embedding_seq:
             return 0  # no embedding changed
+        assert self.build_path is not None
+        (self.build_path / "vectors").mkdir(exist_ok=True)  # the sync creates, readers never
         if self.vectors is None:
             self.load_vectors()
         assert self.vectors is not None

@@ -90,11 +90,21 @@ class Filters:
 
 
 class LexicalIndex:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
+        """Open the index in `path`, creating an empty one there if `create`.
+
+        Readers pass `create=False`: they open existing files only (FileNotFoundError if
+        there is no index), so a reader racing a rebuild never leaves an empty index behind.
+        """
         self.path = path
-        path.mkdir(parents=True, exist_ok=True)
         self.schema = build_schema()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        elif (path / "meta.json").is_file():
+            self.index = tantivy.Index.open(str(path))
+        else:
+            raise FileNotFoundError(f"no keyword index in {path}")
         self.text = text_analyzer()
         self.names = name_analyzer()
         self.index.register_tokenizer(TEXT_ANALYZER, self.text)

@@ -42,11 +42,16 @@ def _usearch_index():  # type: ignore[no-untyped-def]
 
 
 class VectorStore:
-    def __init__(self, path: Path, dim: int, ann_threshold: int = ANN_THRESHOLD) -> None:
+    def __init__(
+        self, path: Path, dim: int, ann_threshold: int = ANN_THRESHOLD, create: bool = True
+    ) -> None:
+        """A store in `path`, created there if `create`; readers pass `create=False` and so
+        never write to an index directory (`load` then fails if the files are missing)."""
         self.path = path
         self.dim = dim
         self.ann_threshold = ann_threshold
-        path.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
         self._vectors_file = path / "vectors.f16"
         self._keys_file = path / "keys.i64"
         self._ann_file = path / "ann.usearch"
@@ -61,9 +66,15 @@ class VectorStore:
     # --- persistence --------------------------------------------------------------------
 
     def load(self, rows: int) -> None:
-        """Open the first `rows` rows written by an earlier `flush`."""
+        """Open the first `rows` rows written by an earlier `flush`.
+
+        Files shorter than `rows` (or missing) raise FileNotFoundError: an index that lost
+        its vectors must be rebuilt, not served as if it had none.
+        """
         self.rows = rows
-        if rows and self._keys_file.exists():
+        if rows and not self._holds(rows):
+            raise FileNotFoundError(f"the vector files in {self.path} hold fewer than {rows} rows")
+        if rows:
             self.keys = np.fromfile(self._keys_file, dtype=np.int64, count=rows).copy()
             self.vectors = np.memmap(
                 self._vectors_file, dtype=np.float16, mode="r", shape=(rows, self.dim)
@@ -79,6 +90,15 @@ class VectorStore:
             Index = _usearch_index()
             self._ann = Index.restore(str(self._ann_file), view=False)
             self._ann.expansion_search = EXPANSION_SEARCH  # not kept in the saved file
+
+    def _holds(self, rows: int) -> bool:
+        try:
+            return (
+                self._keys_file.stat().st_size >= rows * 8
+                and self._vectors_file.stat().st_size >= rows * self.dim * 2
+            )
+        except OSError:
+            return False
 
     def flush(self) -> int:
         """Write everything to disk (temp files renamed into place); return the row count."""
