@@ -360,14 +360,15 @@ def stage_index(size: int, args: argparse.Namespace) -> dict[str, Any]:
         db.dispose()
     seconds = time.perf_counter() - started
     lexical_seconds = marks.get("papers", started) - started
-    vectors_dir = index.path / "vectors"
+    build = index.build_path or index.path  # the live build's files
+    vectors_dir = build / "vectors"
     return {
         "seconds": seconds,
         "lexical_seconds": lexical_seconds,
         "vector_seconds": seconds - lexical_seconds,
         "papers": stats.papers,
         "vectors": stats.vectors,
-        "lexical_bytes": tree_bytes(index.path / "lexical"),
+        "lexical_bytes": tree_bytes(build / "lexical"),
         "vector_bytes": tree_bytes(vectors_dir / "vectors.f16")
         + tree_bytes(vectors_dir / "keys.i64")
         if vectors_dir.exists()
