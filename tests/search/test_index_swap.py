@@ -219,6 +219,31 @@ def test_readers_keep_serving_a_build_deleted_under_them(
     assert reader.vectors.vector(1) is not None  # rows read from the deleted file
 
 
+def test_a_reader_whose_build_is_swapped_out_while_it_opens_opens_the_new_one(
+    db: Database, old_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest is read, then a rebuild swaps and deletes that build before the reader
+    opens its files: the reader reads the manifest again instead of failing (or creating)."""
+    real_open_build = SearchIndex._open_build
+    reader = SearchIndex(old_index)
+    resolved: list[str | None] = []
+
+    def open_build_after_a_rebuild(index, manifest, stamp, load_vectors):  # type: ignore[no-untyped-def]
+        if index is reader:
+            resolved.append(manifest.build)
+            if len(resolved) == 1:
+                SearchIndex(old_index).sync(db, rebuild=True)
+        return real_open_build(index, manifest, stamp, load_vectors)
+
+    monkeypatch.setattr(SearchIndex, "_open_build", open_build_after_a_rebuild)
+    assert reader.open()
+    monkeypatch.undo()
+    assert len(resolved) == 2 and resolved[0] != resolved[1], resolved
+    assert reader.manifest is not None and reader.manifest.build == resolved[1]
+    assert not (old_index / BUILDS_DIR / str(resolved[0])).exists(), "a reader created files"
+    assert counts(reader) == (NEW, NEW)
+
+
 # --- readers never write --------------------------------------------------------------------
 
 

@@ -396,7 +396,7 @@ class SearchIndex:
         legacy = self.manifest
         vectors = VectorStore(self.path / "vectors", DIM, self.ann_threshold, create=False)
         if (legacy.paper_seq > 0 and self.lexical.num_docs() == 0) or (
-            legacy.vector_rows > 0 and not vectors._holds(legacy.vector_rows)
+            legacy.vector_rows > 0 and not vectors.holds(legacy.vector_rows)
         ):
             log.warning("the search index in %s is incomplete; rebuilding it", self.path)
             return False

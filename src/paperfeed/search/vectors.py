@@ -72,7 +72,7 @@ class VectorStore:
         its vectors must be rebuilt, not served as if it had none.
         """
         self.rows = rows
-        if rows and not self._holds(rows):
+        if rows and not self.holds(rows):
             raise FileNotFoundError(f"the vector files in {self.path} hold fewer than {rows} rows")
         if rows:
             self.keys = np.fromfile(self._keys_file, dtype=np.int64, count=rows).copy()
@@ -91,7 +91,8 @@ class VectorStore:
             self._ann = Index.restore(str(self._ann_file), view=False)
             self._ann.expansion_search = EXPANSION_SEARCH  # not kept in the saved file
 
-    def _holds(self, rows: int) -> bool:
+    def holds(self, rows: int) -> bool:
+        """Whether the files hold at least `rows` rows (written by `flush`)."""
         try:
             return (
                 self._keys_file.stat().st_size >= rows * 8
