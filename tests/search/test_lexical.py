@@ -136,3 +136,16 @@ def test_long_queries_on_big_archives_match_on_their_rarer_words(
     assert index.without_common(pasted.content_terms) == pasted.content_terms
     pks, _, total = index.search(pasted, Filters(), 100)
     assert pks[0] == 1 and total == 52
+
+
+def test_matching_gives_the_same_answer_by_lookups_and_by_term_set(
+    index: LexicalIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paperfeed.search.lexical as lexical
+
+    filters = Filters(organization_id=10)
+    answers = []
+    for limit in (0, 10**6):  # term_set_query, then one lookup per pk
+        monkeypatch.setattr(lexical, "PK_LOOKUP_LIMIT", limit)
+        answers.append(index.matching([1, 2, 3, 4, 99], filters))
+    assert answers[0] == answers[1] == {1, 3}

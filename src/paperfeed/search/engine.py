@@ -321,7 +321,7 @@ def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> l
     query = tantivy.Query.boolean_query(
         [
             (tantivy.Occur.Must, tantivy.Query.boolean_query(clauses)),
-            (tantivy.Occur.Must, tantivy.Query.term_set_query(index.lexical.schema, "pk", ids)),
+            (tantivy.Occur.Must, index.lexical.pk_clause(ids)),
         ]
     )
     bad, _, _ = index.lexical._run(query, len(ids))

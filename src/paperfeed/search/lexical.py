@@ -21,6 +21,7 @@ TEXT_ANALYZER = "paper_text"
 NAME_ANALYZER = "paper_names"
 FIELD_BOOSTS = {"title": 3.0, "authors": 1.5, "abstract": 1.0}
 EPOCH = date(1970, 1, 1)
+PK_LOOKUP_LIMIT = 256  # see LexicalIndex.pk_clause
 # Long queries on big archives drop their most common words (LexicalIndex.without_common).
 COMMON_TERM_SHARE = 0.05
 COMMON_TERMS_MIN_DOCS = 20_000
@@ -210,11 +211,21 @@ class LexicalIndex:
         clauses = self.filter_clauses(filters)
         if not clauses or not pks:
             return set(pks)
-        clauses.append(
-            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "pk", list(pks)))
-        )
+        clauses.append((tantivy.Occur.Must, self.pk_clause(pks)))
         found, _, _ = self._run(tantivy.Query.boolean_query(clauses), len(pks))
         return set(found)
+
+    def pk_clause(self, pks: list[int]) -> tantivy.Query:
+        """Papers with these primary keys.
+
+        `term_set_query` reads the pk column of every document (11 ms at 1M papers, however
+        few pks); up to a few hundred pks, one term lookup each is cheaper (~25 us each).
+        """
+        if len(pks) > PK_LOOKUP_LIMIT:
+            return tantivy.Query.term_set_query(self.schema, "pk", list(pks))
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, tantivy.Query.term_query(self.schema, "pk", pk)) for pk in pks]
+        )
 
     # --- query building -------------------------------------------------------------------
 
