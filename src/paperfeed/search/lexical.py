@@ -237,8 +237,11 @@ class LexicalIndex:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if words is None:
             words = parsed.content_terms or parsed.terms
-        should = [self.term_clause(t) for t in words]
-        should = [q for q in should if q is not None]
+        # Each word's matches in each field add up. A best-field (dis-max) clause per word
+        # ranked a little better (nDCG@10 0.765 against 0.758 keyword-only, 0.817 against
+        # 0.815 hybrid) but made tantivy twice as slow on short common-word queries at 1M
+        # papers (21 -> 11 ms): one flat union is scored block by block.
+        should = [q for t in words for q in self.field_clauses(t)]
         for phrase in parsed.phrases:
             q = self.phrase_clause(phrase)
             if q is not None:
@@ -295,21 +298,25 @@ class LexicalIndex:
 
     def term_clause(self, word: str) -> tantivy.Query | None:
         """One word searched in every field, the best field counting (title boosted)."""
+        per_field = self.field_clauses(word)
+        if not per_field:
+            return None
+        return tantivy.Query.disjunction_max_query(per_field, 0.3)
+
+    def field_clauses(self, word: str) -> list[tantivy.Query]:
+        """One word in each field, with the field's boost."""
         per_field = []
         for name, boost in FIELD_BOOSTS.items():
             tokens = (self.names if name == "authors" else self.text).analyze(word)
             if not tokens:
                 continue
-            parts = [tantivy.Query.term_query(self.schema, name, t) for t in tokens]
             q = (
-                parts[0]
-                if len(parts) == 1
+                tantivy.Query.term_query(self.schema, name, tokens[0])
+                if len(tokens) == 1
                 else tantivy.Query.phrase_query(self.schema, name, tokens)
             )
             per_field.append(tantivy.Query.boost_query(q, boost))
-        if not per_field:
-            return None
-        return tantivy.Query.disjunction_max_query(per_field, 0.3)
+        return per_field
 
     def phrase_clause(self, phrase: list[str]) -> tantivy.Query | None:
         per_field = []
