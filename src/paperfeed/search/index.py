@@ -254,13 +254,13 @@ class SearchIndex:
         build = self.build_dir(manifest)
         lexical = LexicalIndex(build / "lexical", create=False)
         vectors = self._open_vectors(build, manifest) if load_vectors else None
-        facets: Facets | None = Facets(build / "facets")
-        assert facets is not None
-        if not facets.load():  # an index written before facets existed, or they were lost
-            facets = None
+        facets = Facets(build / "facets")
+        has_facets = facets.load()
+        if not has_facets:  # an index written before facets existed, or they were lost
             manifest.facets_seq = 0
         self.manifest, self._manifest_stamp, self.build_path = manifest, stamp, build
-        self.lexical, self.vectors, self.facets = lexical, vectors, facets
+        self.lexical, self.vectors = lexical, vectors
+        self.facets = facets if has_facets else None
 
     def _open_vectors(self, build: Path, manifest: Manifest) -> VectorStore:
         vectors = VectorStore(build / "vectors", DIM, self.ann_threshold, create=False)
@@ -424,7 +424,8 @@ class SearchIndex:
                     shutil.rmtree(entry, ignore_errors=True)
         if live is None or live.build is not None:
             for name in LEGACY_ENTRIES:
-                shutil.rmtree(self.path / name, ignore_errors=True)
+                if (self.path / name).exists():
+                    shutil.rmtree(self.path / name, ignore_errors=True)
 
     def _write_manifest(self) -> None:
         assert self.manifest is not None
