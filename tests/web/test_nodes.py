@@ -120,11 +120,13 @@ def test_a_node_started_with_an_empty_index_catches_up(
     db: Database,
     start_node: Callable[[str], Node],
     encoder,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
 ) -> None:
     add_papers(db, 1, 15)
     assert embed_pending(db, encoder).embedded == 15
+    assert not (tmp_path / "index-fresh").exists()  # the node's index directory, before it starts
     fresh = start_node("fresh")
-    assert not (fresh.settings.index_dir / "manifest.json").exists()
+    assert fresh.settings.index_dir == tmp_path / "index-fresh"
     wait_for(lambda: len(fresh.search("colouring") or []) == 15, "the fresh node builds it")
     assert fresh.vectors() == 15, "the embeddings already in the database come too"
 
