@@ -28,15 +28,6 @@ from tests.web.live import start_server
 
 ROOT = Path(__file__).parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP = {"width": 1280, "height": 900}
 MOBILE = {"width": 390, "height": 844}
 PASSWORD = "a long enough password"
@@ -142,16 +133,10 @@ def tour_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    """Debian's Chromium, headless, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS
-        )
-        yield browser
-        browser.close()
+def chromium(browser):  # type: ignore[no-untyped-def]
+    """The journeys' headless Chromium (`tests/web/browser.py`), under the tour's name; test
+    modules import both fixtures."""
+    return browser
 
 
 def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from tests.web.browser import browser
 from tests.web.site_tour import (
     ARTIFACTS,
     DESKTOP,
@@ -27,7 +28,7 @@ from tests.web.site_tour import (
     tour_site,
 )
 
-__all__ = ["chromium", "tour_site"]  # fixtures
+__all__ = ["browser", "chromium", "tour_site"]  # fixtures
 
 pytestmark = pytest.mark.browser
 AXE = ROOT / ".cache" / "npm" / "node_modules" / "axe-core" / "axe.min.js"

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.web.browser import browser
 from tests.web.site_tour import (
     ADMIN,
     ARTIFACTS,
@@ -27,7 +28,7 @@ from tests.web.site_tour import (
     tour_site,
 )
 
-__all__ = ["chromium", "tour_site"]  # fixtures
+__all__ = ["browser", "chromium", "tour_site"]  # fixtures
 
 pytestmark = pytest.mark.browser
 KB = 1000
