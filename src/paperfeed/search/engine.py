@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from threading import Lock
@@ -235,7 +236,7 @@ def _vector_candidates(
         if matched <= EXACT_SUBSET_LIMIT:
             pks, sims = index.vectors.search(query, CANDIDATES, allowed=np.array(subset))
         else:
-            pks, sims = _overfetch(index, query, filters)
+            pks, sims = _overfetch(index, query, _passing_by_keyword_index(index, filters))
     else:
         pks, sims = index.vectors.search(query, CANDIDATES)
     ids = [int(p) for p in pks]
@@ -280,6 +281,18 @@ def _filtered_neighbours(
             keep &= np.fromiter((int(p) in passing for p in pks), bool, len(pks))
         return keep
 
+    return _overfetch(index, query, passes, k)
+
+
+def _overfetch(
+    index: SearchIndex,
+    query: np.ndarray,
+    passes: Callable[[np.ndarray], np.ndarray],
+    k: int = 4 * CANDIDATES,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest CANDIDATES papers that pass: k neighbours, then 4k, ... until enough do."""
+    assert index.vectors is not None
+    total = max(index.vectors.count, 1)
     while True:
         pks, sims = index.vectors.search(query, k, passes=passes)
         if len(pks) >= CANDIDATES or k >= total or k >= OVERFETCH_LIMIT:
@@ -287,19 +300,18 @@ def _filtered_neighbours(
         k = min(total, k * 4)
 
 
-def _overfetch(
-    index: SearchIndex, query: np.ndarray, filters: Filters
-) -> tuple[np.ndarray, np.ndarray]:
-    """Broad filters: fetch more neighbours until enough pass (filters keep > 1/250 here)."""
-    assert index.vectors is not None and index.lexical is not None
-    k = CANDIDATES * 4
-    while True:
-        pks, sims = index.vectors.search(query, k)
-        passing = index.lexical.matching([int(p) for p in pks], filters)
-        keep = np.array([int(p) in passing for p in pks], dtype=bool)
-        if keep.sum() >= CANDIDATES or k >= index.vectors.count or k >= 51_200:
-            return pks[keep][:CANDIDATES], sims[keep][:CANDIDATES]
-        k *= 4
+def _passing_by_keyword_index(
+    index: SearchIndex, filters: Filters
+) -> Callable[[np.ndarray], np.ndarray]:
+    """`passes` for an index without facet arrays: ask the keyword index."""
+    assert index.lexical is not None
+    lexical = index.lexical
+
+    def passes(pks: np.ndarray) -> np.ndarray:
+        passing = lexical.matching([int(p) for p in pks], filters)
+        return np.fromiter((int(p) in passing for p in pks), bool, len(pks))
+
+    return passes
 
 
 def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> list[int]:

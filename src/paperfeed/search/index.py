@@ -10,7 +10,7 @@ paperfeed at another database never serves a stale index.
 
 Several processes of one node share the directory (web workers, `paperfeed worker`,
 `paperfeed index`): a sync holds an exclusive `flock` on `sync.lock` inside it, and readers
-pick up its result through `refresh`.
+pick up its result when the manifest's stamp changes (`SearchRuntime.index`).
 
 The files live in a build directory, `builds/<name>/` (lexical, vectors, facets), and the
 manifest names the live one. A build from scratch (`--rebuild`, a first build, or another
@@ -280,12 +280,6 @@ class SearchIndex:
     @property
     def ready(self) -> bool:
         return self.manifest is not None and self.lexical is not None
-
-    def refresh(self) -> None:
-        """Pick up a sync written by another process (a cheap stat when nothing changed)."""
-        stamp = manifest_stamp(self.manifest_path)
-        if stamp is not None and stamp != self._manifest_stamp:
-            self.open(self.manifest.database_id if self.manifest else None)
 
     # --- syncing ------------------------------------------------------------------------
 
