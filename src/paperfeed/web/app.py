@@ -37,6 +37,7 @@ from paperfeed.web import (
     votes,
 )
 from paperfeed.web.compression import GzipUnlessSecret
+from paperfeed.web.forms import BodyLimit
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db = db or Database(settings.resolved_database_url())
     app.state.templates = make_templates(settings)
     app.add_middleware(GzipUnlessSecret)
+    app.add_middleware(BodyLimit)  # 413 for bodies over forms.MAX_BODY, before any route
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)
     app.include_router(downloads.router)  # before the pages: `/users/x.rss`, `/papers/x.bib`
@@ -74,7 +76,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     outage.register(app)  # 503 + Retry-After while the database is away; /readyz
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> PlainTextResponse:
+    async def healthz() -> PlainTextResponse:  # on the loop: never queued behind the threads
         return PlainTextResponse("ok")
 
     @app.exception_handler(StarletteHTTPException)

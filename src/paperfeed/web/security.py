@@ -22,6 +22,7 @@ from paperfeed.community.limits import Limit, hit
 from paperfeed.db import Database
 from paperfeed.models import User, WebSession
 from paperfeed.web.caching import SESSION_COOKIE
+from paperfeed.web.forms import FormDep
 
 CSRF_COOKIE = "pf_csrf"
 CSRF_FIELD = "csrf"
@@ -131,10 +132,12 @@ def issue_csrf_cookie(request: Request, response: Response) -> None:
         response.headers["Cache-Control"] = "private, no-store"
 
 
-async def check_csrf(request: Request) -> None:
-    """Reject a state-changing form that did not come from one of our pages."""
-    form = await request.form()
-    sent = str(form.get(CSRF_FIELD, ""))
+def check_csrf(request: Request, form: FormDep) -> None:
+    """Reject a state-changing form that did not come from one of our pages.
+
+    Sync (thread pool): finding the session's token reads the database.
+    """
+    sent = form.text(CSRF_FIELD, max_len=200)
     user = resolve_user(request)
     expected = (
         request.state.web_session.csrf_token
