@@ -18,6 +18,7 @@ from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token,
 from paperfeed.models import Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.web.deps import ReaderDep
+from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.security import (
     CurrentUser,
     SignedInUser,
@@ -34,6 +35,7 @@ router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
 VERIFY_MAX_AGE = 7 * 86400
 RESET_MAX_AGE = 3600
+MAX_EMAIL = 320  # checked before any regex looks at the address
 Csrf = Depends(check_csrf)
 
 
@@ -46,11 +48,9 @@ def page(request: Request, template: str, status: int = 200, **context: Any) -> 
     return response
 
 
-def safe_next(target: str | None) -> str:
-    """Only local paths, so a crafted link cannot send people elsewhere after logging in."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/"
+def safe_next(request: Request, target: str | None) -> str:
+    """Only this site, so a crafted link cannot send people elsewhere after logging in."""
+    return safe_redirect_target(target, request.app.state.settings.site_url) or "/"
 
 
 def send(request: Request, to: str, subject: str, text: str) -> bool:
@@ -89,9 +89,12 @@ def signup_form(request: Request, user: CurrentUser) -> Response:
 
 
 @router.post("/signup", dependencies=[Csrf])
-async def signup(request: Request) -> Response:
-    form = await request.form()
-    values = {k: str(form.get(k, "")) for k in ("username", "email", "password")}
+def signup(request: Request, form: FormDep) -> Response:
+    values = {
+        "username": form.text("username", max_len=100),
+        "email": form.text("email", max_len=MAX_EMAIL),
+        "password": form.text("password", max_len=accounts.MAX_PASSWORD * 4),
+    }
     db = request.app.state.db
     enforce(db, SIGNUP, client_ip(request))
     try:
@@ -111,17 +114,17 @@ async def signup(request: Request) -> Response:
 
 @router.get("/login")
 def login_form(request: Request, user: CurrentUser) -> Response:
-    target = safe_next(request.query_params.get("next"))
+    target = safe_next(request, request.query_params.get("next"))
     if user is not None:
         return RedirectResponse(target, status_code=303)
     return page(request, "login.html", form={"next": target})
 
 
 @router.post("/login", dependencies=[Csrf])
-async def login(request: Request) -> Response:
-    form = await request.form()
-    login_name, password = str(form.get("login", "")), str(form.get("password", ""))
-    target = safe_next(str(form.get("next", "/")))
+def login(request: Request, form: FormDep) -> Response:
+    login_name = form.text("login", max_len=MAX_EMAIL)
+    password = form.text("password", max_len=accounts.MAX_PASSWORD * 4)
+    target = safe_next(request, form.text("next", max_len=2000, default="/"))
     db = request.app.state.db
     enforce(db, LOGIN, client_ip(request))
     enforce(db, LOGIN, f"account:{login_name.strip().lower()[:100]}")
@@ -177,9 +180,9 @@ def account_page(request: Request, user: User, status: int = 200, **context: Any
 
 
 @router.post("/account/tokens", dependencies=[Csrf])
-async def create_api_token(request: Request, user: SignedInUser) -> Response:
+def create_api_token(request: Request, user: SignedInUser, form: FormDep) -> Response:
     """Create a token and show it this once (the database keeps only its hash)."""
-    name = str((await request.form()).get("name", ""))
+    name = form.text("name", max_len=api_tokens.MAX_NAME * 10)
     try:
         with request.app.state.db.transaction() as session:
             created = api_tokens.create_token(session, user, name)
@@ -201,9 +204,9 @@ def revoke_api_token(request: Request, user: SignedInUser, token_id: int) -> Res
 
 
 @router.post("/account/password", dependencies=[Csrf])
-async def change_password(request: Request, user: SignedInUser) -> Response:
-    form = await request.form()
-    current, new = str(form.get("current", "")), str(form.get("new", ""))
+def change_password(request: Request, user: SignedInUser, form: FormDep) -> Response:
+    current = form.text("current", max_len=accounts.MAX_PASSWORD * 4)
+    new = form.text("new", max_len=accounts.MAX_PASSWORD * 4)
     db = request.app.state.db
     enforce(db, LOGIN, f"account:{user.username.lower()}")
     try:
@@ -255,9 +258,8 @@ def reset_form(request: Request) -> Response:
 
 
 @router.post("/reset", dependencies=[Csrf])
-async def reset_request(request: Request) -> Response:
-    form = await request.form()
-    email = accounts.normalize_email(str(form.get("email", "")))
+def reset_request(request: Request, form: FormDep) -> Response:
+    email = accounts.normalize_email(form.text("email", max_len=MAX_EMAIL))
     db = request.app.state.db
     settings = request.app.state.settings
     enforce(db, RESET, client_ip(request))
@@ -302,9 +304,9 @@ def reset_confirm_form(request: Request) -> Response:
 
 
 @router.post("/reset/confirm", dependencies=[Csrf])
-async def reset_confirm(request: Request) -> Response:
-    form = await request.form()
-    token, new = str(form.get("token", "")), str(form.get("new", ""))
+def reset_confirm(request: Request, form: FormDep) -> Response:
+    token = form.text("token", max_len=1000)
+    new = form.text("new", max_len=accounts.MAX_PASSWORD * 4)
     try:
         user = _reset_user(request, token)
         with request.app.state.db.transaction() as session:

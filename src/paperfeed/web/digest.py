@@ -12,7 +12,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from paperfeed.digest.content import ContentSource, follows_of
 from paperfeed.digest.periods import current_period
 from paperfeed.digest.sending import engine_searcher
 from paperfeed.models import DigestDelivery, Organization, Subscription
+from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, client_ip, enforce
 
 router = APIRouter(include_in_schema=False)
@@ -33,6 +34,11 @@ Csrf = Depends(check_csrf)
 SUBSCRIBE_PER_ADDRESS = Limit("digest-subscribe", 10, 3600)
 # A confirmation email per address at most this often, so the form cannot flood an inbox.
 MAIL_PER_ADDRESS = Limit("digest-mail", 3, 86400)
+# Field limits, checked before any parsing; the services' own limits give nicer messages.
+MAX_ADDRESS = 320
+MAX_TOPIC = subs.MAX_TOPIC_CHARS * 4
+MAX_TOKEN = 1000
+MAX_ID = 2**63 - 1
 
 
 def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
@@ -82,10 +88,9 @@ def subscribe_form(request: Request, user: CurrentUser) -> Response:
 
 
 @router.post("/digest/start")
-async def start_from_header(request: Request) -> Response:
+def start_from_header(request: Request, form: FormDep) -> Response:
     """The header's one-field form: show the full form with the address filled in."""
-    form = await request.form()
-    email = str(form.get("email", ""))[:320]
+    email = form.text("email", max_len=4000)[:320]
     return page(
         request,
         "digest_subscribe.html",
@@ -94,9 +99,13 @@ async def start_from_header(request: Request) -> Response:
 
 
 @router.post("/digest/subscribe", dependencies=[Csrf])
-async def subscribe(request: Request, user: CurrentUser) -> Response:
-    raw = await request.form()
-    form = {k: str(raw.get(k, "")) for k in ("email", "frequency", "trending", "query")}
+def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
+    form = {
+        "email": raw.text("email", max_len=MAX_ADDRESS),
+        "frequency": raw.text("frequency", max_len=100),
+        "trending": raw.text("trending", max_len=100),
+        "query": raw.text("query", max_len=MAX_TOPIC),
+    }
     db = request.app.state.db
     enforce(db, SUBSCRIBE_PER_ADDRESS, client_ip(request))
     try:
@@ -193,11 +202,10 @@ def confirm_page(request: Request) -> Response:
 
 
 @router.post("/digest/confirm")
-async def confirm(request: Request) -> Response:
+def confirm(request: Request, form: FormDep) -> Response:
     """The page's button: the token in the form proves the address, no cookie needed."""
     settings = request.app.state.settings
-    form = await request.form()
-    token = str(form.get("token", ""))
+    token = form.text("token", max_len=MAX_TOKEN)
     try:
         with request.app.state.db.transaction() as session:
             row = _confirmable(request, session, token)
@@ -239,10 +247,9 @@ def unsubscribe_page(request: Request) -> Response:
 
 
 @router.post("/digest/unsubscribe")
-async def unsubscribe(request: Request) -> Response:
+def unsubscribe(request: Request, form: FormDep) -> Response:
     """The page's button, and RFC 8058 one-click (token in the URL, no cookies)."""
-    form = await request.form()
-    token = request.query_params.get("token") or str(form.get("token", ""))
+    token = request.query_params.get("token") or form.text("token", max_len=MAX_TOKEN)
     try:
         with request.app.state.db.transaction() as session:
             row = subs.from_token(request.app.state.settings, session, token, subs.UNSUBSCRIBE)
@@ -311,9 +318,8 @@ def manage(request: Request) -> Response:
     return _manage_view(request, request.query_params.get("token", ""), notice=notice)
 
 
-async def _manage_action(request: Request, action: str) -> Response:
-    form = await request.form()
-    token = str(form.get("token", ""))
+def _manage_action(request: Request, form: Form, action: str) -> Response:
+    token = form.text("token", max_len=MAX_TOKEN)
     settings = request.app.state.settings
     try:
         with request.app.state.db.transaction() as session:
@@ -323,22 +329,22 @@ async def _manage_action(request: Request, action: str) -> Response:
             if action == "settings":
                 subs.update_settings(
                     row,
-                    str(form.get("frequency", "")),
-                    bool(form.get("trending")),
-                    bool(form.get("skip_weekends")),
+                    form.text("frequency", max_len=100),
+                    bool(form.text("trending", max_len=100)),
+                    bool(form.text("skip_weekends", max_len=100)),
                 )
             elif action == "added":
                 subs.add_topic(
                     session,
                     row,
-                    str(form.get("query", "")),
-                    str(form.get("author", "")),
-                    str(form.get("org", "")),
+                    form.text("query", max_len=MAX_TOPIC),
+                    form.text("author", max_len=MAX_TOPIC),
+                    form.text("org", max_len=MAX_TOPIC),
                 )
             elif action == "removed":
                 try:
-                    topic_id = int(str(form.get("topic", "")))
-                except ValueError:
+                    topic_id = parse_int(form.text("topic", max_len=40), "topic", 1, MAX_ID)
+                except HTTPException:
                     raise subs.SubscriptionError("That topic does not exist.") from None
                 if not subs.remove_topic(session, row, topic_id):
                     raise subs.SubscriptionError("That topic does not exist (already removed?).")
@@ -353,23 +359,23 @@ async def _manage_action(request: Request, action: str) -> Response:
 
 
 @router.post("/digest/manage/settings")
-async def manage_settings(request: Request) -> Response:
-    return await _manage_action(request, "settings")
+def manage_settings(request: Request, form: FormDep) -> Response:
+    return _manage_action(request, form, "settings")
 
 
 @router.post("/digest/manage/topics")
-async def manage_add_topic(request: Request) -> Response:
-    return await _manage_action(request, "added")
+def manage_add_topic(request: Request, form: FormDep) -> Response:
+    return _manage_action(request, form, "added")
 
 
 @router.post("/digest/manage/topics/remove")
-async def manage_remove_topic(request: Request) -> Response:
-    return await _manage_action(request, "removed")
+def manage_remove_topic(request: Request, form: FormDep) -> Response:
+    return _manage_action(request, form, "removed")
 
 
 @router.post("/digest/manage/resume")
-async def manage_resume(request: Request) -> Response:
-    return await _manage_action(request, "resumed")
+def manage_resume(request: Request, form: FormDep) -> Response:
+    return _manage_action(request, form, "resumed")
 
 
 @router.get("/digest/preview")
