@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,13 +38,22 @@ class AccountError(ValueError):
     """A request about an account that cannot be done; the message says why."""
 
 
+# One argon2 call takes tens of milliseconds of CPU and 64 MiB. At most HASH_CONCURRENCY run
+# at once per process, so a burst of logins waits here (in the web threads, never on the event
+# loop) instead of taking every core and all the memory.
+HASH_CONCURRENCY = 2
+_hash_slots = threading.BoundedSemaphore(HASH_CONCURRENCY)
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hash_slots:
+        return _hasher.hash(password)
 
 
 def password_matches(user: User, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        with _hash_slots:
+            return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
