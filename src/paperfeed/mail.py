@@ -293,3 +293,17 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
 def _reply_of(code: int, message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
     return f"{code} {' '.join(text.split())}"
+
+
+def classify(cause: BaseException | None) -> str:
+    """permanent (a bounce), fatal (fix the settings) or transient (try again)."""
+    if isinstance(cause, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in cause.recipients.values()]
+        return "permanent" if codes and all(code >= 500 for code in codes) else "transient"
+    if isinstance(cause, smtplib.SMTPSenderRefused | smtplib.SMTPAuthenticationError):
+        return "fatal" if cause.smtp_code >= 500 else "transient"
+    if isinstance(cause, smtplib.SMTPNotSupportedError | ssl.SSLError):
+        return "fatal"
+    if isinstance(cause, smtplib.SMTPResponseException):
+        return "permanent" if cause.smtp_code >= 500 else "transient"
+    return "transient"

@@ -537,6 +537,42 @@ class IngestCursor(Base):
     updated_at: Mapped[datetime]
 
 
+# --- outgoing mail ------------------------------------------------------------------------
+
+
+class OutgoingMail(Base):
+    """A message waiting for, or past, delivery: the queue every one-off email goes through.
+
+    Written in the same transaction as what caused it (a sign-up, a reset request), so a
+    message exists exactly when its cause does; a background sender delivers it. States:
+    queued -> sending (claimed by `claimed_by` until `claimed_until`) -> sent | failed
+    (permanent, or out of attempts); a transient failure puts it back to queued with a later
+    `next_attempt_at`.
+    """
+
+    __tablename__ = "outgoing_mail"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # verify | reset | digest-link | ...
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(500))
+    message: Mapped[str] = mapped_column(Text)  # the whole RFC 5322 message, as sent
+    message_id: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_outgoing_mail_status_next", "status", "next_attempt_at"),)
+
+
 __all__ = [
     "ApiToken",
     "AuthorClaim",
@@ -550,6 +586,7 @@ __all__ = [
     "JobRun",
     "ModerationLog",
     "OrgMembership",
+    "OutgoingMail",
     "Organization",
     "Paper",
     "PaperAlias",

@@ -3,6 +3,7 @@
 Only the SHA-256 of a token is stored, so a copy of the database yields no usable token; the
 token itself is shown once, when it is created. Tokens are named (so people recognise the
 one to revoke) and revoked by setting `revoked_at`, which keeps the row for the record.
+A password change or reset revokes every token of the account.
 A banned user's tokens stop working with the ban, like their sessions.
 """
 
@@ -13,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
@@ -89,6 +90,16 @@ def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
         raise ApiTokenError("There is no such token on your account (it may be revoked already).")
     row.revoked_at = clock.now()
     return row
+
+
+def revoke_all_tokens(session: Session, user_id: int) -> int:
+    """Revoke every live token of an account (on a password change or reset); how many."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def token_user(session: Session, token: str) -> tuple[ApiToken, User]:

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import smtplib
-import ssl
 import sys
 import threading
 import time
@@ -38,7 +36,7 @@ from paperfeed.digest import ledger
 from paperfeed.digest.compose import ComposedDigest, compose, to_message
 from paperfeed.digest.content import SEARCH_CANDIDATES, ContentSource, Searcher, follows_of
 from paperfeed.digest.periods import FREQUENCIES, DigestPeriod, current_period, is_weekend
-from paperfeed.mail import Mailer, MailError
+from paperfeed.mail import Mailer, MailError, classify
 from paperfeed.models import DigestDelivery, SavedSearch, Subscription
 
 if TYPE_CHECKING:
@@ -430,20 +428,6 @@ class _Run:
                 ledger.mark_failed(
                     session, item, f"not attempted: {self.report.aborted}", attempted=False
                 )
-
-
-def classify(cause: BaseException | None) -> str:
-    """permanent (a bounce), fatal (fix the settings) or transient (try again)."""
-    if isinstance(cause, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in cause.recipients.values()]
-        return "permanent" if codes and all(code >= 500 for code in codes) else "transient"
-    if isinstance(cause, smtplib.SMTPSenderRefused | smtplib.SMTPAuthenticationError):
-        return "fatal" if cause.smtp_code >= 500 else "transient"
-    if isinstance(cause, smtplib.SMTPNotSupportedError | ssl.SSLError):
-        return "fatal"
-    if isinstance(cause, smtplib.SMTPResponseException):
-        return "permanent" if cause.smtp_code >= 500 else "transient"
-    return "transient"
 
 
 def _extras(
