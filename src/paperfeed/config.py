@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # Web processes sync this node's search index from the database every this many
     # seconds (only when the database changed; 0 turns it off). See search/follow.py.
     index_follow_seconds: float = Field(default=5.0, ge=0)
+    # Accounts: a session ends this many days after log-in, however active (it also ends
+    # after 30 idle days).
+    session_lifetime_days: int = Field(default=90, ge=1)
     # Community submissions.
     submission_window_days: int = 14
     submission_daily_cap: int = 5
@@ -54,6 +57,12 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     mail_from: str = "paperfeed <noreply@localhost>"
+    # The outgoing mail queue (outbox.py): seconds between a sender's looks at the queue
+    # (a message queued in the same process wakes it at once; 0 turns the web process's
+    # sender off), tries per message, and the first retry's delay (doubled each time).
+    mail_send_interval: float = Field(default=5.0, ge=0)
+    mail_max_attempts: int = Field(default=6, ge=1)
+    mail_retry_seconds: float = Field(default=60.0, ge=0)
     # arXiv.
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"

@@ -20,13 +20,14 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
+from paperfeed.community.api_tokens import revoke_all_tokens
+from paperfeed.email_address import EmailAddressError, parse_email_address
 from paperfeed.models import ModerationLog, User, WebSession
 
 SESSION_DAYS = 30
 TOUCH_EVERY = timedelta(hours=1)
 ROLES = ("user", "moderator", "admin")
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,29}$")
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 RESERVED = frozenset({"admin", "api", "login", "logout", "signup", "settings", "papers", "orgs"})
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -82,8 +83,10 @@ def create_user(
         raise AccountError(
             "Usernames have 3 to 30 letters, digits, '-' or '_', starting with a letter or digit."
         )
-    if not EMAIL.match(email) or len(email) > 320:
-        raise AccountError("That does not look like an email address.")
+    try:
+        email = parse_email_address(email)
+    except EmailAddressError as exc:
+        raise AccountError(str(exc)) from None
     check_password(password)
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
@@ -120,14 +123,31 @@ def find_user(session: Session, login: str) -> User | None:
 
 
 def authenticate(session: Session, login: str, password: str) -> User:
+    """The account for these credentials, or AccountError.
+
+    An unknown login is checked against a dummy hash, so a wrong password costs the same
+    time (one argon2 verification) whether or not the account exists.
+    """
     user = find_user(session, login)
-    if user is None or not password_matches(user, password):
+    if user is None:
+        _dummy_user_check(password)
+        raise AccountError("Wrong username or password.")
+    if not password_matches(user, password):
         raise AccountError("Wrong username or password.")
     if user.banned_at is not None:
         raise AccountError("This account is banned.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+_DUMMY: list[User] = []
+
+
+def _dummy_user_check(password: str) -> None:
+    if not _DUMMY:
+        _DUMMY.append(User(username="", email="", password_hash=hash_password(secrets.token_hex())))
+    password_matches(_DUMMY[0], password)
 
 
 # --- sessions -----------------------------------------------------------------------------
@@ -159,8 +179,14 @@ def start_session(session: Session, user: User, user_agent: str | None = None) -
     return NewSession(secret, row.csrf_token)
 
 
-def session_user(session: Session, cookie: str) -> tuple[WebSession, User] | None:
-    """The live session and its (unbanned) user for a cookie value, or None."""
+def session_user(
+    session: Session, cookie: str, lifetime_days: int = 90
+) -> tuple[WebSession, User] | None:
+    """The live session and its (unbanned) user for a cookie value, or None.
+
+    A session ends 30 days after it was last used, and `lifetime_days` after log-in however
+    often it is used, so a stolen cookie stops working even in a busy browser.
+    """
     found = session.execute(
         select(WebSession, User)
         .join(User, User.id == WebSession.user_id)
@@ -169,7 +195,10 @@ def session_user(session: Session, cookie: str) -> tuple[WebSession, User] | Non
     if found is None:
         return None
     web_session, user = found
-    if web_session.expires_at <= clock.now() or user.banned_at is not None:
+    now = clock.now()
+    if web_session.expires_at <= now or user.banned_at is not None:
+        return None
+    if web_session.created_at + timedelta(days=lifetime_days) <= now:
         return None
     return web_session, user
 
@@ -188,9 +217,12 @@ def end_all_sessions(session: Session, user_id: int, except_cookie: str | None =
 def change_password(
     session: Session, user: User, new_password: str, keep_cookie: str | None
 ) -> None:
+    """Set a new password; every other session ends and every API token is revoked (a
+    password change is what someone does who fears their account is in other hands)."""
     check_password(new_password)
     user.password_hash = hash_password(new_password)
     end_all_sessions(session, user.id, except_cookie=keep_cookie)
+    revoke_all_tokens(session, user.id)
 
 
 # --- roles and bans -----------------------------------------------------------------------

@@ -41,8 +41,9 @@ def resolve_user(request: Request) -> User | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         db = request.app.state.db
+        lifetime = request.app.state.settings.session_lifetime_days
         with db.reader() as session:
-            found = session_user(session, cookie)
+            found = session_user(session, cookie, lifetime)
         if found is not None:
             web_session, user = found
             request.state.user, request.state.web_session = user, web_session
@@ -55,8 +56,11 @@ def _touch(request: Request, web_session: WebSession) -> None:
     with request.app.state.db.transaction() as session:
         row = session.get(WebSession, web_session.id_hash)
         if row is not None:
+            lifetime = timedelta(days=request.app.state.settings.session_lifetime_days)
             row.last_seen_at = clock.now()
-            row.expires_at = clock.now() + timedelta(days=SESSION_DAYS)
+            row.expires_at = min(
+                clock.now() + timedelta(days=SESSION_DAYS), row.created_at + lifetime
+            )
 
 
 def current_user(request: Request) -> User | None:
