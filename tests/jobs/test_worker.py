@@ -21,7 +21,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.jobs import leases
 from paperfeed.jobs.status import collect, render
-from paperfeed.jobs.worker import Job, Worker, jobs_from_settings
+from paperfeed.jobs.worker import Job, JobSkipped, Worker, jobs_from_settings, next_due
 from paperfeed.models import JobRun
 from tests.conftest import FIXED_NOW
 from tests.servers import FakeOaiPmh
@@ -123,6 +123,68 @@ def test_a_crashed_workers_run_is_abandoned_and_its_job_taken_over(
     assert (old.holder, old.status) == ("crashed", "abandoned")
     assert old.error == "the worker stopped before the run finished"
     assert (new.holder, new.status) == ("rescuer", "ok")
+
+
+DAY = 24 * 3600
+
+
+def test_a_run_cut_short_does_not_count_toward_the_next_due_time(
+    tmp_path: Path, db: Database
+) -> None:
+    """A daily job interrupted by an outage runs again at once, not a day later."""
+    settings = settings_for(tmp_path, db)
+    job = Job("digest", DAY, lambda db, s: {"sent": 1})
+    worker = Worker(db, settings, [job], "w1", lease_seconds=300)
+    assert leases.acquire(db, "digest", worker.holder, 300)
+    worker._start("digest")  # then the database went away: the run stays `running`
+    back = FIXED_NOW + timedelta(seconds=30)  # the database is back
+    with clock.frozen(back):
+        assert next_due(db, job, "w1") == back  # due now: w1 knows it is not running it
+        assert next_due(db, job) == FIXED_NOW + timedelta(days=1)  # others see it running
+        (run,) = worker.run_once()
+    assert run.status == "ok"
+    cut, again = runs(db)
+    assert (cut.status, again.status) == ("abandoned", "ok")
+    with clock.frozen(FIXED_NOW + timedelta(seconds=60)):
+        assert worker.run_once() == []  # the finished run counts from its start
+    assert next_due(db, job, "w1") == FIXED_NOW + timedelta(days=1, seconds=30)
+
+
+def test_a_crashed_workers_daily_job_is_due_once_its_lease_expires(
+    tmp_path: Path, db: Database
+) -> None:
+    settings = settings_for(tmp_path, db)
+    job = Job("harvest", DAY, lambda db, s: {})
+    assert leases.acquire(db, "harvest", "crashed", 120)
+    Worker(db, settings, [job], "crashed")._start("harvest")
+    rescuer = Worker(db, settings, [job], "rescuer")
+    with clock.frozen(FIXED_NOW + timedelta(seconds=119)):
+        assert rescuer.run_once() == []  # its lease is live: it may still be running
+    with clock.frozen(FIXED_NOW + timedelta(seconds=121)):
+        assert "next run now" in render(collect(db, settings))
+        (run,) = rescuer.run_once()
+    assert run.status == "ok"
+    assert [r.status for r in runs(db)] == ["abandoned", "ok"]
+
+
+@pytest.mark.parametrize("outcome", ["ok", "failed", "skipped"])
+def test_a_finished_or_failed_run_counts_from_its_start(
+    tmp_path: Path, db: Database, outcome: str
+) -> None:
+    def end(db: Database, settings: Settings) -> dict[str, Any]:
+        if outcome == "failed":
+            raise RuntimeError("arXiv is down")
+        if outcome == "skipped":
+            raise JobSkipped("not installed")
+        return {}
+
+    job = Job("harvest", DAY, end)
+    worker = Worker(db, settings_for(tmp_path, db), [job], "w1")
+    (run,) = worker.run_once()
+    assert run.status == outcome
+    with clock.frozen(FIXED_NOW + timedelta(hours=23)):
+        assert worker.run_once() == []
+        assert next_due(db, job, "w1") == FIXED_NOW + timedelta(days=1)
 
 
 def test_the_lease_is_renewed_while_a_long_job_runs(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from paperfeed import clock
 from paperfeed.config import Settings
@@ -66,3 +67,32 @@ def test_the_worker_waits_out_an_outage_and_runs_again(
     assert not thread.is_alive()
     finished = [run for run in runs(db) if run.status == "ok"]
     assert len(finished) >= 2
+
+
+def test_a_daily_job_cut_short_by_an_outage_runs_again_when_the_database_is_back(
+    tmp_path: Path, cluster_db: tuple[ThrowawayCluster, Database]
+) -> None:
+    """The run the outage interrupted is abandoned and does not push the job a day back."""
+    cluster, db = cluster_db
+    clock.set_now(None)
+    calls: list[str] = []
+
+    def digest(database: Database, settings: Settings) -> dict[str, Any]:
+        calls.append("start")
+        if len(calls) == 1:  # the database goes away in the middle of the first run
+            cluster.stop("immediate")
+            threading.Timer(2, cluster.start).start()
+            with database.reader() as session:
+                session.execute(text("SELECT 1"))
+        return {"sent": 1}
+
+    settings = Settings(data_dir=tmp_path, database_url=db.url, secret_key="x")
+    worker = Worker(db, settings, [Job("digest", 24 * 3600, digest)], "w1", lease_seconds=30)
+    thread = threading.Thread(target=worker.run_forever, kwargs={"outage_wait": 0.2})
+    thread.start()
+    try:
+        wait_for(lambda: len(calls) >= 2, 60, "the interrupted daily job did not run again")
+    finally:
+        worker.stopping.set()
+        thread.join(30)
+    assert [(run.status, run.holder) for run in runs(db)] == [("abandoned", "w1"), ("ok", "w1")]

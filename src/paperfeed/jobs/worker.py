@@ -1,7 +1,8 @@
 """`paperfeed worker`: harvest -> index -> digests, each on its own interval.
 
 A job is due when its last run (by any worker) started at least its interval ago
-(`PAPERFEED_WORKER_*_INTERVAL`; 0 turns it off). Before running, the worker takes the
+(`PAPERFEED_WORKER_*_INTERVAL`; 0 turns it off); a run cut short by a crash or an outage
+does not count (see `last_start`). Before running, the worker takes the
 job's lease (see `leases.py`) and checks again that it is due, so several workers can run
 side by side (for availability) and each job still runs once per interval. Every run is
 a `job_runs` row: started, finished, status (`running`, `ok`, `failed`, `skipped`,
@@ -20,19 +21,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database, is_outage
 from paperfeed.jobs import leases
-from paperfeed.models import JobRun
+from paperfeed.models import JobLease, JobRun
 
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Database, Settings], dict[str, Any]]
 ORDER = ("harvest", "index", "digest")
 OUTAGE_WAIT = 5.0  # seconds between tries while the database is unreachable
+FINISHED = ("ok", "failed", "skipped")  # the statuses of runs that count as having run
 
 
 class JobSkipped(Exception):
@@ -105,17 +107,40 @@ def jobs_from_settings(settings: Settings, names: Iterable[str] = ORDER) -> list
 # --- the worker --------------------------------------------------------------------------
 
 
-def last_start(db: Database, job: str) -> datetime | None:
+def last_start(db: Database, job: str, asking: str | None = None) -> datetime | None:
+    """When the last run that counts toward the schedule started.
+
+    Finished runs count (`ok`, `failed`, `skipped`), and a `running` one while its holder
+    still holds the job's lease. A run cut short counts for nothing: one marked
+    `abandoned`, one whose holder's lease has expired (a crashed worker, not yet marked),
+    and one left `running` by the `asking` worker itself, which is not running it (the
+    database went away mid-run). So an interrupted daily job runs again as soon as it
+    can, not a day later.
+    """
+    now = clock.now()
+    live = (
+        select(JobLease.job)
+        .where(
+            JobLease.job == JobRun.job,
+            JobLease.holder == JobRun.holder,
+            JobLease.expires_at > now,
+        )
+        .exists()
+    )
+    running = and_(JobRun.status == "running", live)
+    if asking is not None:
+        running = and_(running, JobRun.holder != asking)
     with db.reader() as session:
         return session.execute(
             select(func.max(JobRun.started_at)).where(
-                JobRun.job == job, JobRun.status != "abandoned"
+                JobRun.job == job, or_(JobRun.status.in_(FINISHED), running)
             )
         ).scalar_one()
 
 
-def next_due(db: Database, job: Job) -> datetime:
-    started = last_start(db, job.name)
+def next_due(db: Database, job: Job, asking: str | None = None) -> datetime:
+    """When `job` is due next; `asking` is the worker that asks (see `last_start`)."""
+    started = last_start(db, job.name, asking)
     return clock.now() if started is None else started + timedelta(seconds=job.interval)
 
 
@@ -143,7 +168,7 @@ class Worker:
         for job in self.jobs:
             if self.stopping.is_set():
                 break
-            if next_due(self.db, job) > clock.now():
+            if next_due(self.db, job, self.holder) > clock.now():
                 continue
             run = self.run_job(job)
             if run is not None:
@@ -161,7 +186,10 @@ class Worker:
             try:
                 self.run_once()
                 wait = min(
-                    [(next_due(self.db, job) - clock.now()).total_seconds() for job in self.jobs]
+                    [
+                        (next_due(self.db, job, self.holder) - clock.now()).total_seconds()
+                        for job in self.jobs
+                    ]
                     or [idle_max]
                 )
             except Exception as exc:
@@ -182,7 +210,7 @@ class Worker:
         if not leases.acquire(self.db, job.name, self.holder, self.ttl):
             return None
         try:
-            if next_due(self.db, job) > clock.now():
+            if next_due(self.db, job, self.holder) > clock.now():
                 return None  # another worker ran it while we waited for the lease
             run_id = self._start(job.name)
             renewer = _Renewer(self.db, job.name, self.holder, self.ttl)
