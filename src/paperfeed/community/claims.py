@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from paperfeed import clock
 from paperfeed.community.accounts import log
 from paperfeed.community.limits import Limit
-from paperfeed.models import AuthorClaim, Paper, PaperAlias, PaperAuthor, User
-from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.models import AuthorClaim, Paper, PaperAuthor, User
+from paperfeed.papers.lookup import find_by_id
 from paperfeed.papers.store import lock_changes, touch_paper
 
 CLAIM_LIMIT = Limit("claim", 30, 86400)
@@ -63,21 +63,12 @@ class QueueItem:
 
 
 def find_paper(session: Session, paper_id: str) -> Paper:
-    """A visible paper by public id (a versioned arXiv id or an old alias also works)."""
-    paper_id = paper_id.strip().strip("/")
-    parsed = parse_arxiv_id(paper_id)
-    wanted = parsed.base if parsed else paper_id[:64]
-    query = select(Paper).options(selectinload(Paper.authors))
-    paper = session.execute(query.where(Paper.public_id == wanted)).scalar_one_or_none()
-    if paper is None:
-        paper = session.execute(
-            query.join(PaperAlias, PaperAlias.paper_id == Paper.id).where(
-                PaperAlias.alias == wanted
-            )
-        ).scalar_one_or_none()
-    if paper is None or paper.hidden_at is not None:
-        raise ClaimNotFound(f"There is no paper with id “{wanted[:80]}” here.")
-    return paper
+    """A visible paper by any id form the other paper routes take (`canonical_id`)."""
+    found = find_by_id(session, paper_id, selectinload(Paper.authors))
+    if found is None or found.paper.hidden_at is not None:
+        shown = paper_id.strip().strip("/")[:80]
+        raise ClaimNotFound(f"There is no paper with id “{shown}” here.")
+    return found.paper
 
 
 def slots(session: Session, paper: Paper, user: User) -> list[Slot]:

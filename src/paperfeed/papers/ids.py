@@ -19,6 +19,7 @@ _ARXIV_URL = re.compile(
     rf"arxiv\.org/(?:abs|pdf|html)/(?P<id>(?:{NEW_STYLE}|{OLD_STYLE})(?:v\d+)?)", re.I
 )
 _LOCAL_ID = re.compile(r"^pf-[0-9a-f]{12}$")
+MAX_ID_LENGTH = 64  # longer than any id or alias we issue; longer input names no paper
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,21 @@ def parse_arxiv_id(text: str) -> ArxivId | None:
         return None
     version = match.group("version")
     return ArxivId(match.group("base"), int(version) if version else None)
+
+
+def canonical_id(text: str) -> str | None:
+    """The public id that an id in an address or a form names; None if it cannot name one.
+
+    Every route that takes a paper id (the page, `.bib`, `.md`, the API, upvotes, comments,
+    claims) calls this one function, so they all accept the same forms: `2401.01234`,
+    `2401.01234v2`, `arXiv:2401.01234`, an arxiv.org link, `hep-th/9901001`, and local ids
+    or old aliases as they are. A route whose id differs from the answer redirects to it.
+    """
+    text = text.strip().strip("/")
+    if not text or len(text) > MAX_ID_LENGTH:
+        return None
+    parsed = parse_arxiv_id(text)
+    return parsed.base if parsed is not None else text
 
 
 def is_local_id(text: str) -> bool:

@@ -10,15 +10,27 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from paperfeed import clock
+from paperfeed import clock, outbox
 from paperfeed.community import accounts, api_tokens
-from paperfeed.community.limits import LOGIN, RESET, SIGNUP
+from paperfeed.community.limits import (
+    LOGIN,
+    LOGIN_ACCOUNT,
+    LOGIN_DEVICE,
+    PASSWORD_CHANGE,
+    RESET,
+    SIGNUP,
+    hit,
+    over,
+)
 from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token, read_token
+from paperfeed.config import Settings
 from paperfeed.models import Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import FormDep, safe_redirect_target
+from paperfeed.web.known_browsers import known_device, remember_device
 from paperfeed.web.security import (
     CurrentUser,
     SignedInUser,
@@ -53,28 +65,34 @@ def safe_next(request: Request, target: str | None) -> str:
     return safe_redirect_target(target, request.app.state.settings.site_url) or "/"
 
 
-def send(request: Request, to: str, subject: str, text: str) -> bool:
-    """Send an email; report failure to the page instead of failing the request."""
-    from paperfeed.mail import MailError, send_mail
-
-    try:
-        send_mail(request.app.state.settings, to, subject, text)
-    except MailError:
-        log.exception("could not send %r to %s", subject, to)
-        return False
-    return True
-
-
-def send_verification(request: Request, user: User) -> bool:
-    settings = request.app.state.settings
+def queue_verification(session: Session, settings: Settings, user: User) -> None:
+    """Queue the confirmation link in the caller's transaction (outbox.py delivers it)."""
     token = make_token(settings, "verify", user.id, VERIFY_MAX_AGE, bind=user.email)
     link = f"{settings.site_url.rstrip('/')}/verify?token={token}"
-    return send(
-        request,
-        user.email,
-        f"Confirm your email address for {settings.site_name}",
-        f"Hello {user.username},\n\nConfirm your email address by opening this link:\n\n"
+    outbox.enqueue(
+        session,
+        settings,
+        kind="verify",
+        user_id=user.id,
+        to=user.email,
+        subject=f"Confirm your email address for {settings.site_name}",
+        text=f"Hello {user.username},\n\nConfirm your email address by opening this link:\n\n"
         f"{link}\n\nThe link works for 7 days. If you did not sign up, ignore this message.\n",
+    )
+
+
+def queue_reset(session: Session, settings: Settings, user: User) -> None:
+    token = make_token(settings, "reset", user.id, RESET_MAX_AGE, bind=user.password_hash)
+    link = f"{settings.site_url.rstrip('/')}/reset/confirm?token={quote(token)}"
+    outbox.enqueue(
+        session,
+        settings,
+        kind="reset",
+        user_id=user.id,
+        to=user.email,
+        subject=f"Reset your {settings.site_name} password",
+        text=f"Hello {user.username},\n\nChoose a new password here:\n\n{link}\n\n"
+        "The link works for one hour, once. If you did not ask for it, ignore this message.\n",
     )
 
 
@@ -103,12 +121,13 @@ def signup(request: Request, form: FormDep) -> Response:
                 session, values["username"], values["email"], values["password"]
             )
             new = accounts.start_session(session, user, request.headers.get("user-agent"))
+            queue_verification(session, request.app.state.settings, user)
     except accounts.AccountError as exc:
         values.pop("password")
         return page(request, "signup.html", status=400, form=values, error=str(exc))
-    sent = send_verification(request, user)
-    response = RedirectResponse("/account?welcome=1" + ("" if sent else "&mail=failed"), 303)
+    response = RedirectResponse("/account?welcome=1", 303)
     set_session_cookie(request, response, new.cookie)
+    remember_device(request, response, user.id)
     return response
 
 
@@ -127,16 +146,38 @@ def login(request: Request, form: FormDep) -> Response:
     target = safe_next(request, form.text("next", max_len=2000, default="/"))
     db = request.app.state.db
     enforce(db, LOGIN, client_ip(request))
-    enforce(db, LOGIN, f"account:{login_name.strip().lower()[:100]}")
+    # The account's own counters (see limits.py): keyed on the account, whichever of its
+    # names was typed, and on the typed text for unknown names, which behave the same.
+    with db.reader() as session:
+        known = accounts.find_user(session, login_name)
+    account_key = f"user:{known.id}" if known else f"name:{login_name.strip().lower()[:100]}"
+    device = known_device(request, known.id if known else None)
+    if device is not None:
+        enforce(db, LOGIN_DEVICE, device)
+    else:
+        with db.reader() as session:
+            verdict = over(session, LOGIN_ACCOUNT, account_key)
+        if not verdict.allowed:
+            raise HTTPException(
+                429,
+                "This account has had too many failed log-ins. Log in from a browser you have "
+                "used before, reset your password, or try again in "
+                f"{verdict.retry_after // 60 + 1} minutes.",
+                headers={"Retry-After": str(verdict.retry_after)},
+            )
     try:
         with db.transaction() as session:
             user = accounts.authenticate(session, login_name, password)
             new = accounts.start_session(session, user, request.headers.get("user-agent"))
     except accounts.AccountError as exc:
+        if device is None:
+            with db.transaction() as session:
+                hit(session, LOGIN_ACCOUNT, account_key)
         form_values = {"login": login_name, "next": target}
         return page(request, "login.html", status=400, form=form_values, error=str(exc))
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, new.cookie)
+    remember_device(request, response, user.id)
     return response
 
 
@@ -158,25 +199,31 @@ def logout(request: Request) -> Response:
 def account(request: Request, user: SignedInUser) -> Response:
     notice = None
     if request.query_params.get("welcome"):
-        notice = f"Welcome, {user.username}! We sent a confirmation link to {user.email}."
-    if request.query_params.get("mail") == "failed":
-        notice = (
-            "Your account is ready, but the confirmation email could not be sent. Try again below."
-        )
+        notice = f"Welcome, {user.username}! A confirmation link is on its way to {user.email}."
     if request.query_params.get("changed"):
-        notice = "Your password was changed. Other sessions were logged out."
+        notice = (
+            "Your password was changed. Other sessions were logged out and your API tokens "
+            "were revoked: create new ones for your scripts."
+        )
     if request.query_params.get("sent"):
-        notice = f"We sent a new confirmation link to {user.email}."
+        notice = f"A new confirmation link is on its way to {user.email}."
     if request.query_params.get("revoked"):
         notice = "The token was revoked: requests that send it now get 401."
     return account_page(request, user, notice=notice)
 
 
 def account_page(request: Request, user: User, status: int = 200, **context: Any) -> Response:
-    """The account page, with the user's API tokens."""
+    """The account page, with the user's API tokens and how its confirmation email fared."""
     with request.app.state.db.reader() as session:
         tokens = api_tokens.user_tokens(session, user.id)
-    return page(request, "account.html", status=status, me=user, tokens=tokens, **context)
+        mail = (
+            None
+            if user.email_verified_at is not None
+            else outbox.latest_for_user(session, user.id, "verify")
+        )
+    return page(
+        request, "account.html", status=status, me=user, tokens=tokens, mail=mail, **context
+    )
 
 
 @router.post("/account/tokens", dependencies=[Csrf])
@@ -208,7 +255,7 @@ def change_password(request: Request, user: SignedInUser, form: FormDep) -> Resp
     current = form.text("current", max_len=accounts.MAX_PASSWORD * 4)
     new = form.text("new", max_len=accounts.MAX_PASSWORD * 4)
     db = request.app.state.db
-    enforce(db, LOGIN, f"account:{user.username.lower()}")
+    enforce(db, PASSWORD_CHANGE, f"user:{user.id}")
     try:
         with db.transaction() as session:
             me = session.get(User, user.id)
@@ -223,9 +270,13 @@ def change_password(request: Request, user: SignedInUser, form: FormDep) -> Resp
 
 @router.post("/account/verify", dependencies=[Csrf])
 def resend_verification(request: Request, user: SignedInUser) -> Response:
-    enforce(request.app.state.db, RESET, f"verify:{user.id}")
-    sent = send_verification(request, user)
-    return RedirectResponse("/account?" + ("sent=1" if sent else "mail=failed"), 303)
+    db = request.app.state.db
+    enforce(db, RESET, f"verify:{user.id}")
+    with db.transaction() as session:
+        me = session.get(User, user.id)
+        if me is not None and me.email_verified_at is None:
+            queue_verification(session, request.app.state.settings, me)
+    return RedirectResponse("/account?sent=1", 303)
 
 
 @router.get("/verify")
@@ -263,24 +314,17 @@ def reset_request(request: Request, form: FormDep) -> Response:
     db = request.app.state.db
     settings = request.app.state.settings
     enforce(db, RESET, client_ip(request))
-    with db.reader() as session:
+    # The same work and the same answer whether or not the address has an account (the
+    # message is only queued here), so neither the page nor its timing tells.
+    with db.transaction() as session:
         user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
-    if user is not None and user.banned_at is None:
-        token = make_token(settings, "reset", user.id, RESET_MAX_AGE, bind=user.password_hash)
-        link = f"{settings.site_url.rstrip('/')}/reset/confirm?token={quote(token)}"
-        send(
-            request,
-            user.email,
-            f"Reset your {settings.site_name} password",
-            f"Hello {user.username},\n\nChoose a new password here:\n\n{link}\n\n"
-            "The link works for one hour, once. If you did not ask for it, ignore this message.\n",
-        )
-    # The same answer whether or not the address has an account: no way to probe for users.
+        if user is not None and user.banned_at is None:
+            queue_reset(session, settings, user)
     return page(
         request,
         "message.html",
         title="Check your email",
-        message=f"If an account uses {email}, we sent it a link to choose a new password.",
+        message=f"If an account uses {email}, a link to choose a new password is on its way to it.",
     )
 
 
@@ -317,13 +361,18 @@ def reset_confirm(request: Request, form: FormDep) -> Response:
         return page(request, "message.html", status=400, title="Link not valid", message=str(exc))
     except accounts.AccountError as exc:
         return page(request, "reset_confirm.html", status=400, token=token, error=str(exc))
-    return page(
+    response = page(
         request,
         "message.html",
         title="Password changed",
-        message="Your new password is set. You can log in with it now.",
+        message="Your new password is set. You can log in with it now. Every session was "
+        "logged out and your API tokens were revoked.",
         link=("/login", "Log in"),
     )
+    # The link proved the address: this browser may log in even while the account's
+    # failed-log-in cap is used up by someone else.
+    remember_device(request, response, user.id)
+    return response
 
 
 # --- profiles -------------------------------------------------------------------------------

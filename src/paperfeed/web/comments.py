@@ -21,6 +21,7 @@ from paperfeed.community import comments
 from paperfeed.community.comments import COMMENT, MAX_BODY, MAX_REASON, REPORT, CommentError
 from paperfeed.models import Comment, Paper, User
 from paperfeed.web.accounts import page
+from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role, resolve_user
 
 router = APIRouter(include_in_schema=False)
@@ -121,12 +122,9 @@ async def post_comment(request: Request, paper_id: str, user: SignedInUser) -> R
     enforce(state.db, COMMENT, f"user:{user.id}")
     try:
         with state.db.transaction() as session:
-            pk = session.execute(
-                select(Paper.id).where(Paper.public_id == paper_id, Paper.hidden_at.is_(None))
-            ).scalar_one_or_none()
-            if pk is None:
-                raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
-            comment = comments.add_comment(session, user, pk, body, parent_id)
+            paper = visible_paper(session, paper_id).paper
+            paper_id = paper.public_id
+            comment = comments.add_comment(session, user, paper.id, body, parent_id)
             new_id = comment.id
     except CommentError as exc:
         kind = "new" if parent_id is None else "reply"

@@ -21,13 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed import __version__, clock
-from paperfeed.models import Comment, Paper, PaperAlias, PaperAuthor, User
+from paperfeed.models import Comment, Paper, PaperAuthor, User
 from paperfeed.papers import feeds
-from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.store import current_change_seq
 from paperfeed.web import exports, listings, syndication
 from paperfeed.web.caching import Validators
 from paperfeed.web.deps import ReaderDep
+from paperfeed.web.paper_lookup import visible_paper
 
 router = APIRouter(include_in_schema=False)
 
@@ -214,25 +214,12 @@ def user_list(request: Request, session: ReaderDep, name: str, fmt: str) -> Resp
 # --- one paper: BibTeX and Markdown ---------------------------------------------------------
 
 
-def find_paper(request: Request, session: Session, paper_id: str, ext: str) -> Paper | Response:
+def find_paper(session: Session, paper_id: str, ext: str) -> Paper | Response:
     """The paper, a redirect to its canonical address, or a 404 that says why."""
-    paper_id = paper_id.strip("/")
-    parsed = parse_arxiv_id(paper_id)
-    if parsed is not None and parsed.version is not None:
-        return RedirectResponse(f"/papers/{parsed.base}.{ext}", status_code=301)
-    paper = session.execute(select(Paper).where(Paper.public_id == paper_id)).scalar_one_or_none()
-    if paper is None:
-        alias = session.execute(
-            select(Paper.public_id)
-            .join(PaperAlias, PaperAlias.paper_id == Paper.id)
-            .where(PaperAlias.alias == paper_id)
-        ).scalar_one_or_none()
-        if alias is not None:
-            return RedirectResponse(f"/papers/{alias}.{ext}", status_code=301)
-        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
-    if paper.hidden_at is not None:
-        raise HTTPException(404, "This paper was removed by a moderator.")
-    return paper
+    found = visible_paper(session, paper_id)
+    if not found.exact:
+        return RedirectResponse(f"/papers/{found.paper.public_id}.{ext}", status_code=301)
+    return found.paper
 
 
 def paper_authors(session: Session, paper: Paper) -> list[str]:
@@ -277,7 +264,7 @@ def _paper_response(request: Request, session: Session, paper_id: str, ext: str)
     v = cache_validators(request, session)
     if v.matches(request):
         return v.apply(Response(status_code=304), settings.cache_max_age)
-    found = find_paper(request, session, paper_id, ext)
+    found = find_paper(session, paper_id, ext)
     if isinstance(found, Response):
         return found
     paper = found

@@ -6,18 +6,17 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from paperfeed import clock
-from paperfeed.models import Paper, PaperAlias
+from paperfeed.models import Paper
 from paperfeed.papers import feeds
-from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
 from paperfeed.web.caching import not_modified, validators
 from paperfeed.web.comments import comment_section
 from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
@@ -176,31 +175,17 @@ def paper_route(request: Request, session: ReaderDep, paper_id: str) -> Response
 
 
 def paper_page(request: Request, session: Session, paper_id: str) -> Response:
-    paper_id = paper_id.strip("/")
-    parsed = parse_arxiv_id(paper_id)
-    if parsed is not None and parsed.version is not None:
-        return RedirectResponse(f"/papers/{parsed.base}", status_code=301)
-    paper = session.execute(
-        select(Paper)
-        .where(Paper.public_id == paper_id)
-        .options(
-            selectinload(Paper.authors),
-            selectinload(Paper.versions),
-            selectinload(Paper.organization),
-            selectinload(Paper.submitted_by),
-        )
-    ).scalar_one_or_none()
-    if paper is None:
-        alias = session.execute(
-            select(Paper.public_id)
-            .join(PaperAlias, PaperAlias.paper_id == Paper.id)
-            .where(PaperAlias.alias == paper_id)
-        ).scalar_one_or_none()
-        if alias is not None:
-            return RedirectResponse(f"/papers/{alias}", status_code=301)
-        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
-    if paper.hidden_at is not None:
-        raise HTTPException(404, "This paper was removed by a moderator.")
+    found = visible_paper(
+        session,
+        paper_id,
+        selectinload(Paper.authors),
+        selectinload(Paper.versions),
+        selectinload(Paper.organization),
+        selectinload(Paper.submitted_by),
+    )
+    paper = found.paper
+    if not found.exact:  # a version, an `arXiv:` prefix or an old alias: one address per paper
+        return RedirectResponse(f"/papers/{paper.public_id}", status_code=301)
     settings = request.app.state.settings
     feed_day = paper.feed_at.astimezone(settings.tz).date() if paper.feed_at else None
     index = request.app.state.search.index()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed.community.votes import set_vote, voted_papers
 from paperfeed.models import Paper
+from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.security import SignedInUser, check_csrf, resolve_user
 
 router = APIRouter(include_in_schema=False)
@@ -27,12 +27,9 @@ async def upvote(request: Request, paper_id: str, user: SignedInUser) -> Respons
     form = await request.form()
     wanted = str(form.get("vote", "1")) != "0"
     with request.app.state.db.transaction() as session:
-        pk = session.execute(
-            select(Paper.id).where(Paper.public_id == paper_id, Paper.hidden_at.is_(None))
-        ).scalar_one_or_none()
-        if pk is None:
-            raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
-        state = set_vote(session, user.id, pk, wanted)
+        paper = visible_paper(session, paper_id).paper
+        paper_id = paper.public_id
+        state = set_vote(session, user.id, paper.id, wanted)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"upvoted": state.voted, "upvotes": state.upvotes})
     back = request.headers.get("referer") or f"/papers/{paper_id}"

@@ -10,16 +10,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paperfeed.models import Paper, PaperAlias
-from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.models import Paper
 from paperfeed.web.caching import not_modified, private, validators
-
-MAX_ID_LENGTH = 64
+from paperfeed.web.paper_lookup import visible_paper
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -54,21 +51,5 @@ def cached_json(
 
 
 def find_paper(session: Session, paper_id: str) -> Paper:
-    """A visible paper by public id, versioned arXiv id or old local id; 404 otherwise."""
-    paper_id = paper_id.strip().strip("/")
-    if not paper_id or len(paper_id) > MAX_ID_LENGTH:
-        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
-    parsed = parse_arxiv_id(paper_id)
-    wanted = parsed.base if parsed is not None else paper_id
-    paper = session.execute(select(Paper).where(Paper.public_id == wanted)).scalar_one_or_none()
-    if paper is None:
-        paper = session.execute(
-            select(Paper)
-            .join(PaperAlias, PaperAlias.paper_id == Paper.id)
-            .where(PaperAlias.alias == wanted)
-        ).scalar_one_or_none()
-    if paper is None:
-        raise HTTPException(404, f"There is no paper with id “{paper_id[:80]}” here.")
-    if paper.hidden_at is not None:
-        raise HTTPException(404, "This paper was removed by a moderator.")
-    return paper
+    """A visible paper by any id form `canonical_id` accepts; 404 otherwise."""
+    return visible_paper(session, paper_id).paper
