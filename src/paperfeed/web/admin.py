@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from paperfeed.community import accounts, claims, moderation
 from paperfeed.models import AuthorClaim, Paper, User
 from paperfeed.web.accounts import page
+from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role
 
 router = APIRouter(include_in_schema=False)
@@ -42,10 +43,9 @@ def notice(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("done", ""))
 
 
-async def fields(request: Request, *names: str, limit: int = 2000) -> dict[str, str]:
-    """Form values as bounded strings (a missing field is empty)."""
-    form = await request.form()
-    return {name: str(form.get(name, ""))[:limit] for name in names}
+def fields(form: Form, *names: str, limit: int = 2000) -> dict[str, str]:
+    """Form values as bounded strings (a missing field is empty, a longer one is a 400)."""
+    return {name: form.text(name, max_len=limit) for name in names}
 
 
 # --- dashboard ------------------------------------------------------------------------------
@@ -111,21 +111,21 @@ def claim_form(request: Request, paper_id: str, user: SignedInUser) -> Response:
 
 
 @router.post("/papers/{paper_id:path}/claim", dependencies=[Csrf])
-async def claim(request: Request, paper_id: str, user: SignedInUser) -> Response:
-    form = await fields(request, "position", limit=100)
+def claim(request: Request, paper_id: str, user: SignedInUser, form: FormDep) -> Response:
     db = request.app.state.db
-    raw = form["position"].strip()
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+    try:
+        position = parse_int(form.text("position", max_len=100).strip(), "position", 0, 999_999)
+    except HTTPException:
         return claim_response(request, user, paper_id, 400, "Choose which author you are.")
     enforce(db, claims.CLAIM_LIMIT, f"user:{user.id}")
     try:
         with db.transaction() as session:
-            claims.submit(session, paper_id, user, int(raw))
+            claims.submit(session, paper_id, user, position)
             public_id = claims.find_paper(session, paper_id).public_id
     except claims.ClaimNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except claims.ClaimError as exc:
-        return claim_response(request, user, paper_id, exc.status, str(exc), int(raw))
+        return claim_response(request, user, paper_id, exc.status, str(exc), position)
     return RedirectResponse(f"/papers/{public_id}/claim?sent=1", status_code=303)
 
 
@@ -151,17 +151,17 @@ def claim_queue(request: Request, user: Admin) -> Response:
 
 
 @router.post("/admin/claims/{claim_id}/approve", dependencies=[Csrf])
-async def approve_claim(request: Request, claim_id: int, user: Admin) -> Response:
-    return await _decide(request, claim_id, user, "approved")
+def approve_claim(request: Request, claim_id: int, user: Admin, form: FormDep) -> Response:
+    return _decide(request, form, claim_id, user, "approved")
 
 
 @router.post("/admin/claims/{claim_id}/reject", dependencies=[Csrf])
-async def reject_claim(request: Request, claim_id: int, user: Admin) -> Response:
-    return await _decide(request, claim_id, user, "rejected")
+def reject_claim(request: Request, claim_id: int, user: Admin, form: FormDep) -> Response:
+    return _decide(request, form, claim_id, user, "rejected")
 
 
-async def _decide(request: Request, claim_id: int, user: User, outcome: str) -> Response:
-    form = await fields(request, "reason", limit=1000)
+def _decide(request: Request, raw: Form, claim_id: int, user: User, outcome: str) -> Response:
+    form = fields(raw, "reason", limit=1000)
     try:
         with request.app.state.db.transaction() as session:
             if outcome == "approved":
@@ -203,8 +203,8 @@ def papers_page(request: Request, user: Moderator) -> Response:
     return papers_response(request)
 
 
-async def _paper_action(request: Request, user: User, action: Any, done: str) -> Response:
-    form = await fields(request, "paper", "reason", limit=1000)
+def _paper_action(request: Request, raw: Form, user: User, action: Any, done: str) -> Response:
+    form = fields(raw, "paper", "reason", limit=1000)
     form["which"] = done
     try:
         with request.app.state.db.transaction() as session:
@@ -215,13 +215,13 @@ async def _paper_action(request: Request, user: User, action: Any, done: str) ->
 
 
 @router.post("/admin/papers/hide", dependencies=[Csrf])
-async def hide_paper(request: Request, user: Moderator) -> Response:
-    return await _paper_action(request, user, moderation.hide_paper, "hidden")
+def hide_paper(request: Request, user: Moderator, form: FormDep) -> Response:
+    return _paper_action(request, form, user, moderation.hide_paper, "hidden")
 
 
 @router.post("/admin/papers/unhide", dependencies=[Csrf])
-async def unhide_paper(request: Request, user: Moderator) -> Response:
-    return await _paper_action(request, user, moderation.unhide_paper, "unhidden")
+def unhide_paper(request: Request, user: Moderator, form: FormDep) -> Response:
+    return _paper_action(request, form, user, moderation.unhide_paper, "unhidden")
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -255,10 +255,10 @@ def users_page(request: Request, user: Admin) -> Response:
     return users_response(request, user)
 
 
-async def _user_action(
-    request: Request, username: str, user: User, action: Any, done: str
+def _user_action(
+    request: Request, raw: Form, username: str, user: User, action: Any, done: str
 ) -> Response:
-    form = await fields(request, "role", "reason", limit=1000)
+    form = fields(raw, "role", "reason", limit=1000)
     try:
         with request.app.state.db.transaction() as session:
             target = action(session, username, form)
@@ -271,9 +271,10 @@ async def _user_action(
 
 
 @router.post("/admin/users/{username}/role", dependencies=[Csrf])
-async def set_role(request: Request, username: str, user: Admin) -> Response:
-    return await _user_action(
+def set_role(request: Request, username: str, user: Admin, form: FormDep) -> Response:
+    return _user_action(
         request,
+        form,
         username,
         user,
         lambda session, name, form: moderation.set_role(session, name, form["role"], user),
@@ -282,9 +283,10 @@ async def set_role(request: Request, username: str, user: Admin) -> Response:
 
 
 @router.post("/admin/users/{username}/ban", dependencies=[Csrf])
-async def ban(request: Request, username: str, user: Admin) -> Response:
-    return await _user_action(
+def ban(request: Request, username: str, user: Admin, form: FormDep) -> Response:
+    return _user_action(
         request,
+        form,
         username,
         user,
         lambda session, name, form: moderation.ban(session, name, form["reason"], user),
@@ -293,9 +295,10 @@ async def ban(request: Request, username: str, user: Admin) -> Response:
 
 
 @router.post("/admin/users/{username}/unban", dependencies=[Csrf])
-async def unban(request: Request, username: str, user: Admin) -> Response:
-    return await _user_action(
+def unban(request: Request, username: str, user: Admin, form: FormDep) -> Response:
+    return _user_action(
         request,
+        form,
         username,
         user,
         lambda session, name, form: moderation.unban(session, name, user),

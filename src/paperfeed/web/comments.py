@@ -21,11 +21,14 @@ from paperfeed.community import comments
 from paperfeed.community.comments import COMMENT, MAX_BODY, MAX_REASON, REPORT, CommentError
 from paperfeed.models import Comment, Paper, User
 from paperfeed.web.accounts import page
+from paperfeed.web.forms import FormDep, optional_int
 from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role, resolve_user
 
 router = APIRouter(include_in_schema=False)
 MAX_ID = 2_147_483_647  # the database's integer range; larger ids cannot exist
+# Twice the longest text we keep: longer is refused unread, shorter gets the services' message.
+MAX_FIELD = 2 * MAX_BODY
 CommentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Moderator = Annotated[User, Depends(require_role("moderator"))]
 Csrf = [Depends(check_csrf)]
@@ -64,23 +67,14 @@ class CommentSection:
 def comment_section(request: Request, session: Session, paper: Paper) -> CommentSection:
     """The paper page's comments for whoever is asking."""
     user = resolve_user(request)
-    reported = request.query_params.get("reported", "")
+    reported = optional_int(request.query_params.get("reported"), "reported", 1, MAX_ID)
     return CommentSection(
         threads=comments.thread(session, paper.id, user),
         signed_in=user is not None,
         moderator=comments.is_moderator(user),
         form=getattr(request.state, "comment_form", None),
-        reported=int(reported) if reported.isdigit() and len(reported) < 12 else None,
+        reported=reported,
     )
-
-
-def _form_id(value: object) -> int | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) > MAX_ID:
-        raise HTTPException(400, "Bad request: parent_id must be a comment id.")
-    return int(text)
 
 
 def _paper_of(request: Request, comment_id: int) -> str:
@@ -114,10 +108,9 @@ def _back(public_id: str, anchor: str, query: str = "") -> RedirectResponse:
 
 
 @router.post("/papers/{paper_id:path}/comments", dependencies=Csrf)
-async def post_comment(request: Request, paper_id: str, user: SignedInUser) -> Response:
-    form = await request.form()
-    body = str(form.get("body", ""))
-    parent_id = _form_id(form.get("parent_id"))
+def post_comment(request: Request, paper_id: str, user: SignedInUser, form: FormDep) -> Response:
+    body = form.text("body", max_len=MAX_FIELD)
+    parent_id = form.integer("parent_id", 1, MAX_ID)
     state = request.app.state
     enforce(state.db, COMMENT, f"user:{user.id}")
     try:
@@ -133,8 +126,8 @@ async def post_comment(request: Request, paper_id: str, user: SignedInUser) -> R
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=Csrf)
-async def edit(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
-    body = str((await request.form()).get("body", ""))
+def edit(request: Request, comment_id: CommentId, user: SignedInUser, form: FormDep) -> Response:
+    body = form.text("body", max_len=MAX_FIELD)
     public_id = _paper_of(request, comment_id)
     try:
         with request.app.state.db.transaction() as session:
@@ -145,7 +138,7 @@ async def edit(request: Request, comment_id: CommentId, user: SignedInUser) -> R
 
 
 @router.post("/comments/{comment_id}/delete", dependencies=Csrf)
-async def delete(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
+def delete(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
     public_id = _paper_of(request, comment_id)
     try:
         with request.app.state.db.transaction() as session:
@@ -156,8 +149,8 @@ async def delete(request: Request, comment_id: CommentId, user: SignedInUser) ->
 
 
 @router.post("/comments/{comment_id}/report", dependencies=Csrf)
-async def report(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
-    reason = str((await request.form()).get("reason", ""))
+def report(request: Request, comment_id: CommentId, user: SignedInUser, form: FormDep) -> Response:
+    reason = form.text("reason", max_len=MAX_FIELD)
     public_id = _paper_of(request, comment_id)
     enforce(request.app.state.db, REPORT, f"user:{user.id}")
     try:
@@ -169,8 +162,8 @@ async def report(request: Request, comment_id: CommentId, user: SignedInUser) ->
 
 
 @router.post("/comments/{comment_id}/hide", dependencies=Csrf)
-async def hide(request: Request, comment_id: CommentId, user: Moderator) -> Response:
-    reason = str((await request.form()).get("reason", ""))
+def hide(request: Request, comment_id: CommentId, user: Moderator, form: FormDep) -> Response:
+    reason = form.text("reason", max_len=MAX_FIELD)
     public_id = _paper_of(request, comment_id)
     try:
         with request.app.state.db.transaction() as session:
@@ -181,7 +174,7 @@ async def hide(request: Request, comment_id: CommentId, user: Moderator) -> Resp
 
 
 @router.post("/comments/{comment_id}/unhide", dependencies=Csrf)
-async def unhide(request: Request, comment_id: CommentId, user: Moderator) -> Response:
+def unhide(request: Request, comment_id: CommentId, user: Moderator) -> Response:
     public_id = _paper_of(request, comment_id)
     try:
         with request.app.state.db.transaction() as session:
@@ -207,12 +200,14 @@ def reports_queue(request: Request, user: Moderator) -> Response:
 
 
 @router.post("/admin/reports/{report_id}/resolve", dependencies=Csrf)
-async def resolve(
-    request: Request, report_id: Annotated[int, Path(ge=1, le=MAX_ID)], user: Moderator
+def resolve(
+    request: Request,
+    report_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    user: Moderator,
+    form: FormDep,
 ) -> Response:
-    form = await request.form()
-    action = str(form.get("action", ""))
-    reason = str(form.get("reason", ""))
+    action = form.text("action", max_len=100)
+    reason = form.text("reason", max_len=MAX_FIELD)
     try:
         with request.app.state.db.transaction() as session:
             resolved = comments.resolve_report(session, user, report_id, action, reason)

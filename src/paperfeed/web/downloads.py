@@ -27,6 +27,7 @@ from paperfeed.papers.store import current_change_seq
 from paperfeed.web import exports, listings, syndication
 from paperfeed.web.caching import Validators
 from paperfeed.web.deps import ReaderDep
+from paperfeed.web.forms import query_int
 from paperfeed.web.paper_lookup import visible_paper
 
 router = APIRouter(include_in_schema=False)
@@ -51,10 +52,7 @@ def check_format(fmt: str) -> str:
 
 
 def page_number(request: Request) -> int:
-    raw = request.query_params.get("p", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise HTTPException(400, "Bad request: p must be a page number from 1.")
-    return int(raw)
+    return query_int(request, "p", 1, 10_000, default=1)
 
 
 def cache_validators(request: Request, session: Session, extra: str = "") -> Validators:

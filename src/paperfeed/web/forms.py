@@ -88,10 +88,8 @@ class Form:
 
     def integer(self, name: str, lo: int, hi: int, default: int | None = None) -> int | None:
         """The field as an integer in [lo, hi]; `default` when it is absent or empty."""
-        raw = self.text(name, max_len=_MAX_DIGITS + 2).strip()
-        if not raw:
-            return default
-        return parse_int(raw, name, lo, hi)
+        value = optional_int(self.text(name, max_len=_MAX_DIGITS + 2).strip(), name, lo, hi)
+        return default if value is None else value
 
     def __contains__(self, name: object) -> bool:
         return name in self._data
@@ -109,22 +107,26 @@ async def read_form(request: Request) -> Form:
 FormDep = Annotated[Form, Depends(read_form)]
 
 
-def parse_int(raw: str | None, name: str, lo: int, hi: int, default: int | None = None) -> int:
+def parse_int(raw: str | None, name: str, lo: int, hi: int) -> int:
     """`raw` as an integer in [lo, hi], or 400 saying what was expected.
 
     Only ASCII digits count: "²", "①" and "٣" are refused here rather than crashing `int()`
     or being read as numbers.
     """
-    if raw is None or raw == "":
-        if default is not None:
-            return default
+    problem = f"Bad request: {name} must be a whole number from {lo} to {hi:,}."
+    if not raw:
         raise HTTPException(400, f"Bad request: {name} is required.")
     if len(raw) > _MAX_DIGITS or not (raw.isascii() and raw.isdigit()):
-        raise HTTPException(400, f"Bad request: {name} must be a whole number from {lo} to {hi:,}.")
+        raise HTTPException(400, problem)
     value = int(raw)
     if not lo <= value <= hi:
-        raise HTTPException(400, f"Bad request: {name} must be a whole number from {lo} to {hi:,}.")
+        raise HTTPException(400, problem)
     return value
+
+
+def optional_int(raw: str | None, name: str, lo: int, hi: int) -> int | None:
+    """`parse_int`, with None for an absent or empty value."""
+    return None if not raw else parse_int(raw, name, lo, hi)
 
 
 def safe_redirect_target(value: str | None, site_url: str) -> str | None:
@@ -164,9 +166,10 @@ def _port(parts: SplitResult) -> int | None:
     return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
 
 
-def query_int(request: Request, name: str, lo: int, hi: int, default: int | None = None) -> int:
-    """A query parameter read with `parse_int`."""
-    return parse_int(request.query_params.get(name), name, lo, hi, default)
+def query_int(request: Request, name: str, lo: int, hi: int, default: int) -> int:
+    """A query parameter read with `parse_int`; `default` when it is absent or empty."""
+    value = optional_int(request.query_params.get(name), name, lo, hi)
+    return default if value is None else value
 
 
 __all__ = [
@@ -174,6 +177,7 @@ __all__ = [
     "BodyLimit",
     "Form",
     "FormDep",
+    "optional_int",
     "parse_int",
     "query_int",
     "read_form",

@@ -23,6 +23,7 @@ from paperfeed.papers import feeds
 from paperfeed.papers.store import lock_changes
 from paperfeed.web.accounts import page
 from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.forms import Form, FormDep
 from paperfeed.web.pages import PageParam, render
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, enforce, resolve_user
 from paperfeed.web.votes import voted_for
@@ -49,9 +50,9 @@ def notice(request: Request) -> str | None:
     return NOTICES.get(request.query_params.get("done", ""))
 
 
-def _fields(form: Any, *names: str, limit: int = 5000) -> dict[str, str]:
-    """Form values as bounded strings (a missing field is empty)."""
-    return {name: str(form.get(name, ""))[:limit] for name in names}
+def _fields(form: Form, *names: str, limit: int = 5000) -> dict[str, str]:
+    """Form values as bounded strings (a missing field is empty, a longer one is a 400)."""
+    return {name: form.text(name, max_len=limit) for name in names}
 
 
 def _digest(*parts: object) -> str:
@@ -113,8 +114,8 @@ def new_form(request: Request, user: SignedInUser) -> Response:
 
 
 @router.post("/orgs/new", dependencies=[Csrf])
-async def create(request: Request, user: SignedInUser) -> Response:
-    form = _fields(await request.form(), "name", "fullname", "description", "website")
+def create(request: Request, user: SignedInUser, raw: FormDep) -> Response:
+    form = _fields(raw, "name", "fullname", "description", "website")
     db = request.app.state.db
     if user.role != "admin":
         enforce(db, orgs.CREATE_LIMIT, f"user:{user.id}")
@@ -155,7 +156,7 @@ def invitation_list(request: Request, user: SignedInUser) -> Response:
     )
 
 
-async def _answer(request: Request, name: str, user: User, verb: str) -> Response:
+def _answer(request: Request, name: str, user: User, verb: str) -> Response:
     answer = orgs.accept if verb == "accept" else orgs.decline
     db = request.app.state.db
     try:
@@ -171,17 +172,17 @@ async def _answer(request: Request, name: str, user: User, verb: str) -> Respons
 
 
 @router.post("/orgs/{name}/accept", dependencies=[Csrf])
-async def accept(request: Request, name: str, user: SignedInUser) -> Response:
-    return await _answer(request, name, user, "accept")
+def accept(request: Request, name: str, user: SignedInUser) -> Response:
+    return _answer(request, name, user, "accept")
 
 
 @router.post("/orgs/{name}/decline", dependencies=[Csrf])
-async def decline(request: Request, name: str, user: SignedInUser) -> Response:
-    return await _answer(request, name, user, "decline")
+def decline(request: Request, name: str, user: SignedInUser) -> Response:
+    return _answer(request, name, user, "decline")
 
 
 @router.post("/orgs/{name}/leave", dependencies=[Csrf])
-async def leave(request: Request, name: str, user: SignedInUser) -> Response:
+def leave(request: Request, name: str, user: SignedInUser) -> Response:
     db = request.app.state.db
     try:
         with db.transaction() as session:
@@ -277,8 +278,8 @@ def organization_page(
 
 
 @router.post("/orgs/{name}/papers", dependencies=[Csrf])
-async def tag_paper(request: Request, name: str, user: SignedInUser) -> Response:
-    form = _fields(await request.form(), "paper", "action", limit=300)
+def tag_paper(request: Request, name: str, user: SignedInUser, raw: FormDep) -> Response:
+    form = _fields(raw, "paper", "action", limit=300)
     action = form["action"] or "tag"
     db = request.app.state.db
     try:
@@ -335,9 +336,9 @@ def members_page(request: Request, name: str, user: SignedInUser) -> Response:
     return members_response(request, user, name)
 
 
-async def _manage(request: Request, name: str, user: User, done: str, action: Any) -> Response:
+def _manage(request: Request, raw: Form, name: str, user: User, done: str, action: Any) -> Response:
     """Run one membership change under the organization's lock; answer like the forms want."""
-    form = _fields(await request.form(), "username", "role", "fullname", "description", "website")
+    form = _fields(raw, "username", "role", "fullname", "description", "website")
     form["which"] = done
     db = request.app.state.db
     try:
@@ -357,10 +358,11 @@ async def _manage(request: Request, name: str, user: User, done: str, action: An
 
 
 @router.post("/orgs/{name}/members/invite", dependencies=[Csrf])
-async def invite(request: Request, name: str, user: SignedInUser) -> Response:
+def invite(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
     enforce(request.app.state.db, orgs.INVITE_LIMIT, f"user:{user.id}")
-    return await _manage(
+    return _manage(
         request,
+        form,
         name,
         user,
         "invited",
@@ -369,9 +371,10 @@ async def invite(request: Request, name: str, user: SignedInUser) -> Response:
 
 
 @router.post("/orgs/{name}/members/remove", dependencies=[Csrf])
-async def remove(request: Request, name: str, user: SignedInUser) -> Response:
-    return await _manage(
+def remove(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
+    return _manage(
         request,
+        form,
         name,
         user,
         "removed",
@@ -380,9 +383,10 @@ async def remove(request: Request, name: str, user: SignedInUser) -> Response:
 
 
 @router.post("/orgs/{name}/members/role", dependencies=[Csrf])
-async def set_role(request: Request, name: str, user: SignedInUser) -> Response:
-    return await _manage(
+def set_role(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
+    return _manage(
         request,
+        form,
         name,
         user,
         "role",
@@ -393,9 +397,10 @@ async def set_role(request: Request, name: str, user: SignedInUser) -> Response:
 
 
 @router.post("/orgs/{name}/edit", dependencies=[Csrf])
-async def edit(request: Request, name: str, user: SignedInUser) -> Response:
-    return await _manage(
+def edit(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
+    return _manage(
         request,
+        form,
         name,
         user,
         "saved",

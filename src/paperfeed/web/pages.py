@@ -16,6 +16,7 @@ from paperfeed.search.engine import similar
 from paperfeed.web.caching import not_modified, validators
 from paperfeed.web.comments import comment_section
 from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.forms import query_int
 from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.votes import voted_for
 
@@ -49,10 +50,7 @@ def feed_params(request: Request) -> tuple[str, int]:
     sort = request.query_params.get("sort", "upvotes")
     if sort not in feeds.SORTS:
         raise HTTPException(400, f"Bad request: sort must be upvotes or newest, not “{sort[:20]}”.")
-    raw = request.query_params.get("p", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-        raise HTTPException(400, "Bad request: p must be a page number from 1.")
-    return sort, int(raw)
+    return sort, query_int(request, "p", 1, 10_000, default=1)
 
 
 def feed_page(

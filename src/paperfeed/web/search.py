@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from paperfeed.papers import feeds
 from paperfeed.search.engine import SEARCH_SORTS, SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.web.deps import ReaderDep
+from paperfeed.web.forms import optional_int
 from paperfeed.web.highlight import highlighter, snippet
 from paperfeed.web.votes import voted_for
 
@@ -63,11 +64,9 @@ def read_form(request: Request, session: Session) -> tuple[SearchRequest, dict[s
     if sort not in SEARCH_SORTS:
         raise SearchFormError(f"Unknown sort “{sort[:20]}”: use relevance, upvotes or newest.")
     try:
-        page = int(form["p"] or 1)
-    except ValueError:
-        raise SearchFormError("The page number must be a whole number.") from None
-    if not 1 <= page <= MAX_PAGE:
-        raise SearchFormError(f"The page number must be between 1 and {MAX_PAGE}.")
+        page = optional_int(form["p"].strip(), "p", 1, MAX_PAGE) or 1
+    except HTTPException:
+        raise SearchFormError(f"The page number must be between 1 and {MAX_PAGE}.") from None
     return (
         SearchRequest(q=form["q"], filters=filters, sort=sort, page=page, per_page=PER_PAGE),  # type: ignore[arg-type]
         form,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -11,16 +13,19 @@ from paperfeed.community.submissions import SubmissionError, submit
 from paperfeed.ingest.arxiv_api import ArxivClient, ArxivError, ArxivIdError
 from paperfeed.models import Organization, OrgMembership, User
 from paperfeed.web.accounts import page
+from paperfeed.web.forms import FormDep
 from paperfeed.web.security import SignedInUser, check_csrf, enforce
 
 router = APIRouter(include_in_schema=False)
+_client_lock = threading.Lock()
 
 
 def arxiv_client(request: Request) -> ArxivClient:
     """One client per process, so arXiv's one-request-per-3-seconds pacing holds."""
     state = request.app.state
-    if getattr(state, "arxiv", None) is None:
-        state.arxiv = ArxivClient.from_settings(state.settings)
+    with _client_lock:  # routes run in threads: two first submissions must share one client
+        if getattr(state, "arxiv", None) is None:
+            state.arxiv = ArxivClient.from_settings(state.settings)
     return state.arxiv
 
 
@@ -45,9 +50,12 @@ def submit_form(request: Request, user: SignedInUser) -> Response:
 
 
 @router.post("/papers/submit", dependencies=[Depends(check_csrf)])
-async def submit_paper(request: Request, user: SignedInUser) -> Response:
-    form = await request.form()
-    values = {"arxiv": str(form.get("arxiv", "")).strip(), "org": str(form.get("org", ""))}
+def submit_paper(request: Request, user: SignedInUser, form: FormDep) -> Response:
+    """Sync: asking arXiv can take 30 s or more, which must wait in a thread, not the loop."""
+    values = {
+        "arxiv": form.text("arxiv", max_len=200).strip(),
+        "org": form.text("org", max_len=200),
+    }
     state = request.app.state
     if user.role != "admin":
         enforce(state.db, SUBMIT, f"user:{user.id}")

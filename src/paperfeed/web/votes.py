@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community.votes import set_vote, voted_papers
 from paperfeed.models import Paper
+from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.security import SignedInUser, check_csrf, resolve_user
 
@@ -23,19 +24,14 @@ def voted_for(request: Request, session: Session, papers: list[Paper]) -> set[in
 
 
 @router.post("/papers/{paper_id:path}/upvote", dependencies=[Depends(check_csrf)])
-async def upvote(request: Request, paper_id: str, user: SignedInUser) -> Response:
-    form = await request.form()
-    wanted = str(form.get("vote", "1")) != "0"
+def upvote(request: Request, paper_id: str, user: SignedInUser, form: FormDep) -> Response:
+    wanted = form.text("vote", max_len=10, default="1") != "0"
     with request.app.state.db.transaction() as session:
         paper = visible_paper(session, paper_id).paper
         paper_id = paper.public_id
         state = set_vote(session, user.id, paper.id, wanted)
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"upvoted": state.voted, "upvotes": state.upvotes})
-    back = request.headers.get("referer") or f"/papers/{paper_id}"
-    site = request.app.state.settings.site_url.rstrip("/")
-    if not (
-        back.startswith("/") or back.startswith(site) or back.startswith(str(request.base_url))
-    ):
-        back = f"/papers/{paper_id}"
+    site = request.app.state.settings.site_url
+    back = safe_redirect_target(request.headers.get("referer"), site) or f"/papers/{paper_id}"
     return RedirectResponse(back, status_code=303)
