@@ -26,6 +26,7 @@ from paperfeed.web import (
     accounts,
     admin,
     api,
+    api_docs,
     comments,
     digest,
     downloads,
@@ -38,6 +39,7 @@ from paperfeed.web import (
 )
 from paperfeed.web.compression import GzipUnlessSecret
 from paperfeed.web.forms import BodyLimit
+from paperfeed.web.headers import SecurityHeaders, secured
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -49,7 +51,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = FastAPI(
         title=settings.site_name,
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # api_docs.py serves /api/docs without a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=follow_while_serving,  # this node's search index follows the database
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.templates = make_templates(settings)
     app.add_middleware(GzipUnlessSecret)
     app.add_middleware(BodyLimit)  # 413 for bodies over forms.MAX_BODY, before any route
+    app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff; HSTS on https
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)
     app.include_router(downloads.router)  # before the pages: `/users/x.rss`, `/papers/x.bib`
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(admin.router)
     app.include_router(search.router)
     app.include_router(orgs.router)
+    app.include_router(api_docs.router)
     app.include_router(api.router)
     app.include_router(digest.router)
     app.include_router(pages.router)
@@ -100,7 +104,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> Response:
-        return error_page(request, 500, "Something went wrong on our side. Please try again.")
+        page = error_page(request, 500, "Something went wrong on our side. Please try again.")
+        return secured(request, page)  # sent from outside the middleware stack
 
     return app
 

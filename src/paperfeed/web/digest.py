@@ -25,6 +25,7 @@ from paperfeed.digest.content import ContentSource, follows_of
 from paperfeed.digest.periods import current_period
 from paperfeed.digest.sending import engine_searcher
 from paperfeed.models import DigestDelivery, Organization, Subscription
+from paperfeed.web import headers
 from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, client_ip, enforce
 
@@ -417,6 +418,7 @@ def preview(request: Request) -> Response:
     response = HTMLResponse(digest.html.replace("</head>", icon + "\n</head>", 1))
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    headers.scope_policy(response.headers, headers.EMAIL_PREVIEW_POLICY)  # inline styles
     return response
 
 
