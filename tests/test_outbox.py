@@ -168,3 +168,20 @@ def test_an_account_sees_its_latest_message(db: Database, settings: Settings) ->
         latest = latest_for_user(session, user_id, "verify")
         assert latest is not None and latest.id == second != first
         assert latest_for_user(session, user_id, "reset") is None
+
+
+def test_the_worker_job_and_status_report_the_queue(
+    db: Database, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    from paperfeed.jobs.status import collect, render
+    from paperfeed.jobs.worker import Worker, jobs_from_settings
+
+    settings = smtp_server.settings(settings)
+    smtp_server.refused_recipients.add("gone@example.org")
+    queue(db, settings, to="ada@example.org")
+    queue(db, settings, to="gone@example.org")
+    [run] = Worker(db, settings, jobs_from_settings(settings, ["mail"])).run_once()
+    assert run.status == "ok" and run.counts == {"sent": 1, "retried": 0, "failed": 1}
+    report = render(collect(db, settings))
+    assert "mail: 0 waiting, 1 sent, 1 failed" in report
+    assert "failed verify to gone@example.org (1 tries)" in report

@@ -483,12 +483,12 @@ def search_command(
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option(
     "--jobs",
-    default="harvest,index,digest",
+    default="harvest,index,digest,mail",
     show_default=True,
-    help="Comma-separated jobs to run: harvest, index, digest.",
+    help="Comma-separated jobs to run: harvest, index, digest, mail.",
 )
 def worker(once: bool, jobs: str) -> None:
-    """Run harvest -> index -> digests on the schedule from PAPERFEED_WORKER_* settings.
+    """Run harvest -> index -> digests -> mail on the schedule from PAPERFEED_WORKER_* settings.
 
     Each job takes a lease in the database first, so several workers never run the same
     job at once, and a crashed worker's jobs are picked up when its lease expires.
@@ -527,7 +527,8 @@ def worker(once: bool, jobs: str) -> None:
 
 @main.command()
 def status() -> None:
-    """Show the last run of each job, running leases, paper counts and ingest cursors."""
+    """Show the last run of each job, running leases, paper counts, the mail queue and
+    ingest cursors."""
     from paperfeed.jobs.status import collect, render
 
     settings = load_settings()

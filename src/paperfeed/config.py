@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     worker_harvest_interval: int = 6 * 3600
     worker_index_interval: int = 600
     worker_digest_interval: int = 900
+    worker_mail_interval: int = 30
     worker_lease_seconds: int = 300
     # Email digests.
     digest_send_hour: int = Field(default=6, ge=0, le=23)  # local hour (feed zone) they go out

@@ -43,6 +43,7 @@ def test_the_schedule_comes_from_settings(tmp_path: Path, db: Database) -> None:
     assert [(j.name, j.interval) for j in jobs_from_settings(settings)] == [
         ("harvest", 6 * 3600),
         ("digest", 60),
+        ("mail", 30),
     ]
     assert [j.name for j in jobs_from_settings(settings, ["digest", "index"])] == ["digest"]
 
@@ -310,14 +311,14 @@ def test_two_worker_processes_run_the_harvest_once(
 
 def test_the_worker_command_rejects_unknown_jobs(tmp_path: Path, db: Database) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "paperfeed.cli", "worker", "--once", "--jobs", "harvest,mail"],
+        [sys.executable, "-m", "paperfeed.cli", "worker", "--once", "--jobs", "harvest,post"],
         env={**os.environ, "PAPERFEED_DATA_DIR": str(tmp_path), "PAPERFEED_DATABASE_URL": db.url},
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 1
-    assert "unknown job(s) mail: choose from harvest, index, digest" in result.stderr
+    assert "unknown job(s) post: choose from harvest, index, digest, mail" in result.stderr
 
 
 def test_the_worker_runs_on_until_told_to_stop(tmp_path: Path, db: Database) -> None:

@@ -14,6 +14,7 @@ from paperfeed.db import Database
 from paperfeed.jobs import leases
 from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
 from paperfeed.models import IngestCursor, JobRun, Paper
+from paperfeed.outbox import queue_state
 
 
 @dataclass
@@ -63,12 +64,14 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
                 func.count(Paper.hidden_at),
             ).select_from(Paper)
         ).one()
+        mail = queue_state(session, failures=3)
         cursors = session.execute(select(IngestCursor).order_by(IngestCursor.source)).scalars()
         cursor_rows = [(c.source, c.cursor, c.state or {}, c.updated_at) for c in cursors]
     return {
         "jobs": jobs,
         "papers": dict(zip(("total", "arxiv", "in_feed", "hidden"), papers, strict=True)),
         "cursors": cursor_rows,
+        "mail": mail,
     }
 
 
@@ -114,6 +117,18 @@ def render(report: dict[str, Any]) -> str:
         f"papers: {papers['total']:,} ({papers['arxiv']:,} from arXiv, "
         f"{papers['in_feed']:,} in the feed, {papers['hidden']:,} hidden)"
     )
+    mail = report["mail"]
+    counts = mail.counts
+    waiting = counts["queued"] + counts["sending"]
+    line = f"mail: {waiting:,} waiting, {counts['sent']:,} sent, {counts['failed']:,} failed"
+    if mail.oldest_queued is not None:
+        line += f" (oldest waiting {_ago(now, mail.oldest_queued)})"
+    lines.append(line)
+    for failure in mail.recent_failures:
+        lines.append(
+            f"  {failure.status} {failure.kind} to {failure.to_address} "
+            f"({failure.attempts} tries): {failure.error}"
+        )
     if report["cursors"]:
         lines.append("ingest cursors:")
     for source, cursor, state, updated in report["cursors"]:

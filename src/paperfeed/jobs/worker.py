@@ -32,7 +32,7 @@ from paperfeed.models import JobLease, JobRun
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Database, Settings], dict[str, Any]]
-ORDER = ("harvest", "index", "digest")
+ORDER = ("harvest", "index", "digest", "mail")
 OUTAGE_WAIT = 5.0  # seconds between tries while the database is unreachable
 FINISHED = ("ok", "failed", "skipped")  # the statuses of runs that count as having run
 
@@ -83,10 +83,18 @@ def digest_job(db: Database, settings: Settings) -> dict[str, Any]:
     return dict(result) if isinstance(result, dict) else {"result": str(result)}
 
 
+def mail_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """Deliver the outgoing mail queue (web processes do too; claims keep them apart)."""
+    from paperfeed.outbox import deliver_due
+
+    return dict(deliver_due(db, settings).counts())
+
+
 FUNCTIONS: dict[str, JobFunction] = {
     "harvest": harvest_job,
     "index": index_job,
     "digest": digest_job,
+    "mail": mail_job,
 }
 
 
@@ -95,6 +103,7 @@ def jobs_from_settings(settings: Settings, names: Iterable[str] = ORDER) -> list
         "harvest": settings.worker_harvest_interval,
         "index": settings.worker_index_interval,
         "digest": settings.worker_digest_interval,
+        "mail": settings.worker_mail_interval,
     }
     wanted = set(names)
     return [

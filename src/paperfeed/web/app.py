@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
-from paperfeed.search.runtime import SearchRuntime, follow_while_serving
+from paperfeed.search.runtime import SearchRuntime
 from paperfeed.web import (
     accounts,
     admin,
@@ -40,6 +40,7 @@ from paperfeed.web import (
 from paperfeed.web.compression import GzipUnlessSecret
 from paperfeed.web.forms import BodyLimit
 from paperfeed.web.headers import SecurityHeaders, secured
+from paperfeed.web.lifespan import while_serving
 from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         docs_url=None,  # api_docs.py serves /api/docs without a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
-        lifespan=follow_while_serving,  # this node's search index follows the database
+        lifespan=while_serving,  # the search index follows the database; queued mail goes out
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.resolved_database_url())

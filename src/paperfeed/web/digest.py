@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from paperfeed import clock
+from paperfeed import clock, outbox
 from paperfeed.community.limits import Limit
 from paperfeed.community.tokens import TokenError
 from paperfeed.digest import subscriptions as subs
@@ -132,6 +132,8 @@ def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
             if form["query"].strip() and not outcome.already_active:
                 subs.add_topic(session, outcome.subscription, form["query"])
             row = outcome.subscription
+            if not own_address:
+                _queue_link_email(session, request, row, already=outcome.already_active)
     except subs.SubscriptionError as exc:
         return page(request, "digest_subscribe.html", status=400, form=form, error=str(exc))
     if own_address:
@@ -141,19 +143,19 @@ def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
             f"The {row.frequency} digest will come to {row.email}.",
             link=("/account/digest", "Digest settings"),
         )
-    _send_link_email(request, row, already=outcome.already_active)
     # The same answer whatever the address's state, so the form reveals nothing about it.
     return message(
         request,
         "Check your email",
-        f"We sent a message to {row.email}. Open the link in it to confirm: nothing is sent "
-        "until you do.",
+        f"A message is on its way to {row.email}. Open the link in it to confirm: nothing "
+        "else is sent until you do.",
     )
 
 
-def _send_link_email(request: Request, row: Subscription, *, already: bool) -> None:
-    from paperfeed.mail import MailError, send_mail
-
+def _queue_link_email(
+    session: Session, request: Request, row: Subscription, *, already: bool
+) -> None:
+    """Queue the confirm (or "you are already subscribed") email in the caller's transaction."""
     settings = request.app.state.settings
     context = {
         "site_name": settings.site_name,
@@ -176,10 +178,8 @@ def _send_link_email(request: Request, row: Subscription, *, already: bool) -> N
     else:
         subject = f"Confirm your {settings.site_name} digest"
         text = render("confirm.txt", **context)
-    try:
-        send_mail(settings, row.email, subject, text)
-    except MailError:
-        log.exception("could not send the digest link email to %s", row.email)
+    session.flush()  # the row's id goes into the links' tokens
+    outbox.enqueue(session, settings, kind="digest-link", to=row.email, subject=subject, text=text)
 
 
 @router.get("/digest/confirm")
