@@ -218,3 +218,25 @@ def test_an_unverified_sign_up_does_not_reach_someone_elses_digest(
     assert answer.status_code == 200
     assert "private research topic" not in answer.text
     assert "/digest/manage" not in answer.headers.get("location", "")
+
+
+def test_admins_see_undelivered_mail_and_why(db: Database, tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from paperfeed.community.accounts import create_user
+
+    settings = smtp_server.settings(make_settings(tmp_path, db.url))
+    smtp_server.refused_recipients.add("ada@example.org")
+    with db.transaction() as session:
+        create_user(session, "boss", "boss@example.org", PASSWORD, role="admin", verified=True)
+    with TestClient(
+        create_app(settings, db), follow_redirects=False, headers=BROWSER_HEADERS
+    ) as client:
+        sign_up(client)
+        deadline = time.monotonic() + 5
+        while "could not be delivered" not in client.get("/account").text:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        client.cookies.clear()
+        assert log_in(client, "boss").status_code == 303
+        dashboard = client.get("/admin").text
+    assert "Outgoing mail" in dashboard and "1 failed" in dashboard
+    assert "ada@example.org" in dashboard and "refused the recipient" in dashboard

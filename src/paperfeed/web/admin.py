@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 
+from paperfeed import outbox
 from paperfeed.community import accounts, claims, moderation
 from paperfeed.models import AuthorClaim, Paper, User
 from paperfeed.web.accounts import page
@@ -61,6 +62,7 @@ def dashboard(request: Request, user: Moderator) -> Response:
             select(func.count()).select_from(Paper).where(Paper.hidden_at.is_not(None))
         ).scalar_one()
         entries = moderation.recent_log(session, LOG_SIZE)
+        mail = outbox.queue_state(session) if user.role == "admin" else None
     return page(
         request,
         "admin_dashboard.html",
@@ -69,6 +71,7 @@ def dashboard(request: Request, user: Moderator) -> Response:
         pending_claims=pending,
         hidden_papers=hidden,
         entries=entries,
+        mail=mail,
     )
 
 
