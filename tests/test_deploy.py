@@ -294,3 +294,65 @@ def test_plain_http_redirects_to_https(nginx: Nginx) -> None:
     assert answer.status_code == 301
     assert answer.headers["location"] == f"https://{SITE}/papers/2401.00001?x=1"
     assert Unavailable.hits == 0
+
+
+# --- security headers through nginx ---------------------------------------------------------
+
+SECURITY_HEADERS = (
+    "content-security-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "referrer-policy",
+    "strict-transport-security",
+)
+PACKAGE_STATIC = "/opt/paperfeed/venv/lib/python3.11/site-packages/paperfeed/web/static/"
+
+
+@pytest.fixture
+def https_node(tmp_path: Path) -> Iterator[str]:
+    """A real paperfeed node (empty SQLite database) for an https site, on a loopback port."""
+    from paperfeed.db import Database
+    from paperfeed.web.app import create_app
+    from tests.conftest import make_settings
+    from tests.web.live import start_server
+
+    url = f"sqlite:///{tmp_path / 'node.sqlite3'}"
+    db = Database(url)
+    db.upgrade()
+    settings = make_settings(tmp_path, url)
+    settings.site_url = f"https://{SITE}"
+    live = start_server(create_app(settings, db))
+    yield live.url
+    live.stop()
+    db.dispose()
+
+
+def test_nginx_keeps_the_apps_security_headers_and_sends_them_with_static_files(
+    tmp_path: Path, https_node: str
+) -> None:
+    from paperfeed.web import headers
+    from paperfeed.web.app import STATIC_DIR
+
+    port = int(https_node.rsplit(":", 1)[1])
+    config = NGINX_CONF.read_text().replace(PACKAGE_STATIC, f"{STATIC_DIR}/")
+    (tmp_path / "nginx").mkdir()
+    proxy = Nginx(tmp_path / "nginx", [port, port], config)
+    proxy.start()
+    base = f"https://127.0.0.1:{proxy.https_port}"
+    try:
+        with httpx.Client(verify=False, headers={"Host": SITE}, timeout=10) as client:
+            for path in ("/", "/api/docs", "/papers/9999.99999", "/static/style.css"):
+                direct = httpx.get(https_node + path, timeout=10)
+                proxied = client.get(base + path)
+                assert proxied.status_code == direct.status_code, path
+                for name in SECURITY_HEADERS:  # the app's value, exactly once
+                    assert proxied.headers.get_list(name) == direct.headers.get_list(name), (
+                        f"{path}: {name}"
+                    )
+                    assert len(proxied.headers.get_list(name)) == 1, f"{path}: {name}"
+                assert proxied.headers["strict-transport-security"] == headers.HSTS
+            assert client.get(base + "/api/docs").headers["content-security-policy"] == (
+                headers.DOCS_POLICY  # a route's own policy survives the proxy
+            )
+    finally:
+        proxy.stop()
