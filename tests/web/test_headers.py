@@ -168,3 +168,12 @@ def test_no_page_template_carries_inline_script_or_style() -> None:
         assert not re.search(r"\son[a-z]+\s*=", text), f"{template.name}: event handler"
         for tag in text.split("<script")[1:]:
             assert tag.lstrip().startswith("src="), f"{template.name}: inline script"
+
+
+def test_a_formula_that_would_need_a_style_attribute_is_shown_as_its_source() -> None:
+    from paperfeed.web.latex import render
+
+    html = str(render(r"$\style{color:red}{x}$ and $x^2$"))
+    assert "style=" not in html  # the policy would block it (no 'unsafe-inline')
+    assert '<span class="tex-source">$\\style{color:red}{x}$</span>' in html
+    assert "<math" in html  # the plain formula still renders
