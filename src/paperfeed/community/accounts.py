@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from paperfeed import clock
 from paperfeed.community.api_tokens import revoke_all_tokens
+from paperfeed.community.audit import log
 from paperfeed.email_address import EmailAddressError, parse_email_address
-from paperfeed.models import ModerationLog, User, WebSession
+from paperfeed.models import User, WebSession
 
 SESSION_DAYS = 30
 TOUCH_EVERY = timedelta(hours=1)
@@ -246,25 +247,3 @@ def unban(session: Session, user: User, actor: User | None = None) -> None:
     user.banned_at = None
     user.ban_reason = None
     log(session, actor, "unban", "user", user.username)
-
-
-def log(
-    session: Session,
-    actor: User | None,
-    action: str,
-    target_type: str,
-    target_id: str,
-    reason: str | None = None,
-    detail: dict | None = None,  # type: ignore[type-arg]
-) -> None:
-    session.add(
-        ModerationLog(
-            actor_id=actor.id if actor else None,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            reason=reason,
-            detail=detail,
-            created_at=clock.now(),
-        )
-    )

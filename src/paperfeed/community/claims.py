@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from paperfeed import clock
-from paperfeed.community.accounts import log
+from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
 from paperfeed.models import AuthorClaim, Paper, PaperAuthor, User
 from paperfeed.papers.lookup import find_by_id

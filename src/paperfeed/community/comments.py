@@ -33,7 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from paperfeed import clock
-from paperfeed.community.accounts import log
+from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
 from paperfeed.models import Comment, Paper, Report, User
 from paperfeed.papers.store import lock_changes, touch_paper

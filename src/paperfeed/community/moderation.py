@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
-from paperfeed.community import accounts
+from paperfeed.community import accounts, audit
 from paperfeed.models import ModerationLog, Paper, PaperAlias, User
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.store import lock_changes, touch_paper
@@ -74,7 +74,7 @@ def hide_paper(session: Session, text: str, actor: User, reason: str) -> Paper:
     paper.hidden_at = clock.now()
     paper.hidden_reason = reason
     touch_paper(session, paper)
-    accounts.log(session, actor, "hide_paper", "paper", paper.public_id, reason=reason)
+    audit.log(session, actor, "hide_paper", "paper", paper.public_id, reason=reason)
     return paper
 
 
@@ -89,7 +89,7 @@ def unhide_paper(session: Session, text: str, actor: User, reason: str = "") -> 
     paper.hidden_at = None
     paper.hidden_reason = None
     touch_paper(session, paper)
-    accounts.log(
+    audit.log(
         session,
         actor,
         "unhide_paper",

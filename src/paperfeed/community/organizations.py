@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from paperfeed import clock
-from paperfeed.community.accounts import log
+from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
 from paperfeed.models import Organization, OrgMembership, Paper, User
 from paperfeed.papers.ids import parse_arxiv_id

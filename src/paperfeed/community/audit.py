@@ -1,0 +1,34 @@
+"""The moderation log: one row per decision a moderator, an admin or the system took.
+
+Every community module that hides, bans, approves or changes roles writes here, in the
+transaction of the decision itself, so the log and what it describes never disagree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from paperfeed import clock
+from paperfeed.models import ModerationLog, User
+
+
+def log(
+    session: Session,
+    actor: User | None,
+    action: str,
+    target_type: str,
+    target_id: str,
+    reason: str | None = None,
+    detail: dict | None = None,  # type: ignore[type-arg]
+) -> None:
+    session.add(
+        ModerationLog(
+            actor_id=actor.id if actor else None,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            reason=reason,
+            detail=detail,
+            created_at=clock.now(),
+        )
+    )
