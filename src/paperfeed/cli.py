@@ -9,22 +9,9 @@ from pathlib import Path
 
 import click
 
+from paperfeed.cli_support import fail, load_settings, open_database
 from paperfeed.config import Settings, get_settings
-
-
-def fail(message: str) -> None:
-    """Print an error that says what to do next, and exit non-zero."""
-    click.secho(f"error: {message}", fg="red", err=True)
-    sys.exit(1)
-
-
-def load_settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:  # pydantic's ValidationError, with every bad variable listed
-        fail(f"bad configuration in PAPERFEED_* environment variables:\n{exc}")
-        raise  # unreachable
-
+from paperfeed.digest.cli import digest
 
 PLACEHOLDER_SECRET_KEYS = {"change-me", "changeme", "change_me", "secret", "your-secret-key"}
 MIN_SECRET_KEY_LENGTH = 16
@@ -52,22 +39,6 @@ def require_real_secret_key(settings: Settings) -> None:
         "and set the same value on every node (or unset the variable on a single-node site "
         "to have a key generated into the data directory)."
     )
-
-
-def open_database(url: str):  # type: ignore[no-untyped-def]
-    from sqlalchemy.exc import OperationalError
-
-    from paperfeed.db import Database
-
-    db = Database(url)
-    try:
-        db.upgrade()
-    except OperationalError as exc:
-        fail(
-            f"cannot open the database at {db.engine.url.render_as_string(hide_password=True)}: "
-            f"{exc.orig}\nCheck PAPERFEED_DATABASE_URL and that the server is running."
-        )
-    return db
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -622,13 +593,7 @@ def upgrade() -> None:
     click.echo(f"Database schema at revision {current_revision(database.engine)}.")
 
 
-def _add_digest_commands() -> None:
-    from paperfeed.digest.cli import digest
-
-    main.add_command(digest)
-
-
-_add_digest_commands()
+main.add_command(digest)
 
 
 if __name__ == "__main__":

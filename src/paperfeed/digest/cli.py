@@ -6,6 +6,7 @@ import time
 
 import click
 
+from paperfeed.cli_support import fail, load_settings, open_database
 from paperfeed.digest.periods import FREQUENCIES
 
 
@@ -28,7 +29,6 @@ def send(period: str | None, dry_run: bool) -> None:
     on weekdays, a weekly one from that hour on Monday. A run that was killed can be run
     again: it sends what is missing.
     """
-    from paperfeed.cli import fail, load_settings, open_database
     from paperfeed.digest.sending import send_digests
     from paperfeed.progress import Progress
 
@@ -82,7 +82,6 @@ def subscribe_command(
 
     Topics are searched like the search page: `--query "diffusion models"`.
     """
-    from paperfeed.cli import fail, load_settings, open_database
     from paperfeed.digest import subscriptions
 
     settings = load_settings()
