@@ -185,3 +185,25 @@ def test_the_worker_job_and_status_report_the_queue(
     report = render(collect(db, settings))
     assert "mail: 0 waiting, 1 sent, 1 failed" in report
     assert "failed verify to gone@example.org (1 tries)" in report
+
+
+def test_the_outbox_backend_keeps_every_message_and_sends_none(
+    db: Database, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    from paperfeed.mail import build_message
+    from paperfeed.outbox import KeepingMailer, mailer_for
+
+    kept = smtp_server.settings(settings).model_copy(update={"mail_backend": "outbox"})
+    row_id = queue(db, kept)
+    with mailer_for(kept, db) as mailer:
+        assert isinstance(mailer, KeepingMailer)
+        mailer.send_message(build_message(kept.mail_from, "b@example.org", "Digest", "Papers."))
+    assert deliver_due(db, kept).sent == 0
+    assert smtp_server.messages == []
+    with db.reader() as session:
+        rows = session.execute(select(OutgoingMail).order_by(OutgoingMail.id)).scalars().all()
+        assert [(r.id == row_id, r.kind, r.status) for r in rows] == [
+            (True, "verify", "kept"),
+            (False, "digest", "kept"),
+        ]
+        assert queue_state(session).counts["kept"] == 2

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: str | None = None
     mail_from: str = "paperfeed <noreply@localhost>"
+    # Where mail goes: smtp (the server below) or outbox (kept in the database and shown at
+    # /demo/outbox; nothing leaves the machine; the default of `paperfeed demo`).
+    mail_backend: Literal["smtp", "outbox"] = "smtp"
     # The outgoing mail queue (outbox.py): seconds between a sender's looks at the queue
     # (a message queued in the same process wakes it at once; 0 turns the web process's
     # sender off), tries per message, and the first retry's delay (doubled each time).

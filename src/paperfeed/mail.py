@@ -16,7 +16,7 @@ from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from types import TracebackType
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from paperfeed import clock
 from paperfeed.config import Settings
@@ -28,6 +28,14 @@ DEFAULT_TIMEOUT = 30.0
 _POLICY = policy.default.clone(refold_source="none")
 _REPLACEABLE = {"from", "to", "subject", "date", "message-id"}
 _MIME_HEADERS = {"mime-version", "content-type", "content-transfer-encoding"}
+
+
+class MessageSender(Protocol):
+    """What sends a batch of built messages: a `Mailer`, or the outbox's `KeepingMailer`."""
+
+    def send_message(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class MailError(RuntimeError):

@@ -10,6 +10,8 @@ about whether the address has an account. A background sender (a thread in every
   number of nodes never both send a message. A claim lasts `CLAIM_SECONDS`; a sender that
   dies mid-batch leaves its claims to be taken over after that (the message keeps its
   Message-ID, so the one that might go out twice is recognisable as the same message).
+- With `PAPERFEED_MAIL_BACKEND=outbox` (the demo's default) nothing leaves the machine:
+  messages are `kept` in the table, shown at /demo/outbox, and no sender takes them.
 - A transient failure (the server is down, a 4xx) puts the row back with a later
   `next_attempt_at` (backoff doubling from `mail_retry_seconds`) until `mail_max_attempts`;
   a wrong setting (a refused login, no STARTTLS) is retried the same way, so mail flows
@@ -35,14 +37,14 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.jobs.leases import new_holder
-from paperfeed.mail import _POLICY, Mailer, MailError, build_message, classify
+from paperfeed.mail import _POLICY, Mailer, MailError, MessageSender, build_message, classify
 from paperfeed.models import OutgoingMail
 
 log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 120
 BATCH = 50
-STATES = ("queued", "sending", "sent", "failed")
+STATES = ("queued", "sending", "sent", "failed", "kept")
 
 _wakeup = threading.Event()
 
@@ -69,7 +71,7 @@ def enqueue(
         subject=" ".join(subject.split())[:500],
         message=message.as_string(),
         message_id=str(message["Message-ID"]),
-        status="queued",
+        status=initial_status(settings),
         attempts=0,
         next_attempt_at=now,
         created_at=now,
@@ -82,6 +84,52 @@ def enqueue(
 
 def _wake_senders(_session: Session) -> None:
     _wakeup.set()
+
+
+def initial_status(settings: Settings) -> str:
+    """`kept` with PAPERFEED_MAIL_BACKEND=outbox: the message stays here, to read on
+    /demo/outbox, and no sender ever takes it."""
+    return "kept" if settings.mail_backend == "outbox" else "queued"
+
+
+class KeepingMailer:
+    """A `Mailer` for PAPERFEED_MAIL_BACKEND=outbox: what would go to the SMTP server (a
+    digest run's messages) is kept in the outbox instead."""
+
+    def __init__(self, db: Database, kind: str = "digest") -> None:
+        self.db = db
+        self.kind = kind
+
+    def __enter__(self) -> KeepingMailer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def send_message(self, message: EmailMessage) -> None:
+        now = clock.now()
+        with self.db.transaction() as session:
+            session.add(
+                OutgoingMail(
+                    kind=self.kind,
+                    to_address=str(message["To"])[:320],
+                    subject=" ".join(str(message["Subject"] or "").split())[:500],
+                    message=message.as_string(),
+                    message_id=str(message["Message-ID"]),
+                    status="kept",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+
+    def close(self) -> None:
+        pass
+
+
+def mailer_for(settings: Settings, db: Database) -> MessageSender:
+    """Where messages of a batch go: the SMTP server, or the outbox."""
+    return KeepingMailer(db) if settings.mail_backend == "outbox" else Mailer(settings)
 
 
 @dataclass

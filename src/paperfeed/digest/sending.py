@@ -36,8 +36,9 @@ from paperfeed.digest import ledger
 from paperfeed.digest.compose import ComposedDigest, compose, to_message
 from paperfeed.digest.content import SEARCH_CANDIDATES, ContentSource, Searcher, follows_of
 from paperfeed.digest.periods import FREQUENCIES, DigestPeriod, current_period, is_weekend
-from paperfeed.mail import Mailer, MailError, classify
+from paperfeed.mail import MailError, MessageSender, classify
 from paperfeed.models import DigestDelivery, SavedSearch, Subscription
+from paperfeed.outbox import mailer_for
 
 if TYPE_CHECKING:
     from paperfeed.search.lexical import Filters
@@ -102,14 +103,14 @@ def send_digests(
     dry_run: bool = False,
     searcher: Searcher | None = None,
     progress: Callable[[int, int], None] | None = None,
-    mailer: Mailer | None = None,
+    mailer: MessageSender | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> RunReport:
     """Send (or with `dry_run`, only compose) the due digests of the given frequencies."""
     report = RunReport()
     searcher = searcher if searcher is not None else engine_searcher(settings, db)
     owned = mailer is None
-    mailer = mailer or Mailer(settings)
+    mailer = mailer or mailer_for(settings, db)
     try:
         for frequency in frequencies:
             period = due_period(settings, frequency)
@@ -203,7 +204,7 @@ class _Run:
         period: DigestPeriod,
         report: RunReport,
         searcher: Searcher | None,
-        mailer: Mailer,
+        mailer: MessageSender,
         sleep: Callable[[float], None],
         progress: Callable[[int, int], None] | None,
     ) -> None:
