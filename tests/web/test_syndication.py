@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import feedparser
@@ -436,3 +437,48 @@ def test_an_empty_site_has_an_empty_valid_feed(empty_client: TestClient) -> None
         feed = parse_feed(empty_client, f"/papers.{kind}", kind)
         assert feed.entries == []
         assert feed.feed.title == "Daily papers · paperfeed"
+
+
+# --- RSS descriptions are HTML whose text is the abstract -----------------------------------
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def visible_text(fragment: str) -> str:
+    """What a reader shows of an HTML fragment (tags dropped, entities decoded)."""
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+    return "".join(parser.parts)
+
+
+ANGLED = [
+    "We use a tool called <projektor>, which is fast.",
+    "For 0<delta<1 the bound holds & a > b.",
+    "Tags <b>stay</b> text, &amp; entities too: &lt; \"quotes\" 'apostrophes'.",
+]
+
+
+def test_rss_descriptions_show_the_abstract_exactly(db: Database, tmp_path: Path) -> None:
+    day = datetime(2026, 11, 19, 14, 0, tzinfo=UTC)
+    records = [
+        PaperRecord(title=f"Angled {i}", abstract=text, feed_at=day, upvotes=10 - i)
+        for i, text in enumerate(ANGLED)
+    ]
+    with db.transaction() as session:
+        upsert_papers(session, records)
+    app = create_app(make_settings(tmp_path, db.url), db)
+    with TestClient(app) as client:
+        rss = feedparser.parse(client.get("/papers/date/2026-11-19.rss").content)
+        atom = feedparser.parse(client.get("/papers/date/2026-11-19.atom").content)
+    assert not rss.bozo and not atom.bozo
+    assert [visible_text(e.summary) for e in rss.entries] == ANGLED
+    assert all(e.summary_detail.type == "text/html" for e in rss.entries)
+    assert [e.summary for e in atom.entries] == ANGLED  # Atom says type="text"

@@ -1,9 +1,17 @@
 """Exports: BibTeX and Markdown for one paper, CSV and JSON lines for any list.
 
 BibTeX is read by LaTeX, so math (`$...$`, `\\(...\\)`) and TeX commands already in arXiv
-metadata pass through, while the characters TeX treats specially in running text (`& % #
-_` and a lone `$ ~ ^ \\`) are escaped and unbalanced braces are neutralised (BibTeX counts
-braces even after a backslash, so one stray brace would swallow the rest of the file).
+metadata pass through, but only commands on an allow-list of harmless ones (math symbols and
+structures, accents, special letters, font commands): anyone can post metadata to arXiv,
+and `\\input`, `\\write18`, `\\def` or `\\catcode` would run on the citing author's machine,
+so any other command is escaped to text, and a formula holding one is written as text. The
+characters TeX treats specially in running text (`& % # _` and a lone `$ ~ ^ \\`) are
+escaped and unbalanced braces are neutralised (BibTeX counts braces even after a backslash,
+so one stray brace would swallow the rest of the file). DOIs and URLs are verbatim fields
+(biblatex and the `doi`/`url` packages read them as written, pybtex returns them as they
+are), so they are not escaped; only the characters that would break the braces are
+percent-encoded. Authors with a suffix (`Neal J. Evans II`) are written `Evans, II, Neal J.`
+so BibTeX reads the suffix as a suffix, not as the family name.
 Accented Latin letters become TeX accents (`é` -> `{\\'e}`) so classic BibTeX sorts and
 prints them; other characters stay UTF-8. Words with inner capitals (`BERT`, `LaTeX`) are
 braced so bibliography styles keep their case.
@@ -19,6 +27,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from paperfeed.models import Organization, Paper
@@ -103,6 +112,58 @@ _TEXT_SPECIALS = {
 }
 # A TeX command already in the metadata: `\alpha`, `\'e`, `\"{o}`, `\&`.
 _COMMAND = re.compile(r"\\(?:[A-Za-z]+|['`^\"~=.&%#_$])")
+
+
+
+def _names(*parts: str) -> frozenset[str]:
+    return frozenset(" ".join(parts).split())
+
+
+# Harmless commands that pass through. Everything else (`\input`, `\include`, `\write18`,
+# `\openin`, `\def`, `\catcode`, `\csname`, `\url`, ...) is escaped to text.
+_TEXT_COMMANDS = _names(
+    # accents and special letters
+    "c v u H k r d b t ss ae AE o O l L oe OE aa AA i j"
+    # font commands, old and new
+    " textbf textit textsl textsc texttt textrm textsf textup textmd textnormal emph"
+    " bf it sl sc tt rm sf em mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak"
+    " mathscr boldsymbol bm"
+    # logos and the characters this module writes itself
+    " TeX LaTeX BibTeX textless textgreater textbackslash textasciitilde textasciicircum"
+)
+# Math structures (with the thousands of symbol names latex2mathml knows, below).
+_MATH_STRUCTURES = _names(
+    "frac dfrac tfrac cfrac sqrt binom dbinom tbinom choose over atop left right middle big"
+    " Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr text mbox operatorname"
+    " hat widehat tilde widetilde bar overline underline vec dot ddot dddot acute grave"
+    " breve check mathring overbrace underbrace overset underset stackrel overrightarrow"
+    " overleftarrow xrightarrow xleftarrow sum prod int iint iiint oint coprod lim liminf"
+    " limsup sup inf max min arg argmax argmin det gcd log ln exp sin cos tan sec csc cot"
+    " sinh cosh tanh arcsin arccos arctan deg dim hom ker Pr mod bmod pmod limits"
+    " nolimits displaystyle textstyle scriptstyle scriptscriptstyle quad qquad not"
+    " phantom hphantom vphantom cdots ldots dots vdots ddots prime begin end substack"
+)
+_MATH_ENVIRONMENTS = _names(
+    "matrix pmatrix bmatrix Bmatrix vmatrix Vmatrix smallmatrix cases array aligned gathered split"
+)
+
+
+@lru_cache(maxsize=1)
+def _math_commands() -> frozenset[str]:
+    """Command names harmless in a formula: symbols (`\\alpha`, `\\leq`) and structures."""
+    from latex2mathml.symbols_parser import SYMBOLS
+
+    names = {key[1:] for key in SYMBOLS if re.fullmatch(r"\\[A-Za-z]+", key)}
+    return frozenset(names) | _MATH_STRUCTURES | _TEXT_COMMANDS
+
+
+def _allowed_text_command(name: str) -> bool:
+    """A command name that may stay a command in running text."""
+    return name in _TEXT_COMMANDS or name in _math_commands() - {"begin", "end"}
+
+
+_MATH_TOKEN = re.compile(r"\\(?:[A-Za-z]+|.)|[%#&]|\^\^", re.S)
+_ENVIRONMENT = re.compile(r"\{([A-Za-z]+\*?)\}")
 # A plain word that may need its case kept; never the name of a TeX command (`\LaTeX`).
 _WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]")
 _STOP_WORDS = {"a", "an", "the", "on", "of", "in", "for", "to", "and", "with", "at", "by"}
@@ -129,7 +190,8 @@ def _escape_text(text: str) -> str:
         char = text[position]
         if char == "\\":
             command = _COMMAND.match(text, position)
-            if command:
+            name = command.group(0)[1:] if command else ""
+            if command and (not name.isalpha() or _allowed_text_command(name)):
                 out.append(command.group(0))
                 position = command.end()
                 continue
@@ -171,7 +233,12 @@ def bibtex_text(text: str, protect_case: bool = False) -> str:
     parts: list[str] = []
     for is_math, part in split_math(text):
         if is_math:
-            parts.append(part if _balanced(part) else part.replace("{", "(").replace("}", ")"))
+            formula = _safe_math(part)
+            if formula is not None:
+                parts.append(formula)
+                continue
+        if is_math:  # a formula with a command off the allow-list: shown as its source
+            parts.append(_escape_text(part))
             continue
         if protect_case:
             part = _WORD.sub(lambda m: _protect_case(m.group(0)), part)
@@ -189,13 +256,102 @@ def bibtex_text(text: str, protect_case: bool = False) -> str:
     return "".join(parts)
 
 
+def _safe_math(formula: str) -> str | None:
+    """The formula with stray `% # &` escaped, or None if it holds a command not allowed.
+
+    `^^5c` is TeX's spelling of a backslash, so `^^` is refused like a command.
+    """
+    if not _balanced(formula):
+        return None
+    aligned = "\\begin" in formula
+    out: list[str] = []
+    position = 0
+    for token in _MATH_TOKEN.finditer(formula):
+        out.append(formula[position : token.start()])
+        position = token.end()
+        value = token.group(0)
+        if value == "^^":
+            return None
+        if value in "%#" or (value == "&" and not aligned):
+            out.append("\\" + value)
+            continue
+        name = value[1:]
+        if name.isalpha():
+            if name not in _math_commands():
+                return None
+            if name in ("begin", "end"):
+                environment = _ENVIRONMENT.match(formula, token.end())
+                if environment is None or environment.group(1) not in _MATH_ENVIRONMENTS:
+                    return None
+        out.append(value)
+    out.append(formula[position:])
+    return "".join(out)
+
+
 def _ascii_word(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]", "", folded.lower())
 
 
+# Name suffixes BibTeX must be told about (a lone "V" is more often an initial).
+_SUFFIXES = frozenset({"Jr", "Jr.", "Sr", "Sr.", "II", "III", "IV"})
+
+
+@dataclass(frozen=True)
+class Name:
+    first: str
+    last: str  # with its "von" part (`van der Waals`)
+    suffix: str = ""
+
+    def bibtex(self) -> str:
+        """`von Last, Jr, First` (or `von Last, First`): the form BibTeX never misreads."""
+        if not self.first and not self.suffix:
+            return self.last
+        return ", ".join(part for part in (self.last, self.suffix, self.first) if part)
+
+
+def _split_first_last(words: list[str]) -> tuple[str, str]:
+    """First names and `von Last`: the von part starts at the first lowercase word."""
+    for index in range(1, len(words) - 1):
+        if words[index][:1].islower():
+            return " ".join(words[:index]), " ".join(words[index:])
+    return " ".join(words[:-1]), words[-1] if words else ""
+
+
+def parse_name(author: str) -> Name | None:
+    """The parts of a name that carries a suffix; None for names BibTeX reads right as they are.
+
+    Handles `Neal J. Evans II`, `Neal J. Evans, Jr.` and `Evans II, Neal J.`.
+    """
+    author = " ".join(author.split())
+    parts = [p.strip() for p in author.split(",")]
+    if len(parts) == 1:
+        words = parts[0].split()
+        if len(words) >= 3 and words[-1] in _SUFFIXES:
+            first, last = _split_first_last(words[:-1])
+            return Name(first, last, words[-1])
+    elif len(parts) == 2 and all(parts):
+        before, after = parts
+        if after in _SUFFIXES and len(before.split()) >= 2:  # `Neal J. Evans, Jr.`
+            first, last = _split_first_last(before.split())
+            return Name(first, last, after)
+        words = before.split()
+        if len(words) >= 2 and words[-1] in _SUFFIXES:  # `Evans II, Neal J.`
+            return Name(after, " ".join(words[:-1]), words[-1])
+    return None
+
+
+def bibtex_name(author: str) -> str:
+    """One author for BibTeX's `author` field, suffixes made explicit, text escaped."""
+    name = parse_name(author)
+    return bibtex_text(name.bibtex() if name else author)
+
+
 def last_name(author: str) -> str:
     """The family name: after a comma form's comma is before it; else the last word."""
+    name = parse_name(author)
+    if name is not None:
+        return name.last.split()[-1]
     author = author.strip()
     if "," in author:
         return author.split(",", 1)[0].strip()
@@ -215,11 +371,17 @@ def citation_key(paper: Paper, authors: list[str]) -> str:
     return f"{name or 'anonymous'}{year}{first}"
 
 
+def verbatim(value: str) -> str:
+    """A DOI or URL as written, with only what would break the field percent-encoded:
+    braces and backslashes (BibTeX counts braces) and whitespace."""
+    return re.sub(r"[{}\\\s]", lambda m: f"%{ord(m.group(0)):02X}", value.strip())
+
+
 def bibtex(paper: Paper, authors: list[str], site_url: str) -> str:
     """One BibTeX entry: `@article` when a journal reference is known, else `@misc`."""
     fields: list[tuple[str, str]] = [("title", bibtex_text(paper.title, protect_case=True))]
     if authors:
-        fields.append(("author", " and ".join(bibtex_text(a) for a in authors)))
+        fields.append(("author", " and ".join(bibtex_name(a) for a in authors)))
     elif paper.author_count:
         fields.append(("author", "others"))
     stamp = paper.published_at or paper.feed_at
@@ -229,15 +391,15 @@ def bibtex(paper: Paper, authors: list[str], site_url: str) -> str:
     if paper.journal_ref:
         fields.append(("journal", bibtex_text(paper.journal_ref)))
     if paper.doi:
-        fields.append(("doi", bibtex_text(paper.doi)))
+        fields.append(("doi", verbatim(paper.doi)))
     if paper.arxiv_id:
         fields.append(("eprint", paper.arxiv_id))
         fields.append(("archivePrefix", "arXiv"))
         if paper.primary_category or paper.category_list:
             fields.append(("primaryClass", paper.primary_category or paper.category_list[0]))
-        fields.append(("url", f"https://arxiv.org/abs/{paper.arxiv_id}"))
+        fields.append(("url", verbatim(f"https://arxiv.org/abs/{paper.arxiv_id}")))
     else:
-        fields.append(("url", f"{site_url.rstrip('/')}/papers/{paper.public_id}"))
+        fields.append(("url", verbatim(f"{site_url.rstrip('/')}/papers/{paper.public_id}")))
     kind = "article" if paper.journal_ref else "misc"
     width = max(len(name) for name, _ in fields)
     body = ",\n".join(
@@ -392,6 +554,22 @@ def rows(listing: Listing, site_url: str, tz: ZoneInfo, first_rank: int = 1) -> 
         }
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (`=HYPERLINK(...)`,
+# `@SUM(...)`, `-2+3`); OWASP's advice is to prefix such a cell with a single quote, which
+# spreadsheets show as text and which a person can spot. JSON lines stay raw: they are data
+# for programs, and a program that pastes them into a spreadsheet must do its own quoting.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell: None as empty, text that a spreadsheet would run as a formula quoted."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(records: Iterable[dict]) -> str:
     """RFC 4180 CSV with a header row; lists are joined with "; " (authors) or spaces."""
     buffer = io.StringIO()
@@ -400,11 +578,13 @@ def to_csv(records: Iterable[dict]) -> str:
     for record in records:
         writer.writerow(
             [
-                "; ".join(value)
-                if key == "authors"
-                else " ".join(value)
-                if isinstance(value, list)
-                else ("" if value is None else value)
+                csv_cell(
+                    "; ".join(value)
+                    if key == "authors"
+                    else " ".join(value)
+                    if isinstance(value, list)
+                    else value
+                )
                 for key, value in ((k, record[k]) for k in COLUMNS)
             ]
         )

@@ -6,10 +6,16 @@ first, since no escaping can carry them. Links are absolute, from `PAPERFEED_SIT
 An entry's id is its paper's address, the same in every feed, so a reader that follows
 the daily feed and a search never shows one paper twice. Titles and abstracts keep their
 LaTeX as text: feed readers cannot render MathML reliably.
+
+RSS 2.0 descriptions are HTML by definition (readers render them, and drop what looks like a
+tag), so an abstract goes in as HTML whose text is the abstract: escaped for HTML, then once
+more by the XML serializer. `called <projektor>,` and `0<delta<1` survive in every reader.
+Atom says what it holds (`type="text"`), so there the abstract goes in as it is.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
@@ -68,6 +74,11 @@ def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) ->
     return element
 
 
+def html_text(text: str | None) -> str:
+    """HTML whose visible text is `text` (for RSS descriptions, which readers treat as HTML)."""
+    return html.escape(clean(text), quote=False)
+
+
 def _serialize(root: ET.Element) -> bytes:
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -80,7 +91,7 @@ def rss(listing: Listing, site_url: str, self_url: str, updated: datetime) -> by
     channel = _sub(root, "channel")
     _sub(channel, "title", listing.title)
     _sub(channel, "link", site + listing.page_path)
-    _sub(channel, "description", listing.description)
+    _sub(channel, "description", html_text(listing.description))
     _sub(channel, "atom:link", href=self_url, rel="self", type=RSS_TYPE)
     _sub(channel, "lastBuildDate", rfc822(updated))
     _sub(channel, "generator", f"paperfeed {__version__}")
@@ -91,7 +102,7 @@ def rss(listing: Listing, site_url: str, self_url: str, updated: datetime) -> by
         _sub(item, "title", paper.title)
         _sub(item, "link", link)
         _sub(item, "guid", link, isPermaLink="true")
-        _sub(item, "description", paper.abstract)
+        _sub(item, "description", html_text(paper.abstract))
         for name in listing.authors.get(paper.id, []):
             _sub(item, "dc:creator", name)
         for category in paper.category_list:
