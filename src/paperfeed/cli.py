@@ -119,12 +119,29 @@ def serve(host: str, port: int, workers: int) -> None:
     _serve(url, host, port, workers)
 
 
+def listen_url(host: str, port: int) -> str:
+    """The address links use when PAPERFEED_SITE_URL is unset: where this server listens.
+
+    A wildcard address (`0.0.0.0`, `::`) names no host a browser can reach, so links say
+    loopback; a site served to others sets PAPERFEED_SITE_URL (the README says so).
+    """
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def _serve(url: str, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     os.environ["PAPERFEED_DATABASE_URL"] = url
+    # Worker processes (`--workers N`) read their settings from this environment too.
+    os.environ["PAPERFEED_LISTEN_URL"] = listen_url(host, port)
     get_settings.cache_clear()
+    settings = load_settings()
     click.echo(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    if not settings.site_url_is_set:
+        click.echo(f"Links point at {settings.site_url} (set PAPERFEED_SITE_URL to change).")
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SITE_URL = "http://127.0.0.1:8000"
 
 
 def default_data_dir() -> Path:
@@ -31,7 +33,11 @@ class Settings(BaseSettings):
     database_url: str | None = None
     feed_timezone: str = "America/New_York"
     site_name: str = "paperfeed"
-    site_url: str = "http://127.0.0.1:8000"
+    # Where absolute links (feeds, exports, mail) point. Unset: the address `serve`/`demo`
+    # was started with (`listen_url`), never a request's Host header, which anyone can forge.
+    site_url: str = DEFAULT_SITE_URL
+    # Set by `serve`/`demo` from --host/--port for their worker processes; not set by hand.
+    listen_url: str | None = None
     secret_key: str | None = None
     page_size: int = 50
     trending_window_days: int = 14
@@ -91,6 +97,24 @@ class Settings(BaseSettings):
     digest_bounce_limit: int = Field(default=3, ge=1)  # permanent failures in a row -> pause
     digest_claim_seconds: int = Field(default=600, ge=1)  # a crashed run's claims expire
     digest_max_attempts: int = Field(default=5, ge=1)  # runs that may retry one digest
+
+    @model_validator(mode="after")
+    def _effective_site_url(self) -> Settings:
+        """An unset (or empty) site URL becomes the listening address, else the default."""
+        if not self.site_url.strip():
+            self.__pydantic_fields_set__.discard("site_url")
+        if self.site_url_is_set:
+            if not self.site_url.startswith(("http://", "https://")):
+                raise ValueError("PAPERFEED_SITE_URL must start with http:// or https://")
+        else:
+            self.__dict__["site_url"] = self.listen_url or DEFAULT_SITE_URL
+        self.__dict__["site_url"] = self.site_url.rstrip("/")
+        return self
+
+    @property
+    def site_url_is_set(self) -> bool:
+        """Whether PAPERFEED_SITE_URL (or the constructor) gave the site URL explicitly."""
+        return "site_url" in self.model_fields_set
 
     @field_validator("feed_timezone")
     @classmethod

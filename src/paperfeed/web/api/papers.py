@@ -200,7 +200,9 @@ def list_papers(
     headers = {}
     if len(papers) > limit:
         papers = papers[:limit]
-        following = URL(str(request.url)).include_query_params(
+        # From the site URL, never the request's Host header (this answer is cached).
+        site = request.app.state.settings.site_url.rstrip("/")
+        following = URL(f"{site}{request.url.path}?{request.url.query}").include_query_params(
             limit=limit, cursor=_encode_cursor(papers[-1].public_id)
         )
         headers["Link"] = f'<{following}>; rel="next"'
