@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -20,11 +23,12 @@ from paperfeed.ingest.snapshot import (
     fast_title_key,
     import_snapshot,
     parse_line_object,
+    write_chunk,
 )
 from paperfeed.models import IngestCursor, Paper, PaperAlias, PaperAuthor, PaperVersion
 from paperfeed.papers.ids import title_key
-from paperfeed.papers.records import PaperRecord
-from paperfeed.papers.store import upsert_papers
+from paperfeed.papers.records import OrganizationRef, PaperRecord
+from paperfeed.papers.store import UpsertStats, lock_changes, upsert_papers
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = ROOT / "src" / "paperfeed" / "data" / "arxiv_snapshot_sample.jsonl"
@@ -151,6 +155,70 @@ def test_an_arxiv_line_merges_into_a_local_paper_of_the_same_title(db: Database)
         assert alias.startswith("pf-")
         merged = session.execute(select(Paper).where(Paper.public_id == "0704.0001")).scalar_one()
         assert merged.abstract.startswith("A fully differential calculation")
+
+
+def bulk_write(db: Database, record: PaperRecord) -> UpsertStats:
+    with db.transaction() as session:
+        lock_changes(session)
+        return write_chunk(session, [record])
+
+
+def stored(db: Database, arxiv_id: str) -> Paper:
+    with db.reader() as session:
+        paper = session.execute(select(Paper).where(Paper.arxiv_id == arxiv_id)).scalar_one()
+        session.expunge(paper)
+        return paper
+
+
+FEED_DAY = datetime(2026, 11, 20, 14, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("change", "column", "expected"),
+    [
+        ({"github_url": "https://github.com/x/y"}, "github_url", "https://github.com/x/y"),
+        ({"project_url": "https://y.example.org"}, "project_url", "https://y.example.org"),
+        ({"feed_at": FEED_DAY}, "feed_at", FEED_DAY),
+        ({"upvotes": 7}, "upvote_baseline", 7),
+    ],
+)
+def test_the_bulk_path_writes_every_field_the_general_path_writes(
+    db: Database, change: dict[str, Any], column: str, expected: Any
+) -> None:
+    record = parse_line_object(json.loads(LINES[1]))
+    assert bulk_write(db, record).added == 1
+    stats = bulk_write(db, dataclasses.replace(record, **change))
+    assert (stats.updated, stats.unchanged) == (1, 0)
+    assert getattr(stored(db, "0704.0002"), column) == expected
+    assert bulk_write(db, dataclasses.replace(record, **change)).unchanged == 1
+
+
+def test_the_bulk_path_follows_dates_of_a_paper_without_versions(db: Database) -> None:
+    """The `arXiv` OAI format gives only the first and latest dates, no version list."""
+    first = datetime(2024, 1, 2, tzinfo=UTC)
+    record = PaperRecord(
+        title="Dated only", abstract="No versions.", arxiv_id="2401.00002", source="arxiv",
+        published_at=first, updated_at=first,
+    )  # fmt: skip
+    bulk_write(db, record)
+    revised = dataclasses.replace(record, updated_at=datetime(2024, 3, 4, tzinfo=UTC))
+    assert bulk_write(db, revised).updated == 1
+    paper = stored(db, "2401.00002")
+    assert (paper.published_at, paper.updated_at) == (first, revised.updated_at)
+
+
+def test_the_bulk_path_keeps_a_records_organization(db: Database) -> None:
+    record = parse_line_object(json.loads(LINES[1]))
+    org = OrganizationRef(name="mit", fullname="MIT")
+    assert bulk_write(db, dataclasses.replace(record, organization=org)).added == 1
+    known = parse_line_object(json.loads(LINES[2]))
+    bulk_write(db, known)
+    assert bulk_write(db, dataclasses.replace(known, organization=org)).updated == 1
+    with db.reader() as session:
+        named = session.execute(
+            select(Paper.arxiv_id).where(Paper.organization_id.is_not(None)).order_by(Paper.id)
+        ).scalars()
+        assert list(named) == ["0704.0002", "0704.0003"]
 
 
 def test_a_duplicate_line_in_one_chunk_counts_once(db: Database, tmp_path: Path) -> None:

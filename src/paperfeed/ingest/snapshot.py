@@ -39,7 +39,13 @@ from paperfeed.ingest.jsonl import parse_snapshot
 from paperfeed.models import IngestCursor, Paper, PaperAuthor, PaperVersion
 from paperfeed.papers.ids import NEW_STYLE, OLD_STYLE
 from paperfeed.papers.records import PaperRecord, RecordError, Version
-from paperfeed.papers.store import UpsertStats, lock_changes, next_change_seqs, upsert_papers
+from paperfeed.papers.store import (
+    SCALAR_FIELDS,
+    UpsertStats,
+    lock_changes,
+    next_change_seqs,
+    upsert_papers,
+)
 
 try:  # orjson parses a snapshot line about 3x faster; the standard library is the fallback
     import orjson
@@ -326,8 +332,8 @@ def write_chunk(session: Session, records: list[PaperRecord]) -> UpsertStats:
     general: list[PaperRecord] = []
     for record in records:
         assert record.arxiv_id is not None
-        if record.arxiv_id in first:
-            general.append(record)
+        if record.arxiv_id in first or record.organization is not None:
+            general.append(record)  # the bulk insert writes no organizations
         else:
             first[record.arxiv_id] = record
     existing = dict(
@@ -468,15 +474,8 @@ def _insert_fresh(session: Session, fresh: list[PaperRecord], keys: dict[str | N
         _bulk_insert(session, PaperVersion.__table__, versions)
 
 
-_COMPARED = (
-    "title",
-    "abstract",
-    "doi",
-    "journal_ref",
-    "arxiv_comments",
-    "report_no",
-    "license",
-)
+# What the bulk comparison reads besides `SCALAR_FIELDS` (the list `store._apply` copies).
+_ALSO_READ = ("categories", "author_count", "upvote_baseline", "published_at", "updated_at")
 
 
 def _changed(
@@ -484,19 +483,17 @@ def _changed(
 ) -> list[PaperRecord]:
     """The known papers whose stored fields, authors or versions the record would change.
 
-    Mirrors `store._apply`: a field the record leaves unset never counts as a change.
+    Decides as `store._apply` does (same `SCALAR_FIELDS`, same rules): a field the record
+    leaves unset never counts as a change.
     """
     if not known:
         return []
     ids = [existing[r.arxiv_id] for r in known]
-    columns = [getattr(Paper, name) for name in _COMPARED]
+    names = (*SCALAR_FIELDS, *_ALSO_READ)
+    columns = [getattr(Paper, name) for name in names]
     stored = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(Paper.id, *columns, Paper.categories, Paper.author_count).where(
-                Paper.id.in_(ids)
-            )
-        )
+        row[0]: dict(zip(names, row[1:], strict=True))
+        for row in session.execute(select(Paper.id, *columns).where(Paper.id.in_(ids)))
     }
     authors: dict[int, list[str]] = {}
     for paper_id, name in session.execute(
@@ -518,8 +515,7 @@ def _changed(
     changed = []
     for record in known:
         paper_id = existing[record.arxiv_id]
-        row = stored[paper_id]
-        values = dict(zip((*_COMPARED, "categories", "author_count"), row, strict=True))
+        values = stored[paper_id]
         if _differs(record, values, authors.get(paper_id, []), versions.get(paper_id, {})):
             changed.append(record)
     return changed
@@ -531,11 +527,13 @@ def _differs(
     authors: list[str],
     versions: dict[int, tuple[datetime, str | None]],
 ) -> bool:
-    for name in _COMPARED:
+    for name in SCALAR_FIELDS:
         value = getattr(record, name)
         if value not in (None, "") and values[name] != value:
             return True
     if record.categories and values["categories"] != " ".join(record.categories):
+        return True
+    if record.upvotes is not None and record.upvotes != values["upvote_baseline"]:
         return True
     if record.authors and authors != record.authors:
         return True
@@ -548,4 +546,9 @@ def _differs(
             return True
         if version.size and have[1] != version.size:
             return True
+    if not versions and not record.versions:  # dates come from the record only then
+        for name in ("published_at", "updated_at"):
+            value = getattr(record, name)
+            if value is not None and values[name] != value:
+                return True
     return False
