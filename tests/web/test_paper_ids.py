@@ -131,3 +131,20 @@ def test_unknown_and_overlong_ids_are_404_with_a_reason(browser) -> None:  # typ
     assert client.get("/papers/" + "a" * 500 + ".bib").status_code == 404
     voted = client.post("/papers/2611.99999/upvote", data={"csrf": csrf})
     assert voted.status_code == 404
+
+
+def test_the_hub_client_reads_papers_by_every_form(app) -> None:  # type: ignore[no-untyped-def]
+    """The reported case: `read_paper('arXiv:…')` (GET /papers/{id}.md) was a 404."""
+    from huggingface_hub import HfApi
+
+    from tests.web.live import start_server
+
+    server = start_server(app)
+    try:
+        hub = HfApi(endpoint=server.url, token=False)
+        for base in (NEW, OLD):
+            for form in forms(base):
+                assert hub.read_paper(form).startswith("# ")
+                assert hub.paper_info(form).id == base
+    finally:
+        server.stop()
