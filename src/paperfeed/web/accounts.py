@@ -198,15 +198,24 @@ def logout(request: Request) -> Response:
 @router.get("/account")
 def account(request: Request, user: SignedInUser) -> Response:
     notice = None
+    kept = request.app.state.settings.mail_backend == "outbox"
     if request.query_params.get("welcome"):
-        notice = f"Welcome, {user.username}! A confirmation link is on its way to {user.email}."
+        notice = f"Welcome, {user.username}! " + (
+            "Your confirmation link is in the outbox: this site sends no mail."
+            if kept
+            else f"A confirmation link is on its way to {user.email}."
+        )
     if request.query_params.get("changed"):
         notice = (
             "Your password was changed. Other sessions were logged out and your API tokens "
             "were revoked: create new ones for your scripts."
         )
     if request.query_params.get("sent"):
-        notice = f"A new confirmation link is on its way to {user.email}."
+        notice = (
+            "A new confirmation link is in the outbox."
+            if kept
+            else f"A new confirmation link is on its way to {user.email}."
+        )
     if request.query_params.get("revoked"):
         notice = "The token was revoked: requests that send it now get 401."
     return account_page(request, user, notice=notice)
@@ -325,6 +334,7 @@ def reset_request(request: Request, form: FormDep) -> Response:
         "message.html",
         title="Check your email",
         message=f"If an account uses {email}, a link to choose a new password is on its way to it.",
+        mail_note=True,
     )
 
 

@@ -32,6 +32,7 @@ from paperfeed.web import (
     downloads,
     orgs,
     outage,
+    outbox_page,
     pages,
     search,
     submissions,
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(api_docs.router)
     app.include_router(api.router)
     app.include_router(digest.router)
+    app.include_router(outbox_page.router)
     app.include_router(pages.router)
 
     outage.register(app)  # 503 + Retry-After while the database is away; /readyz

@@ -149,6 +149,7 @@ def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
         "Check your email",
         f"A message is on its way to {row.email}. Open the link in it to confirm: nothing "
         "else is sent until you do.",
+        mail_note=True,
     )
 
 

@@ -63,10 +63,10 @@ DOCS_POLICY = PAGE_POLICY.replace("img-src 'self'", "img-src 'self' data:")
 HSTS = "max-age=31536000; includeSubDomains"
 FIXED = {
     "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
 }
 DEFAULTS = {
     CSP: PAGE_POLICY,
+    "X-Frame-Options": "DENY",  # a route framed by our own pages sends SAMEORIGIN
     "Referrer-Policy": "same-origin",  # the digest pages send `no-referrer` (tokens in URLs)
 }
 
