@@ -20,7 +20,9 @@ from paperfeed.community import accounts, comments, organizations
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.demo import load_demo
+from paperfeed.mail import build_message
 from paperfeed.models import Paper
+from paperfeed.outbox import KeepingMailer
 from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
@@ -69,6 +71,7 @@ TOUR = [
     Stop("submit", "/papers/submit", MEMBER),
     Stop("account", "/account", MEMBER),
     Stop("digest", "/digest"),
+    Stop("outbox", "/demo/outbox"),
     Stop("admin", "/admin", ADMIN),
     Stop("admin-reports", "/admin/reports", ADMIN),
     Stop("admin-claims", "/admin/claims", ADMIN),
@@ -100,6 +103,16 @@ def build_site(tmp: Path) -> None:
             ).scalar_one()
             paper.organization_id = org.id  # the org page and the paper page show it
             comments.add_comment(session, reader, paper.id, "The *second* figure helps.")
+        with KeepingMailer(db) as mailer:  # the outbox page shows a message with both parts
+            mailer.send_message(
+                build_message(
+                    settings.mail_from,
+                    "reader@example.org",
+                    "Confirm your paperfeed digest",
+                    "Open this link to confirm: http://127.0.0.1:8000/digest/confirm?token=x\n",
+                    "<p>Open <a href='http://127.0.0.1:8000/digest/confirm?token=x'>this link</a>.</p>",
+                )
+            )
     db.dispose()
 
 
