@@ -110,7 +110,8 @@ def build_site(tmp: Path) -> None:
                     "reader@example.org",
                     "Confirm your paperfeed digest",
                     "Open this link to confirm: http://127.0.0.1:8000/digest/confirm?token=x\n",
-                    "<p>Open <a href='http://127.0.0.1:8000/digest/confirm?token=x'>this link</a>.</p>",
+                    "<p>Open <a href='http://127.0.0.1:8000/digest/confirm?token=x'>this"
+                    " link</a>.</p>",
                 )
             )
     db.dispose()
