@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     mail_send_interval: float = Field(default=5.0, ge=0)
     mail_max_attempts: int = Field(default=6, ge=1)
     mail_retry_seconds: float = Field(default=60.0, ge=0)
+    # Whom remote services (arXiv...) may write to about this site's requests: sent in the
+    # User-Agent of every outgoing request. Unset: the address of `mail_from`.
+    contact_email: str | None = None
     # arXiv.
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"

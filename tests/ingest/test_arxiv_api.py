@@ -18,14 +18,8 @@ from typing import Any
 import pytest
 
 from paperfeed.config import Settings
-from paperfeed.ingest.arxiv_api import (
-    ArxivClient,
-    ArxivError,
-    ArxivIdError,
-    RateLimiter,
-    parse_feed,
-    parse_retry_after,
-)
+from paperfeed.ingest.arxiv_api import ArxivClient, ArxivError, ArxivIdError, parse_feed
+from paperfeed.ingest.http_client import RateLimiter
 from paperfeed.papers.records import RecordError, Version
 from tests.servers import HOST, FakeArxivApi, Response, free_port
 
@@ -291,24 +285,6 @@ def test_requests_are_spaced_by_the_interval(
     assert 0.5 <= elapsed < 1.0
 
 
-def test_rate_limiter_waits_only_for_what_is_left() -> None:
-    now = [100.0]
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    limiter = RateLimiter(3.0, clock=lambda: now[0], sleep=sleep)
-    limiter.wait()  # the first request goes at once
-    now[0] += 1.0
-    limiter.wait()  # 1 s later: wait the 2 s left
-    now[0] += 5.0
-    limiter.wait()  # long after: no wait
-    limiter.wait()  # right after: the full interval
-    assert slept == [pytest.approx(2.0), pytest.approx(3.0)]
-
-
 def test_one_limiter_can_pace_several_clients(
     arxiv_api: FakeArxivApi, client: ClientFactory
 ) -> None:
@@ -426,15 +402,6 @@ def test_other_client_errors_are_not_retried(
         client(base_url=arxiv_api.url.replace("/api/query", "/wrong")).fetch_one("2408.00716")
     assert "HTTP 404" in str(caught.value) and "PAPERFEED_ARXIV_API_URL" in str(caught.value)
     assert len(arxiv_api.requests) == 1
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: 1445412480.0) == 0.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: 1445412470.0) == 10.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", now=lambda: 1445412470.0) == 10.0
 
 
 def test_from_settings(arxiv_api: FakeArxivApi) -> None:

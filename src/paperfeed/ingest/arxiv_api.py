@@ -12,29 +12,33 @@ returned (`updated`), not the full history, so `versions` holds just those two.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.ingest.http_client import (
+    PoliteClient,
+    RateLimiter,
+    RemoteRefused,
+    RemoteUnavailable,
+    TryAgain,
+    user_agent,
+)
 from paperfeed.ingest.jsonl import clean_text
 from paperfeed.papers.ids import ArxivId, parse_arxiv_id
 from paperfeed.papers.records import PaperRecord, RecordError, Version
 from paperfeed.papers.store import UpsertStats, upsert_papers
-
-log = logging.getLogger(__name__)
 
 NS = {
     "atom": "http://www.w3.org/2005/Atom",
@@ -42,7 +46,6 @@ NS = {
     "opensearch": "http://a9.com/-/spec/opensearch/1.1/",
 }
 BATCH_SIZE = 100
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _ERROR_SUBJECT = re.compile(r"incorrect[ _]id[ _]format[ _]for[ _](?P<id>\S+)$", re.I)
 
 
@@ -186,55 +189,14 @@ def _match_key(base: str) -> str:
     return f"{archive.split('.')[0]}/{number}" if slash else base
 
 
-# --- rate limiting and HTTP ---------------------------------------------------------------
-
-
-class RateLimiter:
-    """At most one request per `interval` seconds, start to start, across threads."""
-
-    def __init__(
-        self,
-        interval: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._last: float | None = None
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        with self._lock:
-            if self._last is not None:
-                delay = self._last + self.interval - self._clock()
-                if delay > 0:
-                    self._sleep(delay)
-            self._last = self._clock()
-
-
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates always are
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now())
+# --- HTTP ---------------------------------------------------------------------------------
 
 
 class ArxivClient:
     """A polite client of the arXiv query API (`PAPERFEED_ARXIV_API_URL`).
 
-    Share one client (or one `limiter`) among all the code of a process that calls arXiv:
-    the interval is kept per limiter.
+    Requests go through `PoliteClient`: every client of the API's host in this process
+    shares one pace (or pass one `limiter` to pace several clients together).
     """
 
     def __init__(
@@ -255,23 +217,26 @@ class ArxivClient:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.base_url = base_url
-        self.max_retries = max_retries
-        self.timeout = timeout
         self.batch_size = batch_size
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._sleep = sleep
-        self.limiter = limiter or RateLimiter(request_interval, clock=clock, sleep=sleep)
-        self._http = httpx.Client(
+        self.limiter = limiter or RateLimiter.for_host(
+            urlsplit(base_url).netloc, request_interval, clock=clock, sleep=sleep
+        )
+        self.http = PoliteClient(
+            "the arXiv API",
+            user_agent=user_agent,
             timeout=timeout,
-            headers={"User-Agent": user_agent, "Accept": "application/atom+xml"},
-            follow_redirects=True,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            headers={"Accept": "application/atom+xml"},
+            sleep=sleep,
+            limiter=self.limiter,
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> ArxivClient:
         """The client of `PAPERFEED_ARXIV_API_URL`, telling arXiv which site is asking."""
-        kwargs.setdefault("user_agent", f"paperfeed/{__version__} (+{settings.site_url})")
+        kwargs.setdefault("user_agent", user_agent(settings))
         return cls(settings.arxiv_api_url, settings.arxiv_request_interval, **kwargs)
 
     def __enter__(self) -> ArxivClient:
@@ -286,7 +251,7 @@ class ArxivClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -365,50 +330,27 @@ class ArxivClient:
             "start": "0",
             "max_results": str(len(batch)),
         }
-        attempts = self.max_retries + 1
-        problem = ""
-        for attempt in range(attempts):
-            retry_after: float | None = None
-            self.limiter.wait()
-            try:
-                response = self._http.get(self.base_url, params=params)
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout:g} s"
-            except httpx.TransportError as exc:
-                problem = f"network error ({exc.__class__.__name__}: {exc})"
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        return parse_feed(response.content)
-                    except ArxivError as exc:
-                        problem = str(exc)
-                elif status == 400 and b"/api/errors" in response.content:
-                    return parse_feed(response.content)
-                elif status in RETRY_STATUSES or status >= 500:
-                    problem = f"HTTP {status}"
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                else:
-                    raise ArxivError(
-                        f"the arXiv API at {self.base_url} answered HTTP {status}: "
-                        "check PAPERFEED_ARXIV_API_URL"
-                    )
-            if attempt + 1 == attempts:
-                break
-            delay = retry_after if retry_after is not None else self.backoff * 2**attempt
-            delay = min(delay, self.max_backoff)
-            log.warning(
-                "arXiv API: %s; retry %d of %d in %.1f s",
-                problem,
-                attempt + 1,
-                self.max_retries,
-                delay,
-            )
-            self._sleep(delay)
-        raise ArxivError(
-            f"the arXiv API at {self.base_url} failed {attempts} time(s), last with "
-            f"{problem}; try again later"
-        )
+        try:
+            return self.http.get(self.base_url, params, read=_read_feed, answers=_is_answer)
+        except RemoteRefused as exc:
+            raise ArxivError(f"{exc}: check PAPERFEED_ARXIV_API_URL") from None
+        except RemoteUnavailable as exc:
+            raise ArxivError(f"{exc}; try again later") from None
+
+
+def _is_answer(response: httpx.Response) -> bool:
+    """A feed, or arXiv's 400 with an Atom error entry (an id it rejects)."""
+    status = response.status_code
+    return status == 200 or (status == 400 and b"/api/errors" in response.content)
+
+
+def _read_feed(response: httpx.Response) -> Feed:
+    if response.status_code != 200:
+        return parse_feed(response.content)
+    try:
+        return parse_feed(response.content)
+    except ArxivError as exc:  # a cut-off answer: asking again usually helps
+        raise TryAgain(str(exc)) from None
 
 
 def _entry_is(entry_id: str, aid: ArxivId) -> bool:

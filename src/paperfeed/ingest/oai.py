@@ -30,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -38,7 +39,14 @@ from sqlalchemy.orm import Session
 from paperfeed import __version__, clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.ingest.arxiv_api import RETRY_STATUSES, RateLimiter, parse_retry_after
+from paperfeed.ingest.http_client import (
+    PoliteClient,
+    RateLimiter,
+    RemoteRefused,
+    RemoteUnavailable,
+    TryAgain,
+    user_agent,
+)
 from paperfeed.ingest.jsonl import clean_text
 from paperfeed.ingest.snapshot import fast_title_key, write_resilient
 from paperfeed.models import IngestCursor, Paper
@@ -262,20 +270,24 @@ class OaiClient:
         limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.max_retry_after = max_retry_after
-        self._sleep = sleep
-        self.limiter = limiter or RateLimiter(request_interval, sleep=sleep)
-        self._http = httpx.Client(
-            timeout=timeout, headers={"User-Agent": user_agent}, follow_redirects=True
+        self.limiter = limiter or RateLimiter.for_host(
+            urlsplit(base_url).netloc, request_interval, sleep=sleep
+        )
+        self.http = PoliteClient(
+            "arXiv's OAI-PMH server",
+            user_agent=user_agent,
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_retry_after=max_retry_after,
+            sleep=sleep,
+            limiter=self.limiter,
         )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> OaiClient:
-        kwargs.setdefault("user_agent", f"paperfeed/{__version__} (+{settings.site_url})")
+        kwargs.setdefault("user_agent", user_agent(settings))
         return cls(settings.arxiv_oai_url, settings.arxiv_request_interval, **kwargs)
 
     def __enter__(self) -> OaiClient:
@@ -290,49 +302,31 @@ class OaiClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     def list_records(self, params: dict[str, str], prefix: str) -> Page:
-        attempts = self.max_retries + 1
-        problem = ""
-        for attempt in range(attempts):
-            retry_after: float | None = None
-            self.limiter.wait()
+        def read(response: httpx.Response) -> Page:
             try:
-                response = self._http.get(self.base_url, params=params)
-            except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout:g} s"
-            except httpx.TransportError as exc:
-                problem = f"network error ({exc.__class__.__name__}: {exc})"
-            else:
-                status = response.status_code
-                if status == 200 or (400 <= status < 500 and b"<error" in response.content):
-                    try:
-                        return parse_page(response.content, prefix)
-                    except OaiProtocolError:
-                        raise
-                    except OaiError as exc:  # a cut-off answer: asking again usually helps
-                        problem = str(exc)
-                elif status in RETRY_STATUSES or status >= 500:
-                    problem = f"HTTP {status}"
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                else:
-                    raise OaiError(
-                        f"arXiv's OAI-PMH server at {self.base_url} answered HTTP {status}; "
-                        "check PAPERFEED_ARXIV_OAI_URL"
-                    )
-            if attempt + 1 == attempts:
-                break
-            if retry_after is not None:
-                delay = min(retry_after, self.max_retry_after)
-            else:
-                delay = min(self.backoff * 2**attempt, self.max_backoff)
-            log.warning("OAI-PMH: %s; retry %d/%d in %.0fs", problem, attempt + 1, attempts, delay)
-            self._sleep(delay)
-        raise OaiError(
-            f"arXiv's OAI-PMH server at {self.base_url} failed {attempts} time(s), last with "
-            f"{problem}; run the harvest again later: it resumes where it stopped"
-        )
+                return parse_page(response.content, prefix)
+            except OaiProtocolError:
+                raise
+            except OaiError as exc:  # a cut-off answer: asking again usually helps
+                raise TryAgain(str(exc)) from None
+
+        try:
+            return self.http.get(self.base_url, params, read=read, answers=_is_answer)
+        except RemoteRefused as exc:
+            raise OaiError(f"{exc}; check PAPERFEED_ARXIV_OAI_URL") from None
+        except RemoteUnavailable as exc:
+            raise OaiError(
+                f"{exc}; run the harvest again later: it resumes where it stopped"
+            ) from None
+
+
+def _is_answer(response: httpx.Response) -> bool:
+    """A page, or an OAI-PMH error (some servers send those with a 4xx status)."""
+    status = response.status_code
+    return status == 200 or (400 <= status < 500 and b"<error" in response.content)
 
 
 # --- harvesting --------------------------------------------------------------------------

@@ -1,0 +1,281 @@
+"""The one polite HTTP client for remote services (arXiv today; GitHub, the HF Hub, PDFs next).
+
+Polite means what the services ask of harvesters:
+- a minimum interval between requests to one host, kept for the whole process: every
+  client of a host (any thread) waits on the same per-host slot (`RateLimiter.for_host`);
+- retries of network errors, timeouts, 429 and 5xx with exponential backoff, or after the
+  server's `Retry-After` (seconds or an HTTP date), capped so a server's word never
+  parks a job for hours;
+- a timeout on every request, and a User-Agent naming the site and a contact
+  (`user_agent(settings)`), so the service knows whom to write to instead of blocking.
+
+What a service answers is the caller's business: `get` hands each answer to `read`, which
+returns the result or raises `TryAgain` (a cut-off body, say) to have it asked again. A
+service that keeps failing is a `RemoteUnavailable`; one that refuses (another 4xx) is a
+`RemoteRefused`. Both are `RemoteError`, whose message names the service and its URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from email.utils import parseaddr, parsedate_to_datetime
+from types import TracebackType
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from paperfeed import __version__
+from paperfeed.config import Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class RemoteError(RuntimeError):
+    """A remote service did not give an answer; the message says which and why."""
+
+    def __init__(self, message: str, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class RemoteUnavailable(RemoteError):
+    """Every attempt failed (network, timeout, 429/5xx, or an answer `read` refused)."""
+
+    def __init__(self, message: str, url: str, attempts: int, problem: str) -> None:
+        super().__init__(message, url)
+        self.attempts = attempts
+        self.problem = problem
+
+
+class RemoteRefused(RemoteError):
+    """The service answered with a status that asking again will not change (404, 403...)."""
+
+    def __init__(self, message: str, url: str, status: int) -> None:
+        super().__init__(message, url)
+        self.status = status
+
+
+class TryAgain(Exception):
+    """Raised by a `read` callback: this answer is unusable, but asking again may help."""
+
+
+# --- pacing ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Slot:
+    """When the last request to one host started; shared by every limiter of that host."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last: float | None = None
+
+
+_HOSTS: dict[str, _Slot] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+class RateLimiter:
+    """At least `interval` seconds between request starts, across threads.
+
+    `RateLimiter(interval)` paces only those who share the object; `RateLimiter.for_host`
+    paces against every request any client of this process made to that host, each caller
+    keeping its own interval.
+    """
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        _slot: _Slot | None = None,
+    ) -> None:
+        self.interval = interval
+        self._clock = clock
+        self._sleep = sleep
+        self._slot = _slot or _Slot()
+
+    @classmethod
+    def for_host(
+        cls,
+        host: str,
+        interval: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RateLimiter:
+        with _HOSTS_LOCK:
+            slot = _HOSTS.setdefault(host.lower(), _Slot())
+        return cls(interval, clock=clock, sleep=sleep, _slot=slot)
+
+    def wait(self) -> None:
+        with self._slot.lock:
+            if self._slot.last is not None:
+                delay = self._slot.last + self.interval - self._clock()
+                if delay > 0:
+                    self._sleep(delay)
+            self._slot.last = self._clock()
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000": UTC, as HTTP dates always are
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
+
+
+def user_agent(settings: Settings) -> str:
+    """`paperfeed/1.2 (Site name; +https://site; mailto:contact)`: who is asking, and whom to tell.
+
+    The contact is `PAPERFEED_CONTACT_EMAIL`, else the address of `PAPERFEED_MAIL_FROM`.
+    """
+    contact = settings.contact_email or parseaddr(settings.mail_from)[1]
+    parts = [settings.site_name, f"+{settings.site_url}"]
+    if contact:
+        parts.append(f"mailto:{contact}")
+    return f"paperfeed/{__version__} ({'; '.join(parts)})"
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+def _ok(response: httpx.Response) -> bool:
+    return response.status_code == 200
+
+
+class PoliteClient:
+    """Paced, retried, timed-out GETs for one service (`service` names it in errors).
+
+    `limiter` paces every request of this client; without one, each request waits on the
+    process-wide slot of its URL's host at `request_interval`.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        *,
+        user_agent: str = f"paperfeed/{__version__}",
+        request_interval: float = 1.0,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        backoff: float = 2.0,
+        max_backoff: float = 120.0,
+        max_retry_after: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.service = service
+        self.request_interval = request_interval
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_backoff if max_retry_after is None else max_retry_after
+        self.limiter = limiter
+        self._sleep = sleep
+        self._http = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": user_agent, **(headers or {})},
+            follow_redirects=True,
+        )
+
+    def __enter__(self) -> PoliteClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def limiter_for(self, url: str) -> RateLimiter:
+        if self.limiter is not None:
+            return self.limiter
+        host = urlsplit(url).netloc
+        return RateLimiter.for_host(host, self.request_interval, sleep=self._sleep)
+
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        read: Callable[[httpx.Response], T],
+        answers: Callable[[httpx.Response], bool] = _ok,
+    ) -> T:
+        """`read` of the first answer (`answers` says which statuses are answers: 200).
+
+        Other statuses in `RETRY_STATUSES` or 5xx are retried, the rest are refused.
+        """
+        attempts = self.max_retries + 1
+        limiter = self.limiter_for(url)
+        problem = ""
+        for attempt in range(attempts):
+            retry_after: float | None = None
+            limiter.wait()
+            try:
+                response = self._http.get(url, params=params)
+            except httpx.TimeoutException:
+                problem = f"no answer within {self.timeout:g} s"
+            except httpx.TransportError as exc:
+                problem = f"network error ({exc.__class__.__name__}: {exc})"
+            else:
+                status = response.status_code
+                if answers(response):
+                    try:
+                        return read(response)
+                    except TryAgain as exc:
+                        problem = str(exc)
+                elif status in RETRY_STATUSES or status >= 500:
+                    problem = f"HTTP {status}"
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                else:
+                    raise RemoteRefused(
+                        f"{self.service} at {url} answered HTTP {status}", url, status
+                    )
+            if attempt + 1 < attempts:
+                self._pause(attempt, retry_after, problem)
+        raise RemoteUnavailable(
+            f"{self.service} at {url} failed {attempts} time(s), last with {problem}",
+            url,
+            attempts,
+            problem,
+        )
+
+    def _pause(self, attempt: int, retry_after: float | None, problem: str) -> None:
+        if retry_after is not None:
+            delay = min(retry_after, self.max_retry_after)
+        else:
+            delay = min(self.backoff * 2**attempt, self.max_backoff)
+        log.warning(
+            "%s: %s; retry %d of %d in %.1f s",
+            self.service,
+            problem,
+            attempt + 1,
+            self.max_retries,
+            delay,
+        )
+        self._sleep(delay)
