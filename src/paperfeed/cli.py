@@ -282,20 +282,23 @@ def ingest_arxiv(from_date, until_date, set_spec, prefix, ids) -> None:  # type:
     if ids:
         _ingest_ids(db, settings, ids.split(","))
         return
-    from paperfeed.ingest.oai import OaiClient, OaiError, harvest
+    from paperfeed.ingest.oai import HarvestRange, OaiClient, OaiError, harvest
     from paperfeed.progress import Progress
 
     progress = Progress("harvesting")
+    wanted = HarvestRange(
+        from_date.date() if from_date else None,
+        until_date.date() if until_date else None,
+        set_spec or settings.arxiv_oai_set,
+        prefix or settings.arxiv_oai_format,
+    )
     try:
         with OaiClient.from_settings(settings) as client:
             stats = harvest(
                 db,
                 settings,
                 client,
-                from_date.date() if from_date else None,
-                until_date.date() if until_date else None,
-                set_spec or settings.arxiv_oai_set,
-                prefix or settings.arxiv_oai_format,
+                wanted,
                 report=lambda where, why: click.echo(f"{where or 'harvest'}: {why}", err=True),
                 progress=progress,
             )

@@ -26,6 +26,8 @@ from paperfeed.db import Database
 from paperfeed.ingest.jsonl import parse_snapshot
 from paperfeed.ingest.oai import (
     DELETED_REASON,
+    HarvestCursor,
+    HarvestRange,
     OaiClient,
     OaiError,
     OaiProtocolError,
@@ -163,7 +165,7 @@ def test_a_harvest_pages_through_tokens_and_writes_everything(
         db,
         settings_for(tmp_path, db),
         client(),
-        date(2000, 1, 1),
+        HarvestRange(date(2000, 1, 1)),
         progress=lambda done, total: seen.append((done, total)),
     )
     assert stats.complete and stats.pages == 3
@@ -176,7 +178,7 @@ def test_a_harvest_pages_through_tokens_and_writes_everything(
     assert [a.name for a in record.authors] == ["Ileana Streinu", "Louis Theran"]
     assert [(v.version, v.size) for v in record.versions] == [(1, "12kb"), (2, "24kb")]
     assert record.feed_at is None  # the default: only submissions enter the feed
-    again = harvest(db, settings_for(tmp_path, db), client(), date(2000, 1, 1))
+    again = harvest(db, settings_for(tmp_path, db), client(), HarvestRange(date(2000, 1, 1)))
     assert (again.added, again.updated, again.unchanged) == (0, 0, 11)
 
 
@@ -184,7 +186,10 @@ def test_a_set_and_a_date_range_are_asked_for(
     db: Database, tmp_path: Path, oai_pmh: FakeOaiPmh, client: Callable[..., OaiClient]
 ) -> None:
     stats = harvest(
-        db, settings_for(tmp_path, db), client(), date(2007, 5, 1), date(2008, 12, 31), "math"
+        db,
+        settings_for(tmp_path, db),
+        client(),
+        HarvestRange(date(2007, 5, 1), date(2008, 12, 31), "math"),
     )
     assert oai_pmh.requests[0].param("set") == "math"
     assert oai_pmh.requests[0].param("until") == "2008-12-31"
@@ -197,7 +202,9 @@ def test_a_set_and_a_date_range_are_asked_for(
 def test_the_arxiv_format_harvests_too(
     db: Database, tmp_path: Path, client: Callable[..., OaiClient]
 ) -> None:
-    stats = harvest(db, settings_for(tmp_path, db), client(), date(2000, 1, 1), prefix="arXiv")
+    stats = harvest(
+        db, settings_for(tmp_path, db), client(), HarvestRange(date(2000, 1, 1), prefix="arXiv")
+    )
     assert stats.added == 11
     assert paper(db, "0704.0001").authors[0].name == "C. Balázs"
 
@@ -207,7 +214,7 @@ def test_deleted_records_hide_their_paper(
 ) -> None:
     import_snapshot(db, SNAPSHOT)
     assert paper(db, "0704.0012").hidden_at is None
-    stats = harvest(db, settings_for(tmp_path, db), client(), date(2000, 1, 1))
+    stats = harvest(db, settings_for(tmp_path, db), client(), HarvestRange(date(2000, 1, 1)))
     assert stats.deleted == 1 and stats.unchanged == 11 - stats.updated
     hidden = paper(db, "0704.0012")
     assert hidden.hidden_at is not None and hidden.hidden_reason == DELETED_REASON
@@ -220,14 +227,14 @@ def test_a_new_version_updates_the_paper_and_keeps_its_history(
     v1 = "Mon, 16 Nov 2026 10:00:00 GMT"
     oai_pmh.add(FakeOaiPmh.raw_record("2611.01234", "2026-11-17", [v1]))
     settings = settings_for(tmp_path, db)
-    harvest(db, settings, client(), date(2026, 11, 1))
+    harvest(db, settings, client(), HarvestRange(date(2026, 11, 1)))
     oai_pmh.records.clear()
     oai_pmh.add(
         FakeOaiPmh.raw_record(
             "2611.01234", "2026-11-19", [v1, RECENT], abstract="We harvest papers, twice."
         )
     )
-    stats = harvest(db, settings, client(), date(2026, 11, 18))
+    stats = harvest(db, settings, client(), HarvestRange(date(2026, 11, 18)))
     assert stats.updated == 1
     updated = paper(db, "2611.01234")
     assert [v.version for v in updated.versions] == [1, 2]
@@ -263,7 +270,7 @@ def test_newly_announced_papers_enter_the_feed_by_policy(
         FakeOaiPmh.raw_record("2301.00003", "2026-11-20", ["Mon, 2 Jan 2023 10:00:00 GMT", RECENT])
     )
     settings = settings_for(tmp_path, db, harvest_feed=policy, harvest_feed_categories=categories)
-    stats = harvest(db, settings, client(), date(2026, 11, 1))
+    stats = harvest(db, settings, client(), HarvestRange(date(2026, 11, 1)))
     with db.reader() as session:
         query = select(Paper.arxiv_id, Paper.feed_at).where(Paper.feed_at.is_not(None))
         entered = {arxiv_id: feed_at for arxiv_id, feed_at in session.execute(query)}
@@ -284,7 +291,7 @@ def test_a_harvested_paper_merging_into_a_feed_paper_keeps_its_feed_day(
         FakeOaiPmh.raw_record("2611.00001", "2026-11-20", [RECENT], title="Attention is enough")
     )
     settings = settings_for(tmp_path, db, harvest_feed="all")
-    stats = harvest(db, settings, client(), date(2026, 11, 1))
+    stats = harvest(db, settings, client(), HarvestRange(date(2026, 11, 1)))
     assert (stats.added, stats.updated, stats.entered_feed) == (0, 1, 0)
     merged = paper(db, "2611.00001")
     assert merged.feed_at == day and merged.abstract == "We harvest papers."
@@ -304,7 +311,9 @@ def test_busy_answers_are_waited_out_as_arxiv_asks(
             Response(200, b'<?xml version="1.0"?><OAI-PMH xmlns="http://www.open'),
         ]
     )
-    stats = harvest(db, settings_for(tmp_path, db), client(backoff=1.5), date(2000, 1, 1))
+    stats = harvest(
+        db, settings_for(tmp_path, db), client(backoff=1.5), HarvestRange(date(2000, 1, 1))
+    )
     assert stats.complete and stats.added == 11
     assert sleeps == [7, 3.0, 6.0]  # Retry-After, then exponential backoff
 
@@ -314,7 +323,7 @@ def test_a_server_that_keeps_failing_stops_the_harvest_with_advice(
 ) -> None:
     dead = client(base_url=f"http://127.0.0.1:{free_port()}/oai", max_retries=2)
     with pytest.raises(OaiError, match=r"failed 3 time.*network error.*resumes where it stopped"):
-        harvest(db, settings_for(tmp_path, db), dead, date(2000, 1, 1))
+        harvest(db, settings_for(tmp_path, db), dead, HarvestRange(date(2000, 1, 1)))
     assert len(sleeps) == 2
 
 
@@ -327,7 +336,9 @@ def test_malformed_xml_every_time_fails_without_writing(
     broken = Response(200, b"<OAI-PMH xmlns='http://www.openarchives.org/OAI/2.0/'><List")
     oai_pmh.faults.extend([broken, broken, broken])
     with pytest.raises(OaiError, match="malformed XML"):
-        harvest(db, settings_for(tmp_path, db), client(max_retries=2), date(2000, 1, 1))
+        harvest(
+            db, settings_for(tmp_path, db), client(max_retries=2), HarvestRange(date(2000, 1, 1))
+        )
     assert count(db) == 0
 
 
@@ -335,18 +346,23 @@ def test_an_unknown_metadata_prefix_is_refused(
     db: Database, tmp_path: Path, oai_pmh: FakeOaiPmh, client: Callable[..., OaiClient]
 ) -> None:
     with pytest.raises(OaiError, match="unknown metadata format 'oai_dc'"):
-        harvest(db, settings_for(tmp_path, db), client(), date(2000, 1, 1), prefix="oai_dc")
+        harvest(
+            db,
+            settings_for(tmp_path, db),
+            client(),
+            HarvestRange(date(2000, 1, 1), prefix="oai_dc"),
+        )
     assert oai_pmh.requests == []
     oai_pmh.formats = {"arXiv"}
     with pytest.raises(OaiProtocolError, match="cannotDisseminateFormat") as caught:
-        harvest(db, settings_for(tmp_path, db), client(), date(2000, 1, 1))
+        harvest(db, settings_for(tmp_path, db), client(), HarvestRange(date(2000, 1, 1)))
     assert caught.value.code == "cannotDisseminateFormat"
 
 
 def test_no_records_is_a_complete_empty_harvest(
     db: Database, tmp_path: Path, client: Callable[..., OaiClient]
 ) -> None:
-    stats = harvest(db, settings_for(tmp_path, db), client(), date(2030, 1, 1))
+    stats = harvest(db, settings_for(tmp_path, db), client(), HarvestRange(date(2030, 1, 1)))
     assert stats.complete and stats.pages == 1 and stats.added == 0
 
 
@@ -359,7 +375,7 @@ def test_an_unreadable_record_is_reported_and_skipped(
         db,
         settings_for(tmp_path, db),
         client(),
-        date(2000, 1, 1),
+        HarvestRange(date(2000, 1, 1)),
         report=lambda where, why: reported.append((where, why)),
     )
     assert stats.skipped == 1 and stats.added == 11
@@ -370,7 +386,7 @@ def test_an_expired_token_restarts_the_range(
     db: Database, tmp_path: Path, oai_pmh: FakeOaiPmh, client: Callable[..., OaiClient]
 ) -> None:
     settings = settings_for(tmp_path, db)
-    first = harvest(db, settings, client(), date(2000, 1, 1), stop_after_pages=1)
+    first = harvest(db, settings, client(), HarvestRange(date(2000, 1, 1)), stop_after_pages=1)
     assert not first.complete and count(db) == 4
     oai_pmh.expire_tokens()
     rest = harvest(db, settings, client())  # no --from: continue the unfinished harvest
@@ -386,10 +402,29 @@ def test_the_next_harvest_starts_where_the_last_one_ended(
     settings = settings_for(tmp_path, db)
     with pytest.raises(OaiError, match="give the first date with --from"):
         harvest(db, settings, client())
-    harvest(db, settings, client(), date(2000, 1, 1))
+    harvest(db, settings, client(), HarvestRange(date(2000, 1, 1)))
     oai_pmh.requests.clear()
     harvest(db, settings, client())
     assert oai_pmh.requests[0].param("from") == "2026-11-20"  # the server's responseDate
+
+
+def test_a_cursor_reads_and_writes_the_stored_state_unchanged() -> None:
+    """Cursors saved by earlier versions (the same JSON keys) resume as they were."""
+    stored = {
+        "from": "2026-11-01",
+        "until": None,
+        "set": "cs",
+        "prefix": "arXivRaw",
+        "token": "7|1001",
+        "complete": False,
+        "started": "2026-11-20",
+        "records": 1000,
+        "next_from": "2026-10-31",
+    }
+    cursor = HarvestCursor.from_state(stored)
+    assert cursor is not None and cursor.unfinished
+    assert cursor.state() == stored
+    assert HarvestCursor.from_state({}) is None
 
 
 def test_a_harvest_killed_between_pages_resumes_at_the_next_page(

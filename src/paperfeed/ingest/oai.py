@@ -356,75 +356,182 @@ def cursor_source(prefix: str, set_spec: str | None) -> str:
     return f"arxiv-oai:{prefix}:{set_spec or '*'}"
 
 
+@dataclass(frozen=True)
+class HarvestRange:
+    """What to harvest: datestamps `from_date..until_date` of one set, in one format.
+
+    Without `from_date`, an unfinished harvest continues, else a new one starts where the
+    last complete one ended, else at `default_from` (the worker passes yesterday).
+    """
+
+    from_date: date | None = None
+    until_date: date | None = None
+    set_spec: str | None = None
+    prefix: str = "arXivRaw"
+    default_from: date | None = None
+
+
+def _day_or_none(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _iso_or_none(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+@dataclass
+class HarvestCursor:
+    """Where a harvest stands; saved with every page (`ingest_cursors.state`, JSON)."""
+
+    from_date: date
+    until_date: date | None
+    set_spec: str | None
+    prefix: str
+    token: str | None = None  # the next page's resumption token; None once complete
+    complete: bool = False
+    started: date | None = None  # the server's date of the first answer
+    records: int = 0  # records read so far in this range (for progress)
+    next_from: date | None = None  # where the next harvest starts once this one completes
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any] | None) -> HarvestCursor | None:
+        if not state or not state.get("from"):
+            return None
+        return cls(
+            from_date=date.fromisoformat(state["from"]),
+            until_date=_day_or_none(state.get("until")),
+            set_spec=state.get("set"),
+            prefix=state.get("prefix", "arXivRaw"),
+            token=state.get("token"),
+            complete=bool(state.get("complete")),
+            started=_day_or_none(state.get("started")),
+            records=int(state.get("records", 0)),
+            next_from=_day_or_none(state.get("next_from")),
+        )
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "from": self.from_date.isoformat(),
+            "until": _iso_or_none(self.until_date),
+            "set": self.set_spec,
+            "prefix": self.prefix,
+            "token": self.token,
+            "complete": self.complete,
+            "started": _iso_or_none(self.started),
+            "records": self.records,
+            "next_from": _iso_or_none(self.next_from),
+        }
+
+    @property
+    def unfinished(self) -> bool:
+        return bool(self.token) and not self.complete
+
+    def fresh_params(self) -> dict[str, str]:
+        """The range asked for from its start."""
+        params = {
+            "verb": "ListRecords",
+            "metadataPrefix": self.prefix,
+            "from": self.from_date.isoformat(),
+        }
+        if self.until_date:
+            params["until"] = self.until_date.isoformat()
+        if self.set_spec:
+            params["set"] = self.set_spec
+        return params
+
+    def next_params(self) -> dict[str, str]:
+        return {"verb": "ListRecords", "resumptionToken": self.token or ""}
+
+    def advance(self, page: Page) -> None:
+        """Take in a page: its token, its records, and where the next harvest starts."""
+        if self.started is None and page.response_date:
+            self.started = page.response_date
+        self.token = page.token
+        self.records += len(page.records) + len(page.deleted) + len(page.unreadable)
+        if page.token is None:
+            self.complete = True
+            self.next_from = self.until_date or self.started
+
+
+def start_cursor(last: HarvestCursor | None, wanted: HarvestRange) -> HarvestCursor:
+    """The cursor of this run: the last one resumed if it is the same unfinished range."""
+    from_date, until_date = wanted.from_date, wanted.until_date
+    if from_date is None:
+        if last is not None and last.unfinished:
+            from_date, until_date = last.from_date, last.until_date
+        elif last is not None and last.next_from:
+            from_date = last.next_from
+        elif wanted.default_from is not None:
+            from_date = wanted.default_from
+        else:
+            raise OaiError(
+                f"no earlier harvest of {wanted.set_spec or 'all of arXiv'} to continue: "
+                "give the first date with --from YYYY-MM-DD"
+            )
+    cursor = HarvestCursor(from_date, until_date, wanted.set_spec, wanted.prefix)
+    if last is None:
+        return cursor
+    cursor.next_from = last.next_from
+    if last.unfinished and (last.from_date, last.until_date) == (from_date, until_date):
+        cursor.token, cursor.started, cursor.records = last.token, last.started, last.records
+    return cursor
+
+
 def harvest(
     db: Database,
     settings: Settings,
     client: OaiClient,
-    from_date: date | None = None,
-    until_date: date | None = None,
-    set_spec: str | None = None,
-    prefix: str = "arXivRaw",
+    wanted: HarvestRange | None = None,
+    *,
     report: Callable[[str, str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     stop_after_pages: int | None = None,
-    default_from: date | None = None,
 ) -> HarvestStats:
-    """Harvest `from_date..until_date` (or continue the last harvest), page by page.
-
-    Without `from_date`: an unfinished harvest continues, else a new one starts where the
-    last complete one ended, else at `default_from` (the worker passes yesterday).
-    """
-    if prefix not in FORMATS:
+    """Harvest `wanted` (or continue the last harvest), page by page; see `HarvestRange`."""
+    wanted = wanted or HarvestRange()
+    if wanted.prefix not in FORMATS:
         raise OaiError(
-            f"unknown metadata format {prefix!r}: paperfeed reads {' and '.join(FORMATS)}"
+            f"unknown metadata format {wanted.prefix!r}: paperfeed reads {' and '.join(FORMATS)}"
         )
-    source = cursor_source(prefix, set_spec)
+    source = cursor_source(wanted.prefix, wanted.set_spec)
     with db.reader() as session:
         row = session.get(IngestCursor, source)
-        state: dict[str, Any] = dict(row.state or {}) if row else {}
-    stats = HarvestStats()
-    if from_date is None:
-        if state.get("token") and not state.get("complete"):
-            from_date = date.fromisoformat(state["from"])
-            until_date = date.fromisoformat(state["until"]) if state.get("until") else None
-        elif state.get("next_from"):
-            from_date = date.fromisoformat(state["next_from"])
-        elif default_from is not None:
-            from_date = default_from
-        else:
-            raise OaiError(
-                f"no earlier harvest of {set_spec or 'all of arXiv'} to continue: "
-                "give the first date with --from YYYY-MM-DD"
-            )
-    stats.from_date, stats.until_date = from_date, until_date
-    fresh = {"verb": "ListRecords", "metadataPrefix": prefix, "from": from_date.isoformat()}
-    if until_date:
-        fresh["until"] = until_date.isoformat()
-    if set_spec:
-        fresh["set"] = set_spec
-    same_range = (
-        state.get("from") == from_date.isoformat()
-        and state.get("until") == (until_date.isoformat() if until_date else None)
-        and not state.get("complete")
+        last = HarvestCursor.from_state(row.state if row else None)
+    cursor = start_cursor(last, wanted)
+    stats = HarvestStats(
+        resumed=cursor.unfinished, from_date=cursor.from_date, until_date=cursor.until_date
     )
-    params = fresh
-    if same_range and state.get("token"):
-        params = {"verb": "ListRecords", "resumptionToken": state["token"]}
-        stats.resumed = True
-    state = {
-        "from": from_date.isoformat(),
-        "until": until_date.isoformat() if until_date else None,
-        "set": set_spec,
-        "prefix": prefix,
-        "token": None,
-        "complete": False,
-        "started": state.get("started") if stats.resumed else None,
-        "records": state.get("records", 0) if stats.resumed else 0,
-        "next_from": state.get("next_from"),
-    }
+    params = cursor.next_params() if stats.resumed else cursor.fresh_params()
+    while True:
+        page = _fetch(client, cursor, params, stats, report)
+        for identifier, reason in page.unreadable:
+            stats.skipped += 1
+            if report:
+                report(identifier, reason)
+        cursor.advance(page)
+        _write_page(db, settings, page, stats, source, cursor, report)
+        stats.pages += 1
+        if progress:
+            progress(cursor.records, max(cursor.records, page.complete_size or cursor.records))
+        if cursor.complete:
+            stats.complete = True
+            return stats
+        if stop_after_pages is not None and stats.pages >= stop_after_pages:
+            return stats
+        params = cursor.next_params()
+
+
+def _fetch(
+    client: OaiClient,
+    cursor: HarvestCursor,
+    params: dict[str, str],
+    stats: HarvestStats,
+    report: Callable[[str, str], None] | None,
+) -> Page:
+    """The next page; an expired resumption token asks for the range again from its start."""
     while True:
         try:
-            page = client.list_records(params, prefix)
+            return client.list_records(params, cursor.prefix)
         except OaiProtocolError as exc:
             if exc.code != "badResumptionToken" or "resumptionToken" not in params:
                 raise
@@ -436,30 +543,7 @@ def harvest(
             log.warning("OAI-PMH: resumption token expired; asking for the range again")
             if report:
                 report("", "the resumption token expired; harvesting the range again")
-            params, state["records"] = fresh, 0
-            continue
-        if state["started"] is None and page.response_date:
-            state["started"] = page.response_date.isoformat()
-        for identifier, reason in page.unreadable:
-            stats.skipped += 1
-            if report:
-                report(identifier, reason)
-        state["token"] = page.token
-        state["records"] += len(page.records) + len(page.deleted) + len(page.unreadable)
-        if page.token is None:
-            state["complete"] = True
-            state["next_from"] = until_date.isoformat() if until_date else state["started"]
-        _write_page(db, settings, page, stats, source, state, report)
-        stats.pages += 1
-        if progress:
-            done = state["records"]
-            progress(done, max(done, page.complete_size or done))
-        if page.token is None:
-            stats.complete = True
-            return stats
-        if stop_after_pages is not None and stats.pages >= stop_after_pages:
-            return stats
-        params = {"verb": "ListRecords", "resumptionToken": page.token}
+            params, cursor.records = cursor.fresh_params(), 0
 
 
 def _write_page(
@@ -468,7 +552,7 @@ def _write_page(
     page: Page,
     stats: HarvestStats,
     source: str,
-    state: dict[str, Any],
+    cursor: HarvestCursor,
     report: Callable[[str, str], None] | None,
 ) -> None:
     """The page's papers, its deletions and the checkpoint, in one transaction."""
@@ -478,7 +562,7 @@ def _write_page(
 
     def finish(session: Session) -> None:
         _hide_deleted(session, page.deleted, stats)
-        _save_state(session, source, state)
+        _save_cursor(session, source, cursor)
 
     written = write_resilient(
         db, [(f"oai:arXiv.org:{r.arxiv_id}", r) for r in records], finish, report
@@ -550,15 +634,11 @@ def enters_feed(settings: Settings, record: PaperRecord, now: datetime) -> bool:
     return any(c == w or c.startswith(w + ".") for c in record.categories for w in wanted)
 
 
-def _save_state(session: Session, source: str, state: dict[str, Any]) -> None:
+def _save_cursor(session: Session, source: str, cursor: HarvestCursor) -> None:
     row = session.get(IngestCursor, source)
     if row is None:
-        session.add(
-            IngestCursor(
-                source=source, cursor=state["token"] or "", state=state, updated_at=clock.now()
-            )
-        )
-    else:
-        row.cursor = state["token"] or ""
-        row.state = dict(state)
-        row.updated_at = clock.now()
+        row = IngestCursor(source=source)
+        session.add(row)
+    row.cursor = cursor.token or ""
+    row.state = cursor.state()
+    row.updated_at = clock.now()

@@ -53,17 +53,15 @@ class Job:
 
 def harvest_job(db: Database, settings: Settings) -> dict[str, Any]:
     """Harvest arXiv since the last complete harvest (yesterday on a fresh site)."""
-    from paperfeed.ingest.oai import OaiClient, harvest
+    from paperfeed.ingest.oai import HarvestRange, OaiClient, harvest
 
+    wanted = HarvestRange(
+        set_spec=settings.arxiv_oai_set,
+        prefix=settings.arxiv_oai_format,
+        default_from=clock.now().date() - timedelta(days=1),
+    )
     with OaiClient.from_settings(settings) as client:
-        stats = harvest(
-            db,
-            settings,
-            client,
-            set_spec=settings.arxiv_oai_set,
-            prefix=settings.arxiv_oai_format,
-            default_from=clock.now().date() - timedelta(days=1),
-        )
+        stats = harvest(db, settings, client, wanted)
     return stats.counts()
 
 
