@@ -253,6 +253,19 @@ def test_unicode_digits_in_form_fields_and_paths_are_a_400_with_a_reason(
     assert removed.status_code == 400 and "That topic does not exist" in removed.text
 
 
+def test_over_long_fields_are_refused_before_they_are_parsed(
+    site: tuple[FastAPI, TestClient],
+) -> None:
+    _, client = site
+    token = TOKEN.search(client.get(PAPER).text).group(1)  # type: ignore[union-attr]
+    long_reason = client.post("/comments/1/report", data={"csrf": token, "reason": "x" * 20_000})
+    assert long_reason.status_code == 400 and "reason is limited to" in long_reason.text
+    huge = client.post(f"{PAPER}/comments", data={"csrf": token, "body": "x" * 70_000})
+    assert huge.status_code == 400 and "Field exceeded maximum size" in huge.text
+    too_big = client.post(f"{PAPER}/comments", content=b"x" * (MAX_BODY + 1))
+    assert too_big.status_code == 413
+
+
 # --- redirect targets from the request stay on the site ----------------------------------
 
 

@@ -52,7 +52,7 @@ def check_format(fmt: str) -> str:
 
 
 def page_number(request: Request) -> int:
-    return query_int(request, "p", 1, 10_000, default=1)
+    return query_int(request, "p", 1, 10_000, default=1, what="page number")
 
 
 def cache_validators(request: Request, session: Session, extra: str = "") -> Validators:

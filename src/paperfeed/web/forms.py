@@ -107,13 +107,13 @@ async def read_form(request: Request) -> Form:
 FormDep = Annotated[Form, Depends(read_form)]
 
 
-def parse_int(raw: str | None, name: str, lo: int, hi: int) -> int:
+def parse_int(raw: str | None, name: str, lo: int, hi: int, what: str = "whole number") -> int:
     """`raw` as an integer in [lo, hi], or 400 saying what was expected.
 
     Only ASCII digits count: "²", "①" and "٣" are refused here rather than crashing `int()`
     or being read as numbers.
     """
-    problem = f"Bad request: {name} must be a whole number from {lo} to {hi:,}."
+    problem = f"Bad request: {name} must be a {what} from {lo} to {hi:,}."
     if not raw:
         raise HTTPException(400, f"Bad request: {name} is required.")
     if len(raw) > _MAX_DIGITS or not (raw.isascii() and raw.isdigit()):
@@ -124,9 +124,11 @@ def parse_int(raw: str | None, name: str, lo: int, hi: int) -> int:
     return value
 
 
-def optional_int(raw: str | None, name: str, lo: int, hi: int) -> int | None:
+def optional_int(
+    raw: str | None, name: str, lo: int, hi: int, what: str = "whole number"
+) -> int | None:
     """`parse_int`, with None for an absent or empty value."""
-    return None if not raw else parse_int(raw, name, lo, hi)
+    return None if not raw else parse_int(raw, name, lo, hi, what)
 
 
 def safe_redirect_target(value: str | None, site_url: str) -> str | None:
@@ -166,9 +168,11 @@ def _port(parts: SplitResult) -> int | None:
     return parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
 
 
-def query_int(request: Request, name: str, lo: int, hi: int, default: int) -> int:
+def query_int(
+    request: Request, name: str, lo: int, hi: int, default: int, what: str = "whole number"
+) -> int:
     """A query parameter read with `parse_int`; `default` when it is absent or empty."""
-    value = optional_int(request.query_params.get(name), name, lo, hi)
+    value = optional_int(request.query_params.get(name), name, lo, hi, what)
     return default if value is None else value
 
 

@@ -50,7 +50,7 @@ def feed_params(request: Request) -> tuple[str, int]:
     sort = request.query_params.get("sort", "upvotes")
     if sort not in feeds.SORTS:
         raise HTTPException(400, f"Bad request: sort must be upvotes or newest, not “{sort[:20]}”.")
-    return sort, query_int(request, "p", 1, 10_000, default=1)
+    return sort, query_int(request, "p", 1, 10_000, default=1, what="page number")
 
 
 def feed_page(

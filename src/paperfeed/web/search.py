@@ -66,7 +66,9 @@ def read_form(request: Request, session: Session) -> tuple[SearchRequest, dict[s
     try:
         page = optional_int(form["p"].strip(), "p", 1, MAX_PAGE) or 1
     except HTTPException:
-        raise SearchFormError(f"The page number must be between 1 and {MAX_PAGE}.") from None
+        raise SearchFormError(
+            f"The page number must be a whole number from 1 to {MAX_PAGE}."
+        ) from None
     return (
         SearchRequest(q=form["q"], filters=filters, sort=sort, page=page, per_page=PER_PAGE),  # type: ignore[arg-type]
         form,
