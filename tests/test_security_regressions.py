@@ -264,6 +264,12 @@ def test_over_long_fields_are_refused_before_they_are_parsed(
     assert huge.status_code == 400 and "Field exceeded maximum size" in huge.text
     too_big = client.post(f"{PAPER}/comments", content=b"x" * (MAX_BODY + 1))
     assert too_big.status_code == 413
+    streamed = client.post(  # chunked, no Content-Length: counted as it arrives
+        f"{PAPER}/comments",
+        content=iter([b"x" * 65536] * 17),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert streamed.status_code == 413 and "too large" in streamed.text
 
 
 # --- redirect targets from the request stay on the site ----------------------------------
