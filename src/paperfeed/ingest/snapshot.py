@@ -527,28 +527,28 @@ def _differs(
     authors: list[str],
     versions: dict[int, tuple[datetime, str | None]],
 ) -> bool:
-    for name in SCALAR_FIELDS:
+    """`store._apply`'s rules, on stored values: would the record change the paper?"""
+    # Dates come from the record only when neither it nor the paper has versions.
+    dated = () if versions or record.versions else ("published_at", "updated_at")
+    for name in (*SCALAR_FIELDS, *dated):
         value = getattr(record, name)
         if value not in (None, "") and values[name] != value:
             return True
-    if record.categories and values["categories"] != " ".join(record.categories):
-        return True
-    if record.upvotes is not None and record.upvotes != values["upvote_baseline"]:
-        return True
-    if record.authors and authors != record.authors:
-        return True
     count = len(record.authors) or record.author_count
-    if count is not None and count != values["author_count"]:
-        return True
+    return (
+        (bool(record.categories) and values["categories"] != " ".join(record.categories))
+        or (record.upvotes is not None and record.upvotes != values["upvote_baseline"])
+        or (bool(record.authors) and authors != record.authors)
+        or (count is not None and count != values["author_count"])
+        or _versions_differ(record, versions)
+    )
+
+
+def _versions_differ(record: PaperRecord, versions: dict[int, tuple[datetime, str | None]]) -> bool:
     for version in record.versions:
         have = versions.get(version.version)
         if have is None or have[0] != version.submitted_at:
             return True
         if version.size and have[1] != version.size:
             return True
-    if not versions and not record.versions:  # dates come from the record only then
-        for name in ("published_at", "updated_at"):
-            value = getattr(record, name)
-            if value is not None and values[name] != value:
-                return True
     return False
