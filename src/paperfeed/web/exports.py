@@ -114,7 +114,6 @@ _TEXT_SPECIALS = {
 _COMMAND = re.compile(r"\\(?:[A-Za-z]+|['`^\"~=.&%#_$])")
 
 
-
 def _names(*parts: str) -> frozenset[str]:
     return frozenset(" ".join(parts).split())
 
