@@ -1,11 +1,13 @@
+import logging
 from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from paperfeed.models import Organization, Paper
 from paperfeed.papers.ids import local_id_for
-from paperfeed.search.engine import SearchRequest, search, similar
+from paperfeed.search.engine import QueryEmbeddings, SearchRequest, search, similar
 from paperfeed.search.lexical import Filters
 
 
@@ -135,3 +137,36 @@ def test_similar_papers_exclude_the_paper_itself(search_site) -> None:
     assert sims == sorted(sims, reverse=True)
     # A particle-physics paper's neighbours are physics papers, not language models.
     assert sum(i.startswith("0704.") for i in ids) >= 4
+
+
+class BrokenModel:
+    """A query model that cannot run (say its file was damaged)."""
+
+    dim = 384
+    model_id = "broken"
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        raise RuntimeError("the query model could not be loaded")
+
+
+def test_when_both_halves_fail_both_errors_are_reported(
+    search_site, query_embeddings, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = QueryEmbeddings(BrokenModel())
+    refused = Filters(organization_id=-1)  # the keyword index refuses a negative id
+    with (
+        caplog.at_level(logging.ERROR, "paperfeed.search.engine"),
+        pytest.raises(RuntimeError, match="query model") as both,
+    ):
+        run(search_site, broken, "speculative decoding", filters=refused)
+    assert both.value.__notes__ == [
+        "The keyword half failed too: ValueError: Expected U64 type for field org, got -1"
+    ]
+    (logged,) = [r for r in caplog.records if "keyword half" in r.getMessage()]
+    assert logged.exc_info and logged.exc_info[0] is ValueError  # with its traceback
+    # One half failing alone raises its own error, with nothing added.
+    with pytest.raises(ValueError, match="U64"):
+        run(search_site, query_embeddings, "speculative decoding", filters=refused)
+    with pytest.raises(RuntimeError) as alone:
+        run(search_site, broken, "speculative decoding")
+    assert not getattr(alone.value, "__notes__", None)

@@ -52,6 +52,15 @@ def test_passes_treats_unknown_pks_as_failing(tmp_path: Path) -> None:
     assert Facets.passes(mask, np.array([2, 3, 10**9])).tolist() == [True, False, False]
 
 
+def test_negative_pks_fail_instead_of_reading_the_end_of_the_arrays(tmp_path: Path) -> None:
+    facets = make_facets(tmp_path)
+    facets.set(np.array([len(facets.days) - 1]), np.array([day_number(date(2026, 1, 1))]), [0])
+    mask = facets.mask(Filters())
+    assert mask[-1]  # the last paper passes, so key -1 (a deleted vector row) would too
+    assert Facets.passes(mask, np.array([-1, 1])).tolist() == [False, True]
+    assert facets.visible(np.array([-1, 1])).tolist() == [False, True]
+
+
 def test_saved_and_loaded_unchanged(tmp_path: Path) -> None:
     facets = make_facets(tmp_path)
     facets.save()

@@ -7,17 +7,21 @@
    only by meaning must reach a cosine of MIN_SIMILARITY, so nonsense finds nothing.
 4. A paper whose normalized title equals the query goes first (known-item search).
 5. Sorting by upvotes or date reorders that same set of matches.
+
+Equal scores go in paper id order in every step (`ranking.best_first`), and the sorts
+keep the relevance order among equals, so ties come back the same on every node.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from threading import Lock
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from sqlalchemy import select
@@ -30,6 +34,7 @@ from paperfeed.search.facets import Facets
 from paperfeed.search.index import SearchIndex
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import ParsedQuery, parse_query
+from paperfeed.search.ranking import best_first
 
 RRF_K = 60
 CANDIDATES = 200
@@ -42,6 +47,7 @@ SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
 Mode = Literal["hybrid", "lexical", "vector"]
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword-search")
+log = logging.getLogger(__name__)
 
 
 class QueryEmbeddings:
@@ -138,8 +144,10 @@ def search(
             assert embed is not None
             vector_ids, similarities = _vector_candidates(index, embed, parsed, request.filters)
         title_ids = _title_key_matches(session, parsed)
-    finally:
-        lexical_ids, lexical_total, title_phrase_ids = keyword.result()
+    except BaseException as error:
+        _report_keyword_failure(keyword, error)
+        raise
+    lexical_ids, lexical_total, title_phrase_ids = keyword.result()
 
     fused = fuse(lexical_ids, vector_ids, similarities, request.mode)
     in_lexical, in_fused = set(lexical_ids), set(fused.order)
@@ -170,6 +178,20 @@ def search(
     if not ordered:
         result.message = "No papers match. Try other words, or fewer filters."
     return result
+
+
+def _report_keyword_failure(keyword: Future[Any], error: BaseException) -> None:
+    """Both halves failed: log the keyword half's error and note it on this thread's.
+
+    This thread's error is the one raised, since it includes the database query (an
+    outage must still answer 503, and the outage handler logs only its first line), so
+    the keyword half's traceback is logged here and named in a note on the raised error.
+    """
+    other = keyword.exception()  # waits for the keyword half to end
+    if other is None:
+        return
+    log.error("the keyword half of a search failed too", exc_info=other)
+    error.add_note(f"The keyword half failed too: {other.__class__.__name__}: {other}")
 
 
 @dataclass
@@ -209,7 +231,9 @@ def fuse(
         {pid: i + 1 for i, pid in enumerate(vector_ids)},
     )
     candidates = list(dict.fromkeys([*lexical_ids, *vector_ids]))
-    fused.order = sorted(candidates, key=lambda pid: -fused.score(pid))
+    scores = np.array([fused.score(pid) for pid in candidates])
+    order = best_first(scores, np.array(candidates, dtype=np.int64)).tolist()
+    fused.order = [candidates[i] for i in order]
     return fused
 
 
@@ -336,7 +360,7 @@ def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> l
             (tantivy.Occur.Must, index.lexical.pk_clause(ids)),
         ]
     )
-    bad, _, _ = index.lexical._run(query, len(ids))
+    bad, _, _ = index.lexical._run(query, len(ids), ranked=False)
     banned = set(bad)
     return [pid for pid in ids if pid not in banned]
 
@@ -359,9 +383,9 @@ def _title_key_matches(session: Session, parsed: ParsedQuery) -> list[int]:
         return []
     return list(
         session.execute(
-            select(Paper.id).where(
-                Paper.title_key == title_key(parsed.text), Paper.hidden_at.is_(None)
-            )
+            select(Paper.id)
+            .where(Paper.title_key == title_key(parsed.text), Paper.hidden_at.is_(None))
+            .order_by(Paper.id)
         ).scalars()
     )
 

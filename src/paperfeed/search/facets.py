@@ -72,9 +72,11 @@ class Facets:
 
     @staticmethod
     def passes(mask: np.ndarray, pks: np.ndarray) -> np.ndarray:
-        """Which of these pks pass (pks beyond the arrays are unknown papers: they fail)."""
+        """Which of these pks pass. Pks beyond the arrays are unknown papers, and negative
+        ones the deleted rows of a vector scan (key -1): both fail, rather than being read
+        from the end of the mask."""
         pks = np.asarray(pks, dtype=np.int64)
-        inside = pks < len(mask)
+        inside = (pks >= 0) & (pks < len(mask))
         result = np.zeros(len(pks), dtype=bool)
         result[inside] = mask[pks[inside]]
         return result
@@ -82,7 +84,7 @@ class Facets:
     def visible(self, pks: np.ndarray) -> np.ndarray:
         """Which of these pks are known and not hidden (no filter applied)."""
         pks = np.asarray(pks, dtype=np.int64)
-        inside = pks < len(self.days)
+        inside = (pks >= 0) & (pks < len(self.days))
         result = np.zeros(len(pks), dtype=bool)
         result[inside] = self.days[pks[inside]] != ABSENT
         return result

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from paperfeed.search.query import ParsedQuery
+from paperfeed.search.ranking import best_first
 
 TEXT_ANALYZER = "paper_text"
 NAME_ANALYZER = "paper_names"
@@ -179,19 +181,30 @@ class LexicalIndex:
             return [], self.num_docs()
         query = tantivy.Query.boolean_query(clauses)
         # Count first: a broad filter would otherwise fetch `limit` documents for nothing.
-        _, _, total = self._run(query, 1)
+        _, _, total = self._run(query, 1, ranked=False)
         if total > limit:
             return [], total
-        pks, _, total = self._run(query, limit)
+        pks, _, total = self._run(query, limit, ranked=False)
         return pks, total
 
-    def _run(self, query: tantivy.Query, limit: int) -> tuple[list[int], list[float], int]:
+    def _run(
+        self, query: tantivy.Query, limit: int, ranked: bool = True
+    ) -> tuple[list[int], list[float], int]:
+        """Top `limit` pks and scores, and the number of matches.
+
+        Ranked results put equal scores in pk order (`best_first`): tantivy orders them by
+        where the documents sit in its segments, which a rebuild or an update changes.
+        Callers that only want the set (`ranked=False`) skip the sort.
+        """
         searcher = self.index.searcher()
         result = searcher.search(query, limit=max(limit, 1), count=True)
         addresses = [address for _, address in result.hits]
         # The pk is a fast (columnar) field: reading it skips loading each stored document.
         pks = [int(pk) for pk in searcher.fast_field_values("pk", addresses)] if addresses else []
         scores = [float(score) for score, _ in result.hits]
+        if ranked and len(pks) > 1:
+            order = best_first(np.array(scores), np.array(pks)).tolist()
+            pks, scores = [pks[i] for i in order], [scores[i] for i in order]
         return pks, scores, result.count or 0
 
     def title_phrase(self, words: list[str], filters: Filters, limit: int) -> tuple[list[int], int]:
@@ -212,7 +225,7 @@ class LexicalIndex:
         if not clauses or not pks:
             return set(pks)
         clauses.append((tantivy.Occur.Must, self.pk_clause(pks)))
-        found, _, _ = self._run(tantivy.Query.boolean_query(clauses), len(pks))
+        found, _, _ = self._run(tantivy.Query.boolean_query(clauses), len(pks), ranked=False)
         return set(found)
 
     def pk_clause(self, pks: list[int]) -> tantivy.Query:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from paperfeed.search.ranking import best_first
+
 ANN_THRESHOLD = 50_000
 ANN_CANDIDATES = 100
 # Measured on 1M clustered vectors (bench/search_scale.py): connectivity 16 and a search
@@ -26,6 +28,11 @@ ANN_CANDIDATES = 100
 CONNECTIVITY = 32
 EXPANSION_ADD = 256
 EXPANSION_SEARCH = 384
+# Rows this close to the k-th best similarity are scored again exactly (see `_top`): well
+# above the float32 rounding of a 384-term dot product (~1e-6), and above the float16
+# rounding of a stored vector (~1e-5), so no tied or near-tied row is cut by noise.
+TIE_MARGIN = 1e-4
+RESCORE_ROWS = 1024  # up to this many rows, `_rescore` all of them instead of shortlisting
 
 
 def _usearch_index():  # type: ignore[no-untyped-def]
@@ -152,7 +159,8 @@ class VectorStore:
                 grown = np.zeros((len(self.keys), self.dim), dtype=np.float32)
                 grown[: len(self._dense)] = self._dense
                 self._dense = grown
-            self._dense[rows] = vectors
+            # The stored (float16) values, as a process that loads the files would hold.
+            self._dense[rows] = vectors.astype(np.float16)
         if self._ann is not None:
             replaced = pks[~new]
             if len(replaced):
@@ -236,7 +244,7 @@ class VectorStore:
         sims[self.keys[: self.rows] < 0] = -np.inf
         if passes is not None:
             sims[~passes(self.keys[: self.rows])] = -np.inf
-        return self._top(np.arange(self.rows), sims, k)
+        return self._top(np.arange(self.rows), sims, query, k)
 
     def exact_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Brute force over every row (the baseline the HNSW index is measured against)."""
@@ -248,21 +256,50 @@ class VectorStore:
     def _exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         if not len(rows):
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if len(rows) <= RESCORE_ROWS:  # the HNSW candidates, a small filtered subset
+            rows = np.sort(rows)
+            return self._top(rows, self._rescore(rows, query), None, k)
         if self._dense is not None:
             block = self._dense[rows]
         else:
             block = np.asarray(self.vectors[np.sort(rows)], dtype=np.float32)
             rows = np.sort(rows)
         sims = block @ query
-        return self._top(rows, sims, k)
+        return self._top(rows, sims, query, k)
 
-    def _top(self, rows: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(rows))
-        part = np.argpartition(-sims, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
-        order = part[np.argsort(-sims[part], kind="stable")]
-        keep = np.isfinite(sims[order])
-        order = order[keep]
-        return self.keys[rows[order]], sims[order].astype(np.float32)
+    def _top(
+        self, rows: np.ndarray, sims: np.ndarray, query: np.ndarray | None, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best of these rows by `sims` (pks, similarities), ties by ascending pk.
+
+        A matrix product gives identical vectors results a few units in the last place
+        apart, depending on where they sit in the matrix (BLAS kernels treat a block's last
+        rows differently), so `sims` only shortlists: the rows within TIE_MARGIN of the
+        k-th best are scored again by `_rescore`, which gives identical stored vectors
+        identical scores on every node, whatever their row. `query=None`: `sims` came
+        from `_rescore` already.
+        """
+        if k < len(rows):
+            kth = sims[np.argpartition(sims, len(sims) - k)[len(sims) - k :]].min()
+            near = sims >= kth - TIE_MARGIN
+        else:
+            near = np.isfinite(sims)
+        keep = np.flatnonzero(near & (sims > -np.inf))
+        rows = rows[keep]
+        keys = self.keys[rows]
+        exact = sims[keep] if query is None else self._rescore(rows, query)
+        order = best_first(exact, keys)[:k]
+        return keys[order], exact[order]
+
+    def _rescore(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Cosines of a few rows, one dot product per row (`einsum` sums each row by itself,
+        so identical vectors get identical results), from the float16 values every node
+        holds (the float32 copy holds them too, see `upsert`)."""
+        if self._dense is not None:
+            block = self._dense[rows]
+        else:
+            block = np.asarray(self.vectors[rows], dtype=np.float32)
+        return np.einsum("ij,j->i", block, np.asarray(query, dtype=np.float32))
 
     def _dense_matrix(self) -> np.ndarray:
         if self._dense is None or len(self._dense) < self.rows:
