@@ -1,4 +1,4 @@
-"""Rendering a digest: subject, plain text, HTML and headers, from templates/email/.
+"""Rendering a digest: subject, plain text, HTML and headers, from digest/templates/.
 
 The Message-ID is derived from (subscription, period, site host), so a digest sent again
 after a crash carries the same id and mail clients can tell it is the same message.
@@ -21,7 +21,8 @@ from paperfeed.digest.subscriptions import MANAGE, UNSUBSCRIBE, link, link_token
 from paperfeed.mail import build_message, unsubscribe_headers
 from paperfeed.models import Subscription
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "email"
+# The digest's own templates (web/ renders pages; these are emails, owned here).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 @lru_cache(maxsize=1)
