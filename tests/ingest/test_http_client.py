@@ -95,10 +95,12 @@ def gaps(requests: list[Request]) -> list[float]:
 def test_clients_of_one_host_share_its_pace(
     server: ScriptedServer, client: Callable[..., PoliteClient]
 ) -> None:
-    first, second = client(request_interval=0.15), client(request_interval=0.15)
+    first, second = client(request_interval=0.2), client(request_interval=0.2)
     for each in (first, second, first, second):
         assert each.get(server.url, read=text) == "ok"
-    assert all(gap >= 0.13 for gap in gaps(server.requests)), gaps(server.requests)
+    # Measured where the requests arrive: a new connection's setup may shift one a little.
+    assert all(gap >= 0.15 for gap in gaps(server.requests)), gaps(server.requests)
+    assert server.requests[-1].at - server.requests[0].at >= 0.55
 
 
 def test_the_pace_holds_across_threads(
@@ -114,7 +116,9 @@ def test_the_pace_holds_across_threads(
     for thread in threads:
         thread.join(10)
     assert len(server.requests) == 9
-    assert min(gaps(server.requests)) >= 0.085, gaps(server.requests)
+    # Eight intervals between nine starts (unpaced, they all arrive within a few ms). Not
+    # gap by gap: a thread descheduled between its turn and its send arrives late.
+    assert server.requests[-1].at - server.requests[0].at >= 0.7, gaps(server.requests)
 
 
 def test_another_host_is_not_held_up(

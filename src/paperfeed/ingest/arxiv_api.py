@@ -13,23 +13,19 @@ returned (`updated`), not the full history, so `versions` holds just those two.
 from __future__ import annotations
 
 import re
-import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Self, Unpack
 
 import httpx
 
-from paperfeed import __version__
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.http_client import (
+    ClientOptions,
     PoliteClient,
-    RateLimiter,
     RemoteRefused,
     RemoteUnavailable,
     TryAgain,
@@ -192,11 +188,11 @@ def _match_key(base: str) -> str:
 # --- HTTP ---------------------------------------------------------------------------------
 
 
-class ArxivClient:
+class ArxivClient(PoliteClient):
     """A polite client of the arXiv query API (`PAPERFEED_ARXIV_API_URL`).
 
-    Requests go through `PoliteClient`: every client of the API's host in this process
-    shares one pace (or pass one `limiter` to pace several clients together).
+    Every client of the API's host in this process shares one pace (or pass one `limiter`
+    to pace several clients together).
     """
 
     def __init__(
@@ -204,54 +200,27 @@ class ArxivClient:
         base_url: str,
         request_interval: float = 3.0,
         *,
-        max_retries: int = 4,
-        timeout: float = 30.0,
-        user_agent: str = f"paperfeed/{__version__}",
         batch_size: int = BATCH_SIZE,
-        backoff: float = 2.0,
-        max_backoff: float = 120.0,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        limiter: RateLimiter | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.base_url = base_url
         self.batch_size = batch_size
-        self.limiter = limiter or RateLimiter.for_host(
-            urlsplit(base_url).netloc, request_interval, clock=clock, sleep=sleep
-        )
-        self.http = PoliteClient(
+        defaults: ClientOptions = {"timeout": 30.0, "max_retries": 4, "backoff": 2.0}
+        super().__init__(
             "the arXiv API",
-            user_agent=user_agent,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
+            base_url,
+            request_interval,
             headers={"Accept": "application/atom+xml"},
-            sleep=sleep,
-            limiter=self.limiter,
+            **(defaults | options),
         )
+        self.base_url: str = base_url
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> ArxivClient:
+    def from_settings(cls, settings: Settings, **options: Unpack[ClientOptions]) -> Self:
         """The client of `PAPERFEED_ARXIV_API_URL`, telling arXiv which site is asking."""
-        kwargs.setdefault("user_agent", user_agent(settings))
-        return cls(settings.arxiv_api_url, settings.arxiv_request_interval, **kwargs)
-
-    def __enter__(self) -> ArxivClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
+        options.setdefault("user_agent", user_agent(settings))
+        return cls(settings.arxiv_api_url, settings.arxiv_request_interval, **options)
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -331,7 +300,7 @@ class ArxivClient:
             "max_results": str(len(batch)),
         }
         try:
-            return self.http.get(self.base_url, params, read=_read_feed, answers=_is_answer)
+            return self.get(self.base_url, params, read=_read_feed, answers=_is_answer)
         except RemoteRefused as exc:
             raise ArxivError(f"{exc}: check PAPERFEED_ARXIV_API_URL") from None
         except RemoteUnavailable as exc:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parseaddr, parsedate_to_datetime
 from types import TracebackType
-from typing import TypeVar
+from typing import Self, TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -161,19 +161,35 @@ def _ok(response: httpx.Response) -> bool:
     return response.status_code == 200
 
 
+class ClientOptions(TypedDict, total=False):
+    """What a service's client lets its caller tune (its own defaults fill the rest)."""
+
+    user_agent: str
+    timeout: float
+    max_retries: int
+    backoff: float
+    max_backoff: float
+    max_retry_after: float | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    limiter: RateLimiter | None
+
+
 class PoliteClient:
     """Paced, retried, timed-out GETs for one service (`service` names it in errors).
 
-    `limiter` paces every request of this client; without one, each request waits on the
-    process-wide slot of its URL's host at `request_interval`.
+    A service's client subclasses it. `limiter` paces every request of this client; without
+    one, requests wait on the process-wide slot of `base_url`'s host at `request_interval`
+    (or, without a `base_url`, of each request's host).
     """
 
     def __init__(
         self,
         service: str,
+        base_url: str | None = None,
+        request_interval: float = 1.0,
         *,
         user_agent: str = f"paperfeed/{__version__}",
-        request_interval: float = 1.0,
         timeout: float = 30.0,
         max_retries: int = 4,
         backoff: float = 2.0,
@@ -181,24 +197,29 @@ class PoliteClient:
         max_retry_after: float | None = None,
         headers: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         limiter: RateLimiter | None = None,
     ) -> None:
         self.service = service
+        self.base_url = base_url
         self.request_interval = request_interval
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.max_retry_after = max_backoff if max_retry_after is None else max_retry_after
-        self.limiter = limiter
         self._sleep = sleep
+        self._clock = clock
+        if limiter is None and base_url is not None:
+            limiter = self._host_limiter(base_url)
+        self.limiter = limiter
         self._http = httpx.Client(
             timeout=timeout,
             headers={"User-Agent": user_agent, **(headers or {})},
             follow_redirects=True,
         )
 
-    def __enter__(self) -> PoliteClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -212,11 +233,11 @@ class PoliteClient:
     def close(self) -> None:
         self._http.close()
 
-    def limiter_for(self, url: str) -> RateLimiter:
-        if self.limiter is not None:
-            return self.limiter
+    def _host_limiter(self, url: str) -> RateLimiter:
         host = urlsplit(url).netloc
-        return RateLimiter.for_host(host, self.request_interval, sleep=self._sleep)
+        return RateLimiter.for_host(
+            host, self.request_interval, clock=self._clock, sleep=self._sleep
+        )
 
     def get(
         self,
@@ -231,7 +252,7 @@ class PoliteClient:
         Other statuses in `RETRY_STATUSES` or 5xx are retried, the rest are refused.
         """
         attempts = self.max_retries + 1
-        limiter = self.limiter_for(url)
+        limiter = self.limiter or self._host_limiter(url)
         problem = ""
         for attempt in range(attempts):
             retry_after: float | None = None

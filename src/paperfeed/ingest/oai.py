@@ -21,27 +21,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import time
 import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Self, Unpack
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paperfeed import __version__, clock
+from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.http_client import (
+    ClientOptions,
     PoliteClient,
-    RateLimiter,
     RemoteRefused,
     RemoteUnavailable,
     TryAgain,
@@ -252,57 +249,28 @@ def tex_to_unicode(name: str) -> str:
 # --- HTTP --------------------------------------------------------------------------------
 
 
-class OaiClient:
+class OaiClient(PoliteClient):
     """A polite OAI-PMH client: paced, and patient with 503 + Retry-After and network errors."""
 
     def __init__(
-        self,
-        base_url: str,
-        request_interval: float = 3.0,
-        *,
-        max_retries: int = 6,
-        timeout: float = 120.0,
-        backoff: float = 5.0,
-        max_backoff: float = 300.0,
-        max_retry_after: float = 900.0,
-        user_agent: str = f"paperfeed/{__version__}",
-        sleep: Callable[[float], None] = time.sleep,
-        limiter: RateLimiter | None = None,
+        self, base_url: str, request_interval: float = 3.0, **options: Unpack[ClientOptions]
     ) -> None:
-        self.base_url = base_url
-        self.limiter = limiter or RateLimiter.for_host(
-            urlsplit(base_url).netloc, request_interval, sleep=sleep
+        defaults: ClientOptions = {
+            "timeout": 120.0,
+            "max_retries": 6,
+            "backoff": 5.0,
+            "max_backoff": 300.0,
+            "max_retry_after": 900.0,
+        }
+        super().__init__(
+            "arXiv's OAI-PMH server", base_url, request_interval, **(defaults | options)
         )
-        self.http = PoliteClient(
-            "arXiv's OAI-PMH server",
-            user_agent=user_agent,
-            timeout=timeout,
-            max_retries=max_retries,
-            backoff=backoff,
-            max_backoff=max_backoff,
-            max_retry_after=max_retry_after,
-            sleep=sleep,
-            limiter=self.limiter,
-        )
+        self.base_url: str = base_url
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: Any) -> OaiClient:
-        kwargs.setdefault("user_agent", user_agent(settings))
-        return cls(settings.arxiv_oai_url, settings.arxiv_request_interval, **kwargs)
-
-    def __enter__(self) -> OaiClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.http.close()
+    def from_settings(cls, settings: Settings, **options: Unpack[ClientOptions]) -> Self:
+        options.setdefault("user_agent", user_agent(settings))
+        return cls(settings.arxiv_oai_url, settings.arxiv_request_interval, **options)
 
     def list_records(self, params: dict[str, str], prefix: str) -> Page:
         def read(response: httpx.Response) -> Page:
@@ -314,7 +282,7 @@ class OaiClient:
                 raise TryAgain(str(exc)) from None
 
         try:
-            return self.http.get(self.base_url, params, read=read, answers=_is_answer)
+            return self.get(self.base_url, params, read=read, answers=_is_answer)
         except RemoteRefused as exc:
             raise OaiError(f"{exc}; check PAPERFEED_ARXIV_OAI_URL") from None
         except RemoteUnavailable as exc:
