@@ -17,9 +17,9 @@ sample of the same messages sent the naive way, one new SMTP connection per emai
 against one connection (taking turns, so background load affects both alike). A second
 run checks that the ledger makes a rerun send nothing.
 
-    .venv/bin/python bench/digest.py                   # 10,000 subscribers, with the index
-    .venv/bin/python bench/digest.py --subscribers 2000 --no-index
-    .venv/bin/python bench/digest.py --smoke           # 150 subscribers, no model (CI)
+    .venv/bin/python -m bench.digest                   # 10,000 subscribers, with the index
+    .venv/bin/python -m bench.digest --subscribers 2000 --no-index
+    .venv/bin/python -m bench.digest --smoke           # 150 subscribers, no model (CI)
 
 The exit status is 1 if the server did not receive exactly one message per digest sent.
 """
@@ -75,7 +75,8 @@ def free_port() -> int:
 def start_server() -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve-smtp", str(port)],
+        [sys.executable, "-m", "bench.digest", "--serve-smtp", str(port)],
+        cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

@@ -21,9 +21,9 @@ Rows:
 
 Run it from the project root:
 
-    .venv/bin/python bench/embed.py                 # all 568 sample abstracts
-    .venv/bin/python bench/embed.py --smoke         # a few seconds (CI)
-    .venv/bin/python bench/embed.py --st-python /tmp/refvenv/bin/python
+    .venv/bin/python -m bench.embed                 # all 568 sample abstracts
+    .venv/bin/python -m bench.embed --smoke         # a few seconds (CI)
+    .venv/bin/python -m bench.embed --st-python /tmp/refvenv/bin/python
 
 Note: numpy's speed here depends on OpenBLAS settings of the machine (OPENBLAS_CORETYPE);
 ONNX Runtime brings its own kernels.

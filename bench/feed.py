@@ -28,11 +28,11 @@ is a ratio of at most 1.5: a page's cost must not grow with the archive.
 
 Run it from the project root:
 
-    .venv/bin/python bench/feed.py                  # 10,000 and 1,000,000 papers
-    .venv/bin/python bench/feed.py --smoke          # tiny sizes, well under a minute (CI)
-    .venv/bin/python bench/feed.py --sizes 10000,2600000 --requests 500
-    .venv/bin/python bench/feed.py --dir /tmp/pf-bench --keep    # keep the databases
-    .venv/bin/python bench/feed.py --dir /tmp/pf-bench --reuse   # re-measure, no rebuild
+    .venv/bin/python -m bench.feed                  # 10,000 and 1,000,000 papers
+    .venv/bin/python -m bench.feed --smoke          # tiny sizes, well under a minute (CI)
+    .venv/bin/python -m bench.feed --sizes 10000,2600000 --requests 500
+    .venv/bin/python -m bench.feed --dir /tmp/pf-bench --keep    # keep the databases
+    .venv/bin/python -m bench.feed --dir /tmp/pf-bench --reuse   # re-measure, no rebuild
 
 Databases go to a temporary directory (removed afterwards) unless `--dir` is given. The
 exit status is 1 if any request did not answer 200 with the expected content.

@@ -12,8 +12,8 @@ at most the interval plus one sync. This benchmark measures both parts on Postgr
 The database is a fresh one on the local server (dropped afterwards) holding the demo
 corpus (568 papers) plus `--extra` synthetic papers. Run it from the project root:
 
-    .venv/bin/python bench/follow.py                       # demo corpus, 20 changes
-    .venv/bin/python bench/follow.py --extra 20000 --changes 50 --interval 1
+    .venv/bin/python -m bench.follow                       # demo corpus, 20 changes
+    .venv/bin/python -m bench.follow --extra 20000 --changes 50 --interval 1
 """
 
 from __future__ import annotations

@@ -18,9 +18,9 @@ measures, each into a fresh migrated SQLite database:
 
 Run it from the project root:
 
-    .venv/bin/python bench/ingest.py                      # 1,000,000 records (~10 min)
-    .venv/bin/python bench/ingest.py --records 200000 --sample 20000
-    .venv/bin/python bench/ingest.py --smoke              # seconds; run by the test suite
+    .venv/bin/python -m bench.ingest                      # 1,000,000 records (~10 min)
+    .venv/bin/python -m bench.ingest --records 200000 --sample 20000
+    .venv/bin/python -m bench.ingest --smoke              # seconds; run by the test suite
 """
 
 from __future__ import annotations
@@ -35,17 +35,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.ingest.importer import import_file
+from paperfeed.ingest.jsonl import parse_snapshot
+from paperfeed.ingest.snapshot import import_snapshot
+from paperfeed.papers.store import count_paper_rows, upsert_papers
+from paperfeed.search.indexing import run_index
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-
-from paperfeed.config import Settings  # noqa: E402
-from paperfeed.db import Database  # noqa: E402
-from paperfeed.ingest.importer import import_file  # noqa: E402
-from paperfeed.ingest.jsonl import parse_snapshot  # noqa: E402
-from paperfeed.ingest.snapshot import import_snapshot  # noqa: E402
-from paperfeed.papers.store import count_paper_rows, upsert_papers  # noqa: E402
-from paperfeed.search.indexing import run_index  # noqa: E402
-
 SAMPLE = ROOT / "src" / "paperfeed" / "data" / "arxiv_snapshot_sample.jsonl"
 # A small vocabulary mixed into every title and abstract so no two records are alike.
 WORDS = "quantum graph neural sparse lattice spectral bayesian entropy manifold kernel galaxy"

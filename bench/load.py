@@ -49,11 +49,11 @@ of as fast as possible, samples each node's resident memory (VmRSS of the node a
 worker processes, from /proc) every `--sample-every` seconds and reports it at start,
 middle and end.
 
-    .venv/bin/python bench/load.py                        # 1 node then 2, 30 s each
-    .venv/bin/python bench/load.py --seconds 10 --concurrency 4 --nodes 2 --workers 2
-    .venv/bin/python bench/load.py --profile              # and where the nodes spend CPU
-    nice .venv/bin/python bench/load.py --soak --seconds 600 --rate 20 --nodes 2
-    .venv/bin/python bench/load.py --seconds 3 --nodes 1 --no-embed   # the smoke test
+    .venv/bin/python -m bench.load                        # 1 node then 2, 30 s each
+    .venv/bin/python -m bench.load --seconds 10 --concurrency 4 --nodes 2 --workers 2
+    .venv/bin/python -m bench.load --profile              # and where the nodes spend CPU
+    nice .venv/bin/python -m bench.load --soak --seconds 600 --rate 20 --nodes 2
+    .venv/bin/python -m bench.load --seconds 3 --nodes 1 --no-embed   # the smoke test
 
 PostgreSQL: `--postgres` (or PAPERFEED_LOAD_POSTGRES_URL), default
 `postgresql+psycopg://postgres@127.0.0.1:5432`. Exit status 1 on any error or

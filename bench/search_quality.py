@@ -31,12 +31,12 @@ What one run does:
 
 Run it from the project root:
 
-    .venv/bin/python bench/search_quality.py               # full precision model
-    .venv/bin/python bench/search_quality.py --int8        # the quantized model
-    .venv/bin/python bench/search_quality.py --smoke       # 2 queries per type (CI)
-    .venv/bin/python bench/search_quality.py --json out.json
-    .venv/bin/python bench/search_quality.py --per-query   # every query, every mode
-    .venv/bin/python bench/search_quality.py --set engine.RRF_K=30 --set engine.MIN_SIMILARITY=0.25
+    .venv/bin/python -m bench.search_quality               # full precision model
+    .venv/bin/python -m bench.search_quality --int8        # the quantized model
+    .venv/bin/python -m bench.search_quality --smoke       # 2 queries per type (CI)
+    .venv/bin/python -m bench.search_quality --json out.json
+    .venv/bin/python -m bench.search_quality --per-query   # every query, every mode
+    .venv/bin/python -m bench.search_quality --set engine.RRF_K=30 --set engine.MIN_SIMILARITY=0.25
 
 `--smoke` still embeds the whole corpus (most of the run time) but scores only two
 queries of each type and every tenth paper's title: it shows that every path works, but

@@ -5,7 +5,7 @@ synthetic archive, indexes it the way `paperfeed index` does, and measures searc
 `paperfeed.search.engine.search()`, the function behind the web page and the CLI.
 
 The archive
-  - Papers come from bench/feed.py's generator (loaded from its file): ~10-word titles,
+  - Papers come from bench/feed.py's generator: ~10-word titles,
     ~150-word abstracts of Zipf-distributed words, 1-8 authors drawn from a skewed pool,
     200 papers per feed day (1M papers span ~14 years), in a migrated SQLite database.
   - Embeddings are 384-d unit vectors with the structure of real sentence embeddings: a
@@ -56,12 +56,12 @@ memory <= 2.5 GB. When 2.6M papers are not measured, the main numbers are extrap
 Each stage (database, index, measurement) runs in its own process, so memory figures are
 not polluted by the others. Run it from the project root:
 
-    .venv/bin/python bench/search_scale.py                       # 100k and 1M (~30 min)
-    .venv/bin/python bench/search_scale.py --smoke               # 10k, under a minute (CI)
-    .venv/bin/python bench/search_scale.py --sizes 100k,1m,2.6m --queries 500
-    .venv/bin/python bench/search_scale.py --dir /tmp/pf-scale --keep   # keep the data
-    .venv/bin/python bench/search_scale.py --dir /tmp/pf-scale --reuse  # re-measure only
-    .venv/bin/python bench/search_scale.py --profile hybrid      # cProfile of a mode
+    .venv/bin/python -m bench.search_scale                       # 100k and 1M (~30 min)
+    .venv/bin/python -m bench.search_scale --smoke               # 10k, under a minute (CI)
+    .venv/bin/python -m bench.search_scale --sizes 100k,1m,2.6m --queries 500
+    .venv/bin/python -m bench.search_scale --dir /tmp/pf-scale --keep   # keep the data
+    .venv/bin/python -m bench.search_scale --dir /tmp/pf-scale --reuse  # re-measure only
+    .venv/bin/python -m bench.search_scale --profile hybrid      # cProfile of a mode
 
 Data goes to a temporary directory under /tmp (removed afterwards unless `--keep`).
 `--check` makes the exit status 2 when a target is missed at 1M.
@@ -73,7 +73,6 @@ import argparse
 import contextlib
 import cProfile
 import gc
-import importlib.util
 import io
 import json
 import math
@@ -139,16 +138,6 @@ QUERY_MIX = {
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def load_feed_module() -> ModuleType:
-    """bench/feed.py (the archive generator), imported from its file."""
-    spec = importlib.util.spec_from_file_location("paperfeed_bench_feed", HERE / "feed.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- process measurements -----------------------------------------------------------------
@@ -268,11 +257,11 @@ def stage_database(size: int, args: argparse.Namespace) -> dict[str, Any]:
     """A fresh SQLite archive of `size` papers with their embeddings."""
     from sqlalchemy import insert, update
 
+    from bench import feed
     from paperfeed.db import Database
     from paperfeed.models import Counter, PaperEmbedding
     from paperfeed.papers.store import EMBEDDING_CHANGE
 
-    feed = load_feed_module()
     directory = size_dir(args.dir, size)
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -662,12 +651,12 @@ def import_native_libraries() -> None:
 
 def stage_measure(size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Open the index in this fresh process and measure everything."""
+    from bench import feed
     from paperfeed.db import Database
     from paperfeed.search.engine import CANDIDATES, QueryEmbeddings, SearchRequest, search
     from paperfeed.search.index import SearchIndex, existing_database_id
     from paperfeed.search.query import parse_query
 
-    feed = load_feed_module()
     directory = size_dir(args.dir, size)
     db_path = directory / "papers.sqlite3"
     db = Database(f"sqlite:///{db_path}")
@@ -915,7 +904,8 @@ def run_stage(stage: str, size: int, args: argparse.Namespace) -> dict[str, Any]
     out.unlink(missing_ok=True)
     command = [
         sys.executable,
-        str(Path(__file__).resolve()),
+        "-m",
+        "bench.search_scale",
         "--stage",
         stage,
         "--stage-size",
@@ -946,7 +936,7 @@ def run_stage(stage: str, size: int, args: argparse.Namespace) -> dict[str, Any]
     if args.model_cache:
         command += ["--model-cache", str(args.model_cache)]
     started = time.perf_counter()
-    completed = subprocess.run(command, check=False)
+    completed = subprocess.run(command, check=False, cwd=HERE.parent)
     if completed.returncode != 0 or not out.exists():
         raise RuntimeError(f"stage {stage} at {size:,} papers failed ({completed.returncode})")
     result = json.loads(out.read_text())

@@ -4,12 +4,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).parents[1] / "bench"
+ROOT = Path(__file__).parents[1]
 
 
 def test_feed_benchmark_smoke() -> None:
     result = subprocess.run(
-        [sys.executable, str(BENCH / "feed.py"), "--smoke"],
+        [sys.executable, "-m", "bench.feed", "--smoke"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
@@ -20,7 +21,8 @@ def test_feed_benchmark_smoke() -> None:
 
 def test_search_scale_benchmark_smoke() -> None:
     result = subprocess.run(
-        [sys.executable, str(BENCH / "search_scale.py"), "--smoke"],
+        [sys.executable, "-m", "bench.search_scale", "--smoke"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
@@ -31,7 +33,8 @@ def test_search_scale_benchmark_smoke() -> None:
 
 def test_ingest_benchmark_smoke() -> None:
     result = subprocess.run(
-        [sys.executable, str(BENCH / "ingest.py"), "--smoke"],
+        [sys.executable, "-m", "bench.ingest", "--smoke"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
@@ -43,7 +46,8 @@ def test_ingest_benchmark_smoke() -> None:
 
 def test_digest_benchmark_smoke() -> None:
     result = subprocess.run(
-        [sys.executable, str(BENCH / "digest.py"), "--smoke"],
+        [sys.executable, "-m", "bench.digest", "--smoke"],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import POSTGRES_URL, WORKER
 
-BENCH = Path(__file__).parents[1] / "bench"
+ROOT = Path(__file__).parents[1]
 
 
 def test_load_benchmark_smoke() -> None:
@@ -17,7 +17,8 @@ def test_load_benchmark_smoke() -> None:
     result = subprocess.run(
         [
             sys.executable,
-            str(BENCH / "load.py"),
+            "-m",
+            "bench.load",
             "--seconds",
             "3",
             "--nodes",
@@ -30,6 +31,7 @@ def test_load_benchmark_smoke() -> None:
             "--database",
             database,
         ],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,

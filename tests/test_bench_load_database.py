@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import POSTGRES_URL, WORKER
 
-BENCH = Path(__file__).parents[1] / "bench"
+ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture
@@ -36,9 +36,10 @@ def test_an_existing_database_not_named_for_the_benchmark_is_left_alone(
 ) -> None:
     result = subprocess.run(
         [
-            *(sys.executable, str(BENCH / "load.py"), "--postgres", POSTGRES_URL),
+            *(sys.executable, "-m", "bench.load", "--postgres", POSTGRES_URL),
             *("--database", someone_elses_database, "--seconds", "1", "--nodes", "1"),
         ],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,29 +9,12 @@ product uses by default (`embedding_int8`).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "search_quality.py"
-
-
-def load_bench() -> ModuleType:
-    """The benchmark is a script, not a package module: load it from its path."""
-    spec = importlib.util.spec_from_file_location("search_quality", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-quality = load_bench()
+from bench import search_quality as quality
 
 
 @pytest.fixture(scope="module")
