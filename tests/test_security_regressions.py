@@ -165,6 +165,12 @@ ASYNC_ROUTES = {
     "/api/openapi.json",  # FastAPI's own, built once and cached
 }
 ASYNC_DEPENDENCIES = {read_form}  # awaits the body; field limits come from the parser
+# Error handlers allowed to be async: neither renders a page that looks up the user.
+ASYNC_HANDLERS = {
+    "create_app.<locals>.login_required",
+    "database_unavailable",  # shows the outage page as to a visitor
+    "websocket_request_validation_exception_handler",  # FastAPI's; we have no websockets
+}
 
 
 def all_calls(dependant) -> Iterator[Callable]:  # type: ignore[no-untyped-def,type-arg]
@@ -174,7 +180,7 @@ def all_calls(dependant) -> Iterator[Callable]:  # type: ignore[no-untyped-def,t
         yield from all_calls(sub)
 
 
-def test_no_route_or_dependency_is_async_except_the_allowed_ones(tmp_path: Path) -> None:
+def test_no_route_dependency_or_error_page_is_async_except_the_allowed_ones(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path}/x.sqlite3"))
     offenders = []
     for route in app.routes:
@@ -187,6 +193,9 @@ def test_no_route_or_dependency_is_async_except_the_allowed_ones(tmp_path: Path)
             for call in all_calls(route.dependant):
                 if inspect.iscoroutinefunction(call) and call not in ASYNC_DEPENDENCIES:
                     offenders.append(f"{path}: dependency {call.__qualname__}")
+    for handler in app.exception_handlers.values():
+        if inspect.iscoroutinefunction(handler) and handler.__qualname__ not in ASYNC_HANDLERS:
+            offenders.append(f"error handler {handler.__qualname__}")
     assert offenders == [], "async work on the event loop:\n" + "\n".join(offenders)
 
 

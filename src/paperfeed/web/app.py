@@ -86,8 +86,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def healthz() -> PlainTextResponse:  # on the loop: never queued behind the threads
         return PlainTextResponse("ok")
 
+    # Error pages are sync (Starlette runs them in the thread pool): the page header looks up
+    # who is signed in, which reads the database.
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_page(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
 
     @app.exception_handler(LoginRequired)
@@ -98,7 +100,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    def validation_error(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
             for e in exc.errors()
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         return error_page(request, 400, f"Bad request: {problems}")
 
     @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> Response:
+    def unexpected_error(request: Request, exc: Exception) -> Response:
         page = error_page(request, 500, "Something went wrong on our side. Please try again.")
         return secured(request, page)  # sent from outside the middleware stack
 
