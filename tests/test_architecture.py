@@ -12,9 +12,19 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "paperfeed"
 
-# Modules every package may use: settings, the clock, the database and its tables, and
-# small helpers that know nothing of features.
-FOUNDATION = {"paperfeed", "config", "clock", "db", "models", "email_address", "progress", "mail"}
+# Modules every package may use: settings, the clock, the database and its tables, the one
+# domain error, and small helpers that know nothing of features.
+FOUNDATION = {
+    "paperfeed",
+    "config",
+    "clock",
+    "db",
+    "models",
+    "errors",
+    "email_address",
+    "progress",
+    "mail",
+}
 
 # What each feature package may import besides the foundation and itself (docs/design.md).
 MAY_IMPORT: dict[str, set[str]] = {

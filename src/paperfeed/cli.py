@@ -46,7 +46,7 @@ def require_real_secret_key(settings: Settings) -> None:
 def main() -> None:
     """paperfeed: a self-hosted Daily Papers.
 
-    Settings come from PAPERFEED_* environment variables (see the README); with none
+    Settings come from PAPERFEED_* environment variables (see docs/configuration.md); with none
     set, data lives in a SQLite file under ~/.local/share/paperfeed.
     """
 
@@ -383,7 +383,9 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
 
 @main.command("search")
 @click.argument("query")
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 200))
+@click.option(
+    "--limit", default=10, show_default=True, type=click.IntRange(1, 200), help="Results to show."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of results.")
 @click.option(
     "--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="Published on or after."
@@ -396,6 +398,7 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
     type=click.Choice(["relevance", "upvotes", "newest"]),
     default="relevance",
     show_default=True,
+    help="Order of the matches: relevance, most upvoted, or newest first.",
 )
 @click.option("--demo", is_flag=True, help="Search the demo database.")
 def search_command(
@@ -552,7 +555,13 @@ def _find_user(session, name: str):  # type: ignore[no-untyped-def]
     envvar="PAPERFEED_NEW_PASSWORD",
     help="Prompted for when not given (or set PAPERFEED_NEW_PASSWORD).",
 )
-@click.option("--role", type=click.Choice(["user", "moderator", "admin"]), default="user")
+@click.option(
+    "--role",
+    type=click.Choice(["user", "moderator", "admin"]),
+    default="user",
+    show_default=True,
+    help="The account's role.",
+)
 def user_create(username: str, email: str, password: str, role: str) -> None:
     """Create an account (its email counts as confirmed)."""
     from paperfeed.community.accounts import AccountError, create_user
@@ -568,7 +577,9 @@ def user_create(username: str, email: str, password: str, role: str) -> None:
 
 @user.command("promote")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["user", "moderator", "admin"]), required=True)
+@click.option(
+    "--role", type=click.Choice(["user", "moderator", "admin"]), required=True, help="The new role."
+)
 def user_promote(username: str, role: str) -> None:
     """Give USERNAME a role (user, moderator or admin)."""
     from paperfeed.community.accounts import set_role
