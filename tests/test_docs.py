@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 import pytest
+from markdown_it import MarkdownIt
 
 from paperfeed.cli import main as cli
 from paperfeed.config import Settings
@@ -25,8 +26,7 @@ DOCS = ROOT / "docs"
 SRC = ROOT / "src" / "paperfeed"
 
 ENV_VAR = re.compile(r"\bPAPERFEED_[A-Z0-9_]*[A-Z0-9]\b")
-CODE_SPAN = re.compile(r"`([^`\n]+)`")  # on one line (a table cell)
-INLINE_CODE = re.compile(r"`([^`]+)`")
+MARKDOWN = MarkdownIt("commonmark").enable("table")
 
 
 def page(name: str) -> str:
@@ -54,11 +54,30 @@ def section(text: str, heading: str) -> str:
     return "\n".join(lines[start + 1 : end])
 
 
-def table_first_cells(text: str) -> Iterator[str]:
-    """The first cell of every Markdown table row (header and rule rows skipped)."""
-    for line in text.splitlines():
-        if line.startswith("|") and not re.match(r"^\|[-| :]+\|$", line):
-            yield line.split("|")[1]
+def code_in(tokens: list) -> list[str]:  # type: ignore[type-arg]
+    """The inline code spans among parsed tokens, whitespace collapsed (spans may wrap)."""
+    return [
+        " ".join(child.content.split())
+        for token in tokens
+        if token.type == "inline"
+        for child in token.children or []
+        if child.type == "code_inline"
+    ]
+
+
+def table_first_cells(text: str) -> Iterator[list[str]]:
+    """The code spans in the first cell of every table body row."""
+    tokens = MARKDOWN.parse(text)
+    for i, token in enumerate(tokens):
+        if token.type == "tr_open" and tokens[i + 1].type == "td_open":
+            yield code_in([tokens[i + 2]])
+
+
+def code_snippets(text: str) -> list[str]:
+    """Every inline code span, and every line of every code block."""
+    tokens = MARKDOWN.parse(text)
+    blocks = [t.content for t in tokens if t.type in ("fence", "code_block")]
+    return code_in(tokens) + [line for block in blocks for line in block.splitlines()]
 
 
 # --- settings ----------------------------------------------------------------------------
@@ -161,8 +180,8 @@ def test_every_command_and_option_has_help_for_the_reference() -> None:
 def test_every_command_is_in_the_overview_table() -> None:
     """The hand-written overview on docs/cli.md names every command, and only real ones."""
     listed = set()
-    for cell in table_first_cells(section(page("cli"), "Commands")):
-        listed.update(m.split(" [")[0].strip() for m in CODE_SPAN.findall(cell))
+    for spans in table_first_cells(section(page("cli"), "Commands")):
+        listed.update(spans)
     leaf = {name for name, command in COMMANDS.items() if not isinstance(command, click.Group)}
     usage = {re.sub(r" (\[|[A-Z]|--).*", "", entry) for entry in listed}
     assert sorted(leaf - usage) == [], "commands missing from the overview in docs/cli.md"
@@ -183,11 +202,7 @@ COMMAND_LINE = re.compile(r"(?:^|(?<=[\s(\[])|(?<=bin/))paperfeed((?: [a-z][a-z-
 def mentions() -> Iterator[Mention]:
     """Every `--option` written after a `paperfeed command` in a code span or code block line."""
     for name, text in pages().items():
-        fence = re.compile(r"^```[^\n]*\n(.*?)^```", re.M | re.S)
-        blocks = fence.findall(text)
-        # A code span may wrap across lines in the source.
-        spans = [" ".join(span.split()) for span in INLINE_CODE.findall(fence.sub("", text))]
-        snippets = spans + [line for b in blocks for line in b.splitlines()]
+        snippets = code_snippets(text)
         for snippet in snippets:
             for part in re.split(r";|&&| \| | # |\bpaperfeed\b(?= [a-z])", snippet):
                 match = COMMAND_LINE.search("paperfeed" + part)
@@ -306,8 +321,8 @@ def page_routes(routes: list[Route]) -> list[Route]:
 def documented_addresses() -> list[str]:
     """The addresses in the first column of the tables on docs/using.md."""
     found = []
-    for cell in table_first_cells(page("using")):
-        for span in CODE_SPAN.findall(cell):
+    for spans in table_first_cells(page("using")):
+        for span in spans:
             if span.startswith("/"):
                 found.append(re.split(r"[?…]", span)[0])
     return found
@@ -340,3 +355,39 @@ def test_operations_routes_are_documented_for_operators(routes: list[Route]) -> 
     for path, name in OPERATIONS_ROUTES.items():
         assert path in served, f"{path} is no longer served"
         assert f"`{path}`" in page(name), f"{path} is missing from docs/{name}.md"
+
+
+# --- the README ------------------------------------------------------------------------------
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub (and MyST, configured so in docs/conf.py) gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_the_readmes_links_into_the_repository_resolve() -> None:
+    """The README is not part of the Sphinx build, so its links are checked here."""
+    readme = (ROOT / "README.md").read_text()
+    tokens = MARKDOWN.parse(readme)
+    targets = [
+        child.attrs.get("href") or child.attrs.get("src")
+        for token in tokens
+        if token.type == "inline"
+        for child in token.children or []
+        if child.type in ("link_open", "image")
+    ]
+    broken = []
+    for target in targets:
+        if not isinstance(target, str) or re.match(r"^[a-z]+:", target):
+            continue  # an external address
+        path, _, anchor = target.partition("#")
+        file = ROOT / path if path else ROOT / "README.md"
+        if not file.exists():
+            broken.append(target)
+        elif anchor and file.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", file.read_text(), re.M)
+            if anchor not in {github_anchor(h) for h in headings}:
+                broken.append(target)
+    assert targets, "no links found in README.md"
+    assert broken == [], "README.md links to nothing: " + ", ".join(broken)
