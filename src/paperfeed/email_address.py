@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from paperfeed.errors import UserError
+
 MAX_LENGTH = 254  # RFC 5321's path limit, less the angle brackets
 MAX_LOCAL = 64
 
@@ -19,7 +21,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
-class EmailAddressError(ValueError):
+class EmailAddressError(UserError):
     """Not an address we can send to; the message says why, for people."""
 
 

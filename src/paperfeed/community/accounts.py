@@ -23,6 +23,7 @@ from paperfeed import clock
 from paperfeed.community.api_tokens import revoke_all_tokens
 from paperfeed.community.audit import log
 from paperfeed.email_address import EmailAddressError, parse_email_address
+from paperfeed.errors import UserError
 from paperfeed.models import User, WebSession
 
 SESSION_DAYS = 30
@@ -36,7 +37,7 @@ MAX_PASSWORD = 256
 _hasher = PasswordHasher()
 
 
-class AccountError(ValueError):
+class AccountError(UserError):
     """A request about an account that cannot be done; the message says why."""
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
+from paperfeed.errors import UserError
 from paperfeed.models import ApiToken, User
 
 PREFIX = "pf_"
@@ -27,7 +28,7 @@ MAX_ACTIVE = 20
 TOUCH_EVERY = timedelta(minutes=5)
 
 
-class ApiTokenError(ValueError):
+class ApiTokenError(UserError):
     """A token request that cannot be done; the message says why."""
 
 

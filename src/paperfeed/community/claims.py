@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased, selectinload
 from paperfeed import clock
 from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
+from paperfeed.errors import NotFound, UserError
 from paperfeed.models import AuthorClaim, Paper, PaperAuthor, User
 from paperfeed.papers.lookup import find_by_id
 from paperfeed.papers.store import lock_changes, touch_paper
@@ -32,13 +33,13 @@ CLAIM_LIMIT = Limit("claim", 30, 86400)
 MAX_REASON = 500
 
 
-class ClaimError(ValueError):
+class ClaimError(UserError):
     """A claim that cannot be made or decided; the message says why."""
 
     status = 400
 
 
-class ClaimNotFound(ClaimError):
+class ClaimNotFound(ClaimError, NotFound):
     status = 404
 
 

@@ -32,9 +32,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from paperfeed import clock
+from paperfeed import clock, errors
 from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
+from paperfeed.errors import Forbidden, NotFound, UserError
 from paperfeed.models import Comment, Paper, Report, User
 from paperfeed.papers.store import lock_changes, touch_paper
 
@@ -82,21 +83,21 @@ def _absolute_link(url: str) -> bool:
 _markdown.validateLink = _absolute_link  # type: ignore[method-assign]
 
 
-class CommentError(ValueError):
+class CommentError(UserError):
     """A comment action that cannot be done; `status` is the HTTP answer, the text says why."""
 
     status = 400
 
 
-class CommentNotFound(CommentError):
+class CommentNotFound(CommentError, NotFound):
     status = 404
 
 
-class NotAllowed(CommentError):
+class NotAllowed(CommentError, Forbidden):
     status = 403
 
 
-class Conflict(CommentError):
+class Conflict(CommentError, errors.Conflict):
     status = 409
 
 

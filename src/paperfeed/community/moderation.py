@@ -14,8 +14,9 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from paperfeed import clock
+from paperfeed import clock, errors
 from paperfeed.community import accounts, audit
+from paperfeed.errors import UserError
 from paperfeed.models import ModerationLog, Paper, PaperAlias, User
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.store import lock_changes, touch_paper
@@ -23,13 +24,13 @@ from paperfeed.papers.store import lock_changes, touch_paper
 MAX_REASON = 500
 
 
-class ModerationError(ValueError):
+class ModerationError(UserError):
     """A moderation request that cannot be done; the message says why."""
 
     status = 400
 
 
-class NotFound(ModerationError):
+class NotFound(ModerationError, errors.NotFound):
     status = 404
 
 

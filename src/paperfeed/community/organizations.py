@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased
 from paperfeed import clock
 from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
+from paperfeed.errors import Forbidden, NotFound, UserError
 from paperfeed.models import Organization, OrgMembership, Paper, User
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.store import lock_changes, touch_paper
@@ -40,17 +41,17 @@ CREATE_LIMIT = Limit("org-create", 5, 86400)
 INVITE_LIMIT = Limit("org-invite", 60, 3600)
 
 
-class OrgError(ValueError):
+class OrgError(UserError):
     """A request about an organization that cannot be done; the message says why."""
 
     status = 400
 
 
-class OrgNotFound(OrgError):
+class OrgNotFound(OrgError, NotFound):
     status = 404
 
 
-class OrgForbidden(OrgError):
+class OrgForbidden(OrgError, Forbidden):
     status = 403
 
 

@@ -24,6 +24,7 @@ from paperfeed import clock
 from paperfeed.community.votes import set_vote
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.errors import UserError
 from paperfeed.models import Organization, OrgMembership, Paper, Submission, User
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.records import OrganizationRef, PaperRecord
@@ -36,7 +37,7 @@ class Lookup(Protocol):
     def fetch_one(self, arxiv_id: str) -> PaperRecord: ...
 
 
-class SubmissionError(ValueError):
+class SubmissionError(UserError):
     """The submission breaks a rule; the message says which and what to do."""
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from paperfeed import clock
 from paperfeed.config import Settings
+from paperfeed.errors import UserError
 
 
-class TokenError(ValueError):
+class TokenError(UserError):
     """A token that is malformed, forged, expired or for another purpose."""
 
 

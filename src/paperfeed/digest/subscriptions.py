@@ -20,6 +20,7 @@ from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token,
 from paperfeed.config import Settings
 from paperfeed.digest.periods import FREQUENCIES
 from paperfeed.email_address import EmailAddressError, parse_email_address
+from paperfeed.errors import UserError
 from paperfeed.models import Organization, SavedSearch, Subscription, User
 from paperfeed.search.query import parse_query
 
@@ -31,8 +32,10 @@ CONFIRM_MAX_AGE = 7 * 86400
 LINK_MAX_AGE = 183 * 86400
 MAX_TOPICS = 20
 MAX_TOPIC_CHARS = 300
+
+
 # ASCII addresses only: the local part's atext characters and dotted domain labels.
-class SubscriptionError(ValueError):
+class SubscriptionError(UserError):
     """Input we refuse; the message says why and what to do instead."""
 
 
@@ -172,10 +175,7 @@ def for_user(session: Session, user: User) -> Subscription | None:
     if user.email_verified_at is not None:
         mine = mine | (Subscription.email == user.email.lower())
     return session.execute(
-        select(Subscription)
-        .where(mine)
-        .order_by((Subscription.user_id == user.id).desc())
-        .limit(1)
+        select(Subscription).where(mine).order_by((Subscription.user_id == user.id).desc()).limit(1)
     ).scalar_one_or_none()
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from paperfeed.errors import UserError
 from paperfeed.models import Organization, Paper, PaperAuthor, User
 
 Kind = Literal["date", "week", "month"]
@@ -23,7 +24,7 @@ SORTS: tuple[Sort, ...] = ("upvotes", "newest")
 CARD_AUTHORS = 4
 
 
-class PeriodError(ValueError):
+class PeriodError(UserError):
     """A malformed period in a URL; the message tells the right form."""
 
 

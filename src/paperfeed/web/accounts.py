@@ -31,6 +31,7 @@ from paperfeed.papers import feeds
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.known_browsers import known_device, remember_device
+from paperfeed.web.responses import REVALIDATE, page
 from paperfeed.web.security import (
     CurrentUser,
     SignedInUser,
@@ -38,7 +39,6 @@ from paperfeed.web.security import (
     clear_session_cookie,
     client_ip,
     enforce,
-    issue_csrf_cookie,
     set_session_cookie,
 )
 from paperfeed.web.votes import voted_for
@@ -49,15 +49,6 @@ VERIFY_MAX_AGE = 7 * 86400
 RESET_MAX_AGE = 3600
 MAX_EMAIL = 320  # checked before any regex looks at the address
 Csrf = Depends(check_csrf)
-
-
-def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    response = request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status
-    )
-    issue_csrf_cookie(request, response)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
 
 
 def safe_next(request: Request, target: str | None) -> str:
@@ -426,20 +417,16 @@ def profile(request: Request, session: ReaderDep, name: str, viewer: CurrentUser
         ).scalars()
     )
     everything = submitted + upvoted + claimed
-    response = request.app.state.templates.TemplateResponse(
+    return page(
         request,
         "profile.html",
-        {
-            "view": "profile",
-            "person": user,
-            "submitted": submitted,
-            "upvoted": upvoted,
-            "show_upvotes": show_upvotes,
-            "claimed": claimed,
-            "extras": feeds.card_extras(session, everything),
-            "voted": voted_for(request, session, everything),
-        },
+        cache=REVALIDATE,
+        view="profile",
+        person=user,
+        submitted=submitted,
+        upvoted=upvoted,
+        show_upvotes=show_upvotes,
+        claimed=claimed,
+        extras=feeds.card_extras(session, everything),
+        voted=voted_for(request, session, everything),
     )
-    response.headers["Cache-Control"] = "private, no-cache"
-    response.headers["Vary"] = "Cookie"
-    return response

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from paperfeed import outbox
 from paperfeed.community import accounts, claims, moderation
 from paperfeed.models import AuthorClaim, Paper, User
-from paperfeed.web.accounts import page
 from paperfeed.web.forms import Form, FormDep, parse_int
+from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role
 
 router = APIRouter(include_in_schema=False)

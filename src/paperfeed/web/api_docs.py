@@ -16,6 +16,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, Response
 
 from paperfeed.web import headers
+from paperfeed.web.responses import page
 
 SWAGGER_DIR = Path(str(files("fastapi_offline") / "static"))
 SWAGGER_VERSION = version("fastapi-offline")  # in the assets' URLs: an upgrade is fetched
@@ -26,10 +27,12 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/api/docs")
 def docs(request: Request) -> Response:
-    response = request.app.state.templates.TemplateResponse(
+    response = page(
         request,
         "api_docs.html",
-        {"openapi_url": request.app.openapi_url, "swagger_version": SWAGGER_VERSION},
+        cache="public, max-age=3600",
+        openapi_url=request.app.openapi_url,
+        swagger_version=SWAGGER_VERSION,
     )
     headers.scope_policy(response.headers, headers.DOCS_POLICY)
     return response

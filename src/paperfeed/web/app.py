@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.responses import (
-    HTMLResponse,
-    JSONResponse,
     PlainTextResponse,
-    RedirectResponse,
-    Response,
 )
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
@@ -34,15 +26,15 @@ from paperfeed.web import (
     outage,
     outbox_page,
     pages,
+    responses,
     search,
     submissions,
     votes,
 )
 from paperfeed.web.compression import GzipUnlessSecret
 from paperfeed.web.forms import BodyLimit
-from paperfeed.web.headers import SecurityHeaders, secured
+from paperfeed.web.headers import SecurityHeaders
 from paperfeed.web.lifespan import while_serving
-from paperfeed.web.security import LoginRequired
 from paperfeed.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -86,67 +78,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def healthz() -> PlainTextResponse:  # on the loop: never queued behind the threads
         return PlainTextResponse("ok")
 
-    # Error pages are sync (Starlette runs them in the thread pool): the page header looks up
-    # who is signed in, which reads the database.
-    @app.exception_handler(StarletteHTTPException)
-    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return error_page(request, exc.status_code, str(exc.detail), getattr(exc, "headers", None))
-
-    @app.exception_handler(LoginRequired)
-    async def login_required(request: Request, exc: LoginRequired) -> Response:
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"error": "Sign in first (or send an API token)."}, 401)
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-
-    @app.exception_handler(RequestValidationError)
-    def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}"
-            for e in exc.errors()
-        )
-        return error_page(request, 400, f"Bad request: {problems}")
-
-    @app.exception_handler(Exception)
-    def unexpected_error(request: Request, exc: Exception) -> Response:
-        page = error_page(request, 500, "Something went wrong on our side. Please try again.")
-        return secured(request, page)  # sent from outside the middleware stack
+    responses.register(app)  # every failure becomes an error page or {"error": ...}
 
     return app
 
 
-TITLES = {
-    400: "Bad request",
-    404: "Not found",
-    405: "Method not allowed",
-    429: "Slow down",
-    503: "Temporarily unavailable",
-}
-
-
-def error_page(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
-) -> Response:
-    accept = request.headers.get("accept", "")
-    wants_json = "application/json" in accept and "text/html" not in accept
-    if request.url.path.startswith("/api/") or wants_json:
-        return JSONResponse({"error": detail}, status_code=status, headers=headers)
-    templates = request.app.state.templates
-    context: dict[str, Any] = {
-        "status": status,
-        "title": TITLES.get(status, "Error"),
-        "detail": detail,
-    }
-    response = templates.TemplateResponse(
-        request, "error.html", context, status_code=status, headers=headers
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
-def error_html(request: Request, status: int, detail: str) -> HTMLResponse:
-    """Raise-free helper for routes that want to answer with an error page directly."""
-    return error_page(request, status, detail)  # type: ignore[return-value]
-
-
-__all__ = ["HTTPException", "create_app", "error_page"]
+__all__ = ["create_app"]

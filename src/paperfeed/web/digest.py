@@ -9,6 +9,7 @@ pages stay cacheable. Unsubscribing answers RFC 8058 one-click POSTs from mail p
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,7 @@ from paperfeed.digest.content import ContentSource, follows_of
 from paperfeed.digest.periods import current_period
 from paperfeed.digest.sending import engine_searcher
 from paperfeed.models import DigestDelivery, Organization, Subscription
-from paperfeed.web import headers
+from paperfeed.web import headers, responses
 from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, client_ip, enforce
 
@@ -42,16 +43,8 @@ MAX_TOKEN = 1000
 MAX_ID = 2**63 - 1
 
 
-def page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
-    from paperfeed.web.security import issue_csrf_cookie
-
-    response = request.app.state.templates.TemplateResponse(
-        request, template, context, status_code=status
-    )
-    issue_csrf_cookie(request, response)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # tokens stay out of other logs
-    return response
+# Digest pages carry tokens in their addresses: no Referer ever names them to another page.
+page = partial(responses.page, headers={"Referrer-Policy": "no-referrer"})
 
 
 def message(request: Request, title: str, text: str, status: int = 200, **extra: Any) -> Response:

@@ -21,10 +21,10 @@ from paperfeed.community import organizations as orgs
 from paperfeed.models import Organization, OrgMembership, Paper, User
 from paperfeed.papers import feeds
 from paperfeed.papers.store import lock_changes
-from paperfeed.web.accounts import page
 from paperfeed.web.deps import ReaderDep, SettingsDep
 from paperfeed.web.forms import Form, FormDep
-from paperfeed.web.pages import PageParam, render
+from paperfeed.web.pages import PageParam
+from paperfeed.web.responses import page, public_page
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, enforce, resolve_user
 from paperfeed.web.votes import voted_for
 
@@ -105,7 +105,7 @@ def organization_list(
         "pages": max(1, -(-total // size)),
         "sort": None,
     }
-    return render(request, session, "orgs.html", context, extra=extra)
+    return public_page(request, session, "orgs.html", context, extra=extra)
 
 
 @router.get("/orgs/new")
@@ -274,7 +274,7 @@ def organization_page(
         org.website,
         [(m.username, m.fullname, m.role) for m in context["members"]],
     )
-    return render(request, session, "org.html", context, extra=extra)
+    return public_page(request, session, "org.html", context, extra=extra)
 
 
 @router.post("/orgs/{name}/papers", dependencies=[Csrf])

@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
 
 from paperfeed.db import OUTAGE_ERRORS, is_outage
+from paperfeed.web.responses import error_page
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,6 @@ def unavailable_headers() -> dict[str, str]:
 
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     """Answer 503 with Retry-After; anything that is not an outage stays a 500."""
-    from paperfeed.web.app import error_page  # app.py imports this module
-
     if not is_outage(exc):
         raise exc  # a bug, not an outage: the usual 500 handling (and logging) applies
     log.warning("database unavailable: %s", _first_line(exc))

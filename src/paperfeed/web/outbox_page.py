@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.mail import _POLICY
 from paperfeed.models import OutgoingMail, SiteMeta
-from paperfeed.web import headers
+from paperfeed.web import headers, responses
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import query_int
 from paperfeed.web.security import CurrentUser, LoginRequired
@@ -102,20 +102,16 @@ def outbox(request: Request, session: ReaderDep, user: CurrentUser) -> Response:
                 "has_html": part(message, "html") is not None,
             }
         )
-    response = request.app.state.templates.TemplateResponse(
+    return responses.page(
         request,
         "outbox.html",
-        {
-            "view": "outbox",
-            "messages": messages,
-            "total": total,
-            "page": page,
-            "pages": max(1, -(-total // PAGE_SIZE)),
-        },
+        headers={"Referrer-Policy": "no-referrer"},  # the links carry tokens
+        view="outbox",
+        messages=messages,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
     )
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the links carry tokens
-    return response
 
 
 @router.get("/demo/outbox/{message_id}/html")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, selectinload
@@ -13,36 +11,17 @@ from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
-from paperfeed.web.caching import not_modified, validators
 from paperfeed.web.comments import comment_section
 from paperfeed.web.deps import ReaderDep, SettingsDep
 from paperfeed.web.forms import query_int
 from paperfeed.web.paper_lookup import visible_paper
-from paperfeed.web.votes import voted_for
+from paperfeed.web.responses import public_page
 
 router = APIRouter(include_in_schema=False)
 SIMILAR_COUNT = 6
 
 SortParam = Query("upvotes", pattern="^(upvotes|newest)$", description="upvotes or newest")
 PageParam = Query(1, ge=1, le=10_000, description="page number, from 1")
-
-
-def render(
-    request: Request, session: Session, template: str, context: dict[str, Any], extra: str = ""
-) -> Response:
-    """Render a public page with ETag/Last-Modified, answering 304 when nothing changed."""
-    settings = request.app.state.settings
-    v = validators(request, session, extra)
-    if v is not None and v.matches(request):
-        return not_modified(v, settings.cache_max_age)
-    shown = list(context.get("papers", [])) + ([context["paper"]] if "paper" in context else [])
-    context.setdefault("voted", voted_for(request, session, shown))
-    response = request.app.state.templates.TemplateResponse(request, template, context)
-    if v is None:
-        response.headers["Cache-Control"] = "private, no-cache"
-        response.headers["Vary"] = "Cookie"
-        return response
-    return v.apply(response, settings.cache_max_age)
 
 
 def feed_params(request: Request) -> tuple[str, int]:
@@ -90,7 +69,7 @@ def feed_page(
             kind: feeds.period_containing(kind, period.first) for kind in ("date", "week", "month")
         },
     }
-    return render(request, session, "feed.html", context)
+    return public_page(request, session, "feed.html", context)
 
 
 @router.get("/")
@@ -104,7 +83,7 @@ def home(request: Request, session: ReaderDep, settings: SettingsDep) -> Respons
     sort, p = feed_params(request)
     day = feeds.latest_feed_day(session, settings.tz, clock.now())
     if day is None:
-        return render(request, session, "empty.html", {"view": "date"})
+        return public_page(request, session, "empty.html", {"view": "date"})
     return feed_page(request, session, feeds.day_period(day), sort, p, is_home=True)
 
 
@@ -132,7 +111,7 @@ def trending_page(
         "window_days": settings.trending_window_days,
     }
     # Scores decay with time: the validator changes every ten minutes even with no new data.
-    return render(
+    return public_page(
         request, session, "trending.html", context, extra=str(int(now.timestamp()) // 600)
     )
 
@@ -198,4 +177,4 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "comments": comment_section(request, session, paper),
     }
     state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
-    return render(request, session, "paper.html", context, extra=state)
+    return public_page(request, session, "paper.html", context, extra=state)

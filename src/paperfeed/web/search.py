@@ -16,6 +16,7 @@ from paperfeed.search.lexical import Filters
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import optional_int
 from paperfeed.web.highlight import highlighter, snippet
+from paperfeed.web.responses import REVALIDATE, page
 from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +77,6 @@ def read_form(request: Request, session: Session) -> tuple[SearchRequest, dict[s
 
 
 def search_page(request: Request, session: Session) -> Response:
-    templates = request.app.state.templates
     orgs = list(
         session.execute(
             select(Organization.name, Organization.fullname).order_by(Organization.name).limit(500)
@@ -88,10 +88,16 @@ def search_page(request: Request, session: Session) -> Response:
         form = {
             k: request.query_params.get(k, "") for k in ("q", "from", "to", "org", "author", "sort")
         }
-        context = {"view": "search", "form": form, "error": str(exc), "result": None, "orgs": orgs}
-        response = templates.TemplateResponse(request, "search.html", context, status_code=400)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return page(
+            request,
+            "search.html",
+            400,
+            view="search",
+            form=form,
+            error=str(exc),
+            result=None,
+            orgs=orgs,
+        )
     runtime = request.app.state.search
     result = search(
         session, runtime.index(), runtime.embeddings() if form["q"] else None, search_request
@@ -114,12 +120,8 @@ def search_page(request: Request, session: Session) -> Response:
         "page": search_request.page,
         "pages": min(result.pages, MAX_PAGE),
     }
-    response = templates.TemplateResponse(request, "search.html", context)
-    response.headers["Cache-Control"] = (
-        "private, no-cache" if "pf_session" in request.cookies else "public, max-age=60"
-    )
-    response.headers["Vary"] = "Cookie"
-    return response
+    cache = REVALIDATE if "pf_session" in request.cookies else "public, max-age=60"
+    return page(request, "search.html", cache=cache, **context)
 
 
 __all__ = ["ReaderDep", "router", "search_page"]

@@ -12,8 +12,8 @@ from paperfeed.community.limits import SUBMIT
 from paperfeed.community.submissions import SubmissionError, submit
 from paperfeed.ingest.arxiv_api import ArxivClient, ArxivError, ArxivIdError
 from paperfeed.models import Organization, OrgMembership, User
-from paperfeed.web.accounts import page
 from paperfeed.web.forms import FormDep
+from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce
 
 router = APIRouter(include_in_schema=False)
