@@ -6,12 +6,22 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from paperfeed.cli_support import fail, load_settings, open_database
 from paperfeed.config import Settings, get_settings
 from paperfeed.digest.cli import digest
+
+if TYPE_CHECKING:  # imported where used: the command starts without loading them
+    from datetime import datetime
+
+    from sqlalchemy.orm import Session
+
+    from paperfeed.db import Database
+    from paperfeed.models import User
+    from paperfeed.search.engine import SearchSort
 
 PLACEHOLDER_SECRET_KEYS = {"change-me", "changeme", "change_me", "secret", "your-secret-key"}
 MIN_SECRET_KEY_LENGTH = 16
@@ -82,7 +92,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _serve(url, host, port, workers=1)
 
 
-def _index_quietly(db, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def _index_quietly(db: Database, settings: Settings) -> None:
     """Bring the search index up to date, saying so only when there was work to do."""
     from paperfeed.progress import Progress
     from paperfeed.search.indexing import run_index
@@ -197,7 +207,9 @@ def import_(file: Path, fmt: str, restart: bool, no_index: bool) -> None:
         fail("no record could be imported; see the reasons above")
 
 
-def _import_snapshot(db, settings: Settings, file: Path, restart: bool, no_index: bool) -> None:  # type: ignore[no-untyped-def]
+def _import_snapshot(
+    db: Database, settings: Settings, file: Path, restart: bool, no_index: bool
+) -> None:
     from paperfeed.ingest.snapshot import import_snapshot
     from paperfeed.progress import Progress
     from paperfeed.search.indexing import run_index
@@ -227,7 +239,7 @@ def _import_snapshot(db, settings: Settings, file: Path, restart: bool, no_index
     )
 
 
-def _import_embeddings(db, file: Path) -> None:  # type: ignore[no-untyped-def]
+def _import_embeddings(db: Database, file: Path) -> None:
     from paperfeed.search.embeddings import EmbeddingFileError, import_embeddings
     from paperfeed.search.index import DIM
     from paperfeed.search.indexing import MODEL_NAME
@@ -269,7 +281,13 @@ def ingest() -> None:
     help="OAI-PMH metadata format (default PAPERFEED_ARXIV_OAI_FORMAT, arXivRaw).",
 )
 @click.option("--ids", help="Fetch these ids (comma-separated) from the arXiv API instead.")
-def ingest_arxiv(from_date, until_date, set_spec, prefix, ids) -> None:  # type: ignore[no-untyped-def]
+def ingest_arxiv(
+    from_date: datetime | None,
+    until_date: datetime | None,
+    set_spec: str | None,
+    prefix: str | None,
+    ids: str | None,
+) -> None:
     """Harvest new and changed arXiv papers (OAI-PMH), resuming a harvest that stopped.
 
     Every page is committed with a checkpoint, so a killed harvest continues where it
@@ -315,7 +333,7 @@ def ingest_arxiv(from_date, until_date, set_spec, prefix, ids) -> None:  # type:
     )
 
 
-def _ingest_ids(db, settings: Settings, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _ingest_ids(db: Database, settings: Settings, ids: list[str]) -> None:
     from paperfeed.ingest.arxiv_api import ArxivClient, ArxivError, ingest_ids
 
     try:
@@ -405,12 +423,12 @@ def search_command(
     query: str,
     limit: int,
     as_json: bool,
-    date_from,
-    date_to,
-    org,
-    author,
-    sort: str,
-    demo: bool,  # type: ignore[no-untyped-def]
+    date_from: datetime | None,
+    date_to: datetime | None,
+    org: str | None,
+    author: str | None,
+    sort: SearchSort,
+    demo: bool,
 ) -> None:
     """Search papers with the same ranking as the site."""
     import json
@@ -445,7 +463,7 @@ def search_command(
             session,
             runtime.index(),
             runtime.embeddings(),
-            SearchRequest(q=query, filters=filters, sort=sort, per_page=limit),  # type: ignore[arg-type]
+            SearchRequest(q=query, filters=filters, sort=sort, per_page=limit),
         )
         if result.redirect_to:
             rows = [{"id": result.redirect_to, "title": None, "score": 1.0}]
@@ -535,7 +553,7 @@ def user() -> None:
     """Manage accounts: create, promote, ban."""
 
 
-def _find_user(session, name: str):  # type: ignore[no-untyped-def]
+def _find_user(session: Session, name: str) -> User:
     from paperfeed.community.accounts import find_user
 
     found = find_user(session, name)

@@ -7,7 +7,7 @@ so neither has to import the other.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from paperfeed.db import Database
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print an error that says what to do next, and exit non-zero."""
     click.secho(f"error: {message}", fg="red", err=True)
     sys.exit(1)

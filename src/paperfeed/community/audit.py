@@ -6,6 +6,8 @@ transaction of the decision itself, so the log and what it describes never disag
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
@@ -19,7 +21,7 @@ def log(
     target_type: str,
     target_id: str,
     reason: str | None = None,
-    detail: dict | None = None,  # type: ignore[type-arg]
+    detail: dict[str, Any] | None = None,
 ) -> None:
     session.add(
         ModerationLog(

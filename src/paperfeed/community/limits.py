@@ -15,6 +15,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
+from paperfeed.db import insert_on_conflict
 from paperfeed.models import RateLimitCounter
 
 
@@ -54,7 +55,7 @@ def hit(session: Session, limit: Limit, key: str) -> Verdict:
     start_epoch = epoch - epoch % limit.seconds
     window = datetime.fromtimestamp(start_epoch, UTC)
     full_key = f"{limit.name}:{key}"[:200]
-    insert = _insert_for(session)
+    insert = insert_on_conflict(session)
     statement = (
         insert(RateLimitCounter)
         .values(key=full_key, window_start=window, count=1)
@@ -92,11 +93,3 @@ def over(session: Session, limit: Limit, key: str) -> Verdict:
         retry = start_epoch + limit.seconds - now.timestamp()
         return Verdict(False, max(1, math.ceil(retry)))
     return Verdict(True, 0)
-
-
-def _insert_for(session: Session):  # type: ignore[no-untyped-def]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert

@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
+from paperfeed.db import insert_on_conflict
 from paperfeed.models import Paper, Upvote
 from paperfeed.papers.store import lock_changes, next_change_seqs
 
@@ -25,19 +26,11 @@ class VoteState:
     upvotes: int
 
 
-def _insert_ignore(session: Session):  # type: ignore[no-untyped-def]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def set_vote(session: Session, user_id: int, paper_id: int, voted: bool) -> VoteState:
     """Make the user's vote on the paper `voted`; idempotent."""
     lock_changes(session)
     if voted:
-        insert = _insert_ignore(session)
+        insert = insert_on_conflict(session)
         changed = session.execute(
             insert(Upvote)
             .values(user_id=user_id, paper_id=paper_id, created_at=clock.now())

@@ -125,7 +125,7 @@ class ContentSource:
             scored = sorted(
                 rows,
                 key=lambda r: (
-                    -trending_score(r[1], r[2], (end - r[3]).total_seconds() / 3600, gravity),
+                    -trending_score(r[1], r[2], (end - r[3]).total_seconds() / 3600, gravity),  # type: ignore[operator]  # the WHERE leaves no NULL feed_at
                     -r[0],
                 ),
             )

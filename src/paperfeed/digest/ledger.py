@@ -24,6 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
+from paperfeed.db import insert_on_conflict, rows_matched
 from paperfeed.digest.periods import DigestPeriod
 from paperfeed.models import DigestDelivery, Subscription
 
@@ -119,7 +120,7 @@ def claim(
             for s in fresh
         ]
         statement = (
-            _insert_for(session)(DigestDelivery)
+            insert_on_conflict(session)(DigestDelivery)
             .values(values)
             .on_conflict_do_nothing(index_elements=["subscription_id", "period"])
             .returning(
@@ -129,8 +130,8 @@ def claim(
                 DigestDelivery.window_end,
             )
         )
-        for row in session.execute(statement):
-            claims.append(Claim(row[0], row[1], period.key, row[2], row[3], 1))
+        for added in session.execute(statement):
+            claims.append(Claim(added[0], added[1], period.key, added[2], added[3], 1))
     for row in existing.values():
         if row.status in FINAL:
             continue
@@ -155,7 +156,7 @@ def claim(
                 claimed_until=until,
             )
         )
-        if taken.rowcount == 1:  # type: ignore[attr-defined]
+        if rows_matched(taken) == 1:
             claims.append(
                 Claim(
                     row.id,
@@ -234,11 +235,3 @@ def mark_bounced(session: Session, claim: Claim, error: str, pause_after: int) -
         subscription.paused_at = clock.now()
         return True
     return False
-
-
-def _insert_for(session: Session):  # type: ignore[no-untyped-def]
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert

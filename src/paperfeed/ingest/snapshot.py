@@ -26,10 +26,11 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import FromClause, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -119,8 +120,8 @@ def import_snapshot(
                 write_resilient(
                     db,
                     records,
-                    lambda session, e=end_offset, n=end_line: _save_cursor(
-                        session, source, e, n, path
+                    partial(
+                        _save_cursor, source=source, offset=end_offset, line=end_line, path=path
                     ),
                     report,
                 )
@@ -377,24 +378,27 @@ def fast_title_key(title: str) -> str:
     return hashlib.sha1(_NOT_ALNUM.sub("", folded).encode()).hexdigest()
 
 
-def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+def _bulk_insert(session: Session, mapped: FromClause, rows: list[dict[str, Any]]) -> None:
     """`INSERT` many rows through the driver's executemany, binding each column once.
 
     SQLAlchemy's own executemany re-derives parameters row by row, which costs more than
     the insert itself at snapshot scale; here the statement is compiled once and each
     column's bind processor (e.g. UTC datetimes) is applied directly.
     """
+    table = cast(Table, mapped)  # a model's __table__, typed as the FromClause it may be
     connection = session.connection()
     dialect = connection.dialect
     names = list(rows[0])
     compiled = insert(table).compile(dialect=dialect, column_keys=names)
     processors = {
-        name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        name: processor
+        for name in names
+        if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
     }
 
     def bound(row: dict[str, Any]) -> dict[str, Any]:
         return {
-            name: (processors[name](value) if processors[name] and value is not None else value)
+            name: (processors[name](value) if name in processors and value is not None else value)
             for name, value in row.items()
         }
 
@@ -458,7 +462,7 @@ def _insert_fresh(session: Session, fresh: list[PaperRecord], keys: dict[str | N
         for r in fresh
         for i, name in enumerate(r.authors)
     ]
-    versions = [
+    version_rows = [
         {
             "paper_id": ids[r.arxiv_id],
             "version": v.version,
@@ -470,8 +474,8 @@ def _insert_fresh(session: Session, fresh: list[PaperRecord], keys: dict[str | N
     ]
     if authors:
         _bulk_insert(session, PaperAuthor.__table__, authors)
-    if versions:
-        _bulk_insert(session, PaperVersion.__table__, versions)
+    if version_rows:
+        _bulk_insert(session, PaperVersion.__table__, version_rows)
 
 
 # What the bulk comparison reads besides `SCALAR_FIELDS` (the list `store._apply` copies).

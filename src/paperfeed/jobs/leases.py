@@ -18,7 +18,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from paperfeed import clock
-from paperfeed.db import Database
+from paperfeed.db import Database, rows_matched
 from paperfeed.models import JobLease
 
 
@@ -39,7 +39,7 @@ def acquire(db: Database, job: str, holder: str, ttl: float) -> bool:
             )
             .values(holder=holder, acquired_at=now, expires_at=expires)
         )
-        if taken.rowcount == 1:
+        if rows_matched(taken) == 1:
             return True
         if session.get(JobLease, job) is not None:
             return False
@@ -59,7 +59,7 @@ def renew(db: Database, job: str, holder: str, ttl: float) -> bool:
             .where(JobLease.job == job, JobLease.holder == holder)
             .values(expires_at=clock.now() + timedelta(seconds=ttl))
         )
-        return result.rowcount == 1
+        return rows_matched(result) == 1
 
 
 def release(db: Database, job: str, holder: str) -> None:

@@ -7,14 +7,14 @@ transaction; `inconsistent` finds any paper where they drifted and `recount` rep
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ScalarSelect, and_, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.models import Comment, Paper, Upvote
 from paperfeed.papers.store import touch_paper
 
 
-def _vote_rows():  # type: ignore[no-untyped-def]
+def _vote_rows() -> ScalarSelect[int]:
     return (
         select(func.count())
         .select_from(Upvote)
@@ -23,7 +23,7 @@ def _vote_rows():  # type: ignore[no-untyped-def]
     )
 
 
-def _visible_comments():  # type: ignore[no-untyped-def]
+def _visible_comments() -> ScalarSelect[int]:
     return (
         select(func.count())
         .select_from(Comment)
@@ -52,7 +52,7 @@ def inconsistent(session: Session) -> list[tuple[str, int, int, int, int]]:
             (Paper.upvotes != Paper.upvote_baseline + votes) | (Paper.comment_count != comments)
         )
     ).all()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [(pid, shown, true, shown_c, true_c) for pid, shown, true, shown_c, true_c in rows]
 
 
 def recount(session: Session) -> int:

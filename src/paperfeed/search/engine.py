@@ -440,10 +440,11 @@ def _visible_in_order(
     ).all()
     rank = {pid: i for i, pid in enumerate(ids)}
     if sort == "upvotes":
-        rows.sort(key=lambda r: (-r.upvotes, rank[r.id]))
+        rows = sorted(rows, key=lambda r: (-r.upvotes, rank[r.id]))
     else:
-        rows.sort(
-            key=lambda r: (-(r.published_at or r.feed_at or r.created_at).timestamp(), rank[r.id])
+        rows = sorted(
+            rows,
+            key=lambda r: (-(r.published_at or r.feed_at or r.created_at).timestamp(), rank[r.id]),
         )
     return [r.id for r in rows]
 

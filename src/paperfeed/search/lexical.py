@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import tantivy
@@ -61,6 +62,13 @@ def build_schema() -> tantivy.Schema:
     builder.add_unsigned_field("org", indexed=True, fast=True)
     builder.add_integer_field("upvotes", fast=True)
     return builder.build()
+
+
+def _phrase(schema: tantivy.Schema, field: str, tokens: list[str]) -> tantivy.Query:
+    """A phrase query for analyzed tokens (tantivy's signature also takes (position, word)
+    pairs, so it wants a list typed to hold both)."""
+    words: list[str | tuple[int, str]] = list(tokens)
+    return tantivy.Query.phrase_query(schema, field, words)
 
 
 def day_number(value: date) -> int:
@@ -200,12 +208,17 @@ class LexicalIndex:
         result = searcher.search(query, limit=max(limit, 1), count=True)
         addresses = [address for _, address in result.hits]
         # The pk is a fast (columnar) field: reading it skips loading each stored document.
-        pks = [int(pk) for pk in searcher.fast_field_values("pk", addresses)] if addresses else []
+        # (tantivy's stub allows None in any fast field; every document has a pk.)
+        pks = (
+            [int(pk) for pk in cast("list[int]", searcher.fast_field_values("pk", addresses))]
+            if addresses
+            else []
+        )
         scores = [float(score) for score, _ in result.hits]
         if ranked and len(pks) > 1:
             order = best_first(np.array(scores), np.array(pks)).tolist()
             pks, scores = [pks[i] for i in order], [scores[i] for i in order]
-        return pks, scores, result.count or 0
+        return pks, scores, result.count or 0  # type: ignore[attr-defined]  # count: missing from tantivy's stub
 
     def title_phrase(self, words: list[str], filters: Filters, limit: int) -> tuple[list[int], int]:
         """Papers whose title contains these words in this order."""
@@ -213,7 +226,7 @@ class LexicalIndex:
         if len(tokens) < 2:
             return [], 0
         clauses = [
-            (tantivy.Occur.Must, tantivy.Query.phrase_query(self.schema, "title", tokens)),
+            (tantivy.Occur.Must, _phrase(self.schema, "title", tokens)),
             *self.filter_clauses(filters),
         ]
         pks, _, total = self._run(tantivy.Query.boolean_query(clauses), limit)
@@ -270,7 +283,7 @@ class LexicalIndex:
             # A person's name: "Maxim Yurkin" must beat titles stemmed from "maximal".
             tokens = [t for word in parsed.terms for t in self.names.analyze(word)]
             if len(tokens) >= 2:
-                name = tantivy.Query.phrase_query(self.schema, "authors", tokens)
+                name = _phrase(self.schema, "authors", tokens)
                 clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(name, 4.0)))
         if not clauses:
             return None
@@ -326,7 +339,7 @@ class LexicalIndex:
             q = (
                 tantivy.Query.term_query(self.schema, name, tokens[0])
                 if len(tokens) == 1
-                else tantivy.Query.phrase_query(self.schema, name, tokens)
+                else _phrase(self.schema, name, tokens)
             )
             per_field.append(tantivy.Query.boost_query(q, boost))
         return per_field
@@ -341,7 +354,7 @@ class LexicalIndex:
             q = (
                 tantivy.Query.term_query(self.schema, name, tokens[0])
                 if len(tokens) == 1
-                else tantivy.Query.phrase_query(self.schema, name, tokens)
+                else _phrase(self.schema, name, tokens)
             )
             per_field.append(tantivy.Query.boost_query(q, boost))
         if not per_field:
@@ -376,7 +389,7 @@ class LexicalIndex:
                 q = (
                     tantivy.Query.term_query(self.schema, "authors", tokens[0])
                     if len(tokens) == 1
-                    else tantivy.Query.phrase_query(self.schema, "authors", tokens)
+                    else _phrase(self.schema, "authors", tokens)
                 )
             else:
                 q = tantivy.Query.empty_query()

@@ -14,10 +14,14 @@ import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from paperfeed.search.ranking import best_first
+
+if TYPE_CHECKING:  # imported at run time by _usearch_index, after onnxruntime
+    from usearch.index import Index
 
 ANN_THRESHOLD = 50_000
 ANN_CANDIDATES = 100
@@ -35,7 +39,7 @@ TIE_MARGIN = 1e-4
 RESCORE_ROWS = 1024  # up to this many rows, `_rescore` all of them instead of shortlisting
 
 
-def _usearch_index():  # type: ignore[no-untyped-def]
+def _usearch_index() -> type[Index]:
     """usearch's Index class, with onnxruntime loaded first.
 
     Importing onnxruntime after usearch crashes the process (SIGSEGV in onnxruntime's
@@ -70,7 +74,7 @@ class VectorStore:
         self.vectors = np.zeros((0, dim), dtype=np.float16)
         self.row_of = np.full(1, -1, dtype=np.int64)  # indexed by primary key
         self._dense: np.ndarray | None = None
-        self._ann = None
+        self._ann: Index | None = None
         self._dirty_ann = False
 
     # --- persistence --------------------------------------------------------------------
@@ -100,7 +104,10 @@ class VectorStore:
         if self.rows >= self.ann_threshold and self._ann_file.exists():
             Index = _usearch_index()
             self._ann = Index.restore(str(self._ann_file), view=False)
-            self._ann.expansion_search = EXPANSION_SEARCH  # not kept in the saved file
+            # None only if the file went away since exists(): `_ensure_ann` builds it anew.
+            if self._ann is not None:
+                # Not kept in the saved file.
+                self._ann.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]  # usearch's setter is apart from its getter
 
     def holds(self, rows: int) -> bool:
         """Whether the files hold at least `rows` rows (written by `flush`)."""
@@ -318,8 +325,8 @@ class VectorStore:
             dtype="i8",
             connectivity=CONNECTIVITY,
             expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
         )
-        index.expansion_search = EXPANSION_SEARCH
         valid = np.nonzero(self.keys[: self.rows] >= 0)[0]
         for start in range(0, len(valid), 100_000):
             rows = valid[start : start + 100_000]
