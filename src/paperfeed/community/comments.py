@@ -80,7 +80,7 @@ def _absolute_link(url: str) -> bool:
     return bool(colon) and scheme.lower() in URL_SCHEMES
 
 
-_markdown.validateLink = _absolute_link  # type: ignore[method-assign]
+_markdown.validateLink = _absolute_link  # type: ignore[method-assign]  # markdown-it's documented hook for link checks
 
 
 class CommentError(UserError):
@@ -165,7 +165,7 @@ def _change_paper(session: Session, paper_id: int, delta: int) -> Paper:
     paper = session.get(Paper, paper_id)
     assert paper is not None  # the foreign key guarantees it
     if delta:
-        paper.comment_count = Paper.comment_count + delta  # type: ignore[assignment]
+        paper.comment_count = Paper.comment_count + delta
     touch_paper(session, paper)
     session.flush()
     return paper
@@ -413,7 +413,7 @@ def thread(session: Session, paper_id: int, viewer: User | None) -> list[Comment
         .where(Comment.paper_id == paper_id)
         .order_by(Comment.created_at, Comment.id)
     ).all()
-    reported: set[int] = set()
+    reported: set[int | None] = set()  # comment_id is nullable; the IN leaves no NULL
     if viewer is not None and rows:
         reported = set(
             session.execute(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -188,7 +189,7 @@ class LogEntry:
     target_type: str
     target_id: str
     reason: str | None
-    detail: dict | None  # type: ignore[type-arg]
+    detail: dict[str, Any] | None
 
 
 def recent_log(session: Session, limit: int = 50) -> list[LogEntry]:

@@ -7,7 +7,7 @@ import time
 import click
 
 from paperfeed.cli_support import fail, load_settings, open_database
-from paperfeed.digest.periods import FREQUENCIES
+from paperfeed.digest.periods import FREQUENCIES, Frequency
 
 
 @click.group()
@@ -22,7 +22,7 @@ def digest() -> None:
     help="Only daily or only weekly digests (default: both, whichever are due).",
 )
 @click.option("--dry-run", is_flag=True, help="Compose and list the digests; send nothing.")
-def send(period: str | None, dry_run: bool) -> None:
+def send(period: Frequency | None, dry_run: bool) -> None:
     """Send the digests that are due now; safe to run again (each goes out once).
 
     A daily digest is due from PAPERFEED_DIGEST_SEND_HOUR (local to the feed's time zone)

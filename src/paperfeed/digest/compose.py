@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from email.message import EmailMessage
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -104,7 +105,7 @@ def compose(
     )
 
 
-def to_message(settings: Settings, digest: ComposedDigest):  # type: ignore[no-untyped-def]
+def to_message(settings: Settings, digest: ComposedDigest) -> EmailMessage:
     """The complete email (text + HTML alternatives) with the digest's headers."""
     return build_message(
         settings.mail_from, digest.to, digest.subject, digest.text, digest.html, digest.headers

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from paperfeed.papers.feeds import local_midnight
 
 Frequency = Literal["daily", "weekly"]
-FREQUENCIES: tuple[str, ...] = ("daily", "weekly")
+FREQUENCIES: tuple[Frequency, ...] = ("daily", "weekly")
 # A subscriber back after a long pause gets recent papers, not months of them.
 MAX_LOOKBACK = {"daily": timedelta(days=7), "weekly": timedelta(days=28)}
 

@@ -23,10 +23,11 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
@@ -35,7 +36,13 @@ from paperfeed.db import Database
 from paperfeed.digest import ledger
 from paperfeed.digest.compose import ComposedDigest, compose, to_message
 from paperfeed.digest.content import SEARCH_CANDIDATES, ContentSource, Searcher, follows_of
-from paperfeed.digest.periods import FREQUENCIES, DigestPeriod, current_period, is_weekend
+from paperfeed.digest.periods import (
+    FREQUENCIES,
+    DigestPeriod,
+    Frequency,
+    current_period,
+    is_weekend,
+)
 from paperfeed.mail import MailError, MessageSender, classify
 from paperfeed.models import DigestDelivery, SavedSearch, Subscription
 from paperfeed.outbox import mailer_for
@@ -99,7 +106,7 @@ def send_digests(
     settings: Settings,
     db: Database,
     *,
-    frequencies: tuple[str, ...] = FREQUENCIES,
+    frequencies: tuple[Frequency, ...] = FREQUENCIES,
     dry_run: bool = False,
     searcher: Searcher | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -133,12 +140,12 @@ def send_digests(
     return report
 
 
-def due_period(settings: Settings, frequency: str) -> DigestPeriod | None:
+def due_period(settings: Settings, frequency: Frequency) -> DigestPeriod | None:
     """This frequency's current period, once the local send hour has come."""
     now = clock.now()
     if now.astimezone(settings.tz).hour < settings.digest_send_hour:
         return None
-    return current_period(frequency, now, settings.tz)  # type: ignore[arg-type]
+    return current_period(frequency, now, settings.tz)
 
 
 def engine_searcher(settings: Settings, db: Database, runtime: Any = None) -> Searcher:
@@ -165,7 +172,7 @@ def engine_searcher(settings: Settings, db: Database, runtime: Any = None) -> Se
     return run
 
 
-def due_subscriptions(period: DigestPeriod, max_attempts: int):  # type: ignore[no-untyped-def]
+def due_subscriptions(period: DigestPeriod, max_attempts: int) -> list[ColumnElement[bool]]:
     """Active subscriptions of this frequency without a finished digest for the period."""
     finished = exists().where(
         and_(
@@ -449,7 +456,9 @@ def _extras(
     return topics, follows
 
 
-def _previous_ends(session: Session, batch: list[Subscription], period: DigestPeriod):  # type: ignore[no-untyped-def]
+def _previous_ends(
+    session: Session, batch: list[Subscription], period: DigestPeriod
+) -> dict[int, datetime | None]:
     """Where each subscriber's last digest ended (as `ledger.claim` computes it)."""
     return dict(
         session.execute(
@@ -465,7 +474,9 @@ def _previous_ends(session: Session, batch: list[Subscription], period: DigestPe
     )
 
 
-def _busy(db: Database, batch: list[Subscription], period: DigestPeriod, claims) -> int:  # type: ignore[no-untyped-def]
+def _busy(
+    db: Database, batch: list[Subscription], period: DigestPeriod, claims: list[ledger.Claim]
+) -> int:
     """How many of the batch another live run holds (so the report can say so)."""
     claimed = {c.subscription_id for c in claims}
     rest = [s.id for s in batch if s.id not in claimed]

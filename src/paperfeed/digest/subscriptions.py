@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from paperfeed import clock
 from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token, read_token
 from paperfeed.config import Settings
+from paperfeed.db import rows_matched
 from paperfeed.digest.periods import FREQUENCIES
 from paperfeed.email_address import EmailAddressError, parse_email_address
 from paperfeed.errors import UserError
@@ -253,7 +254,7 @@ def remove_topic(session: Session, subscription: Subscription, topic_id: int) ->
             SavedSearch.id == topic_id, SavedSearch.subscription_id == subscription.id
         )
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(rows_matched(result))
 
 
 def topics(session: Session, subscription_id: int) -> list[SavedSearch]:

@@ -358,10 +358,10 @@ def write_chunk(session: Session, records: list[PaperRecord]) -> UpsertStats:
     known = [r for aid, r in first.items() if aid in existing]
     changed = _changed(session, known, existing)
     stats.unchanged += len(known) - len(changed)
-    stats.ids.extend(r.arxiv_id for r in known if r not in changed)  # type: ignore[misc]
+    stats.ids.extend(r.arxiv_id for r in known if r not in changed)  # type: ignore[misc]  # asserted not None above
     _insert_fresh(session, fresh, keys)
     stats.added += len(fresh)
-    stats.ids.extend(r.arxiv_id for r in fresh)  # type: ignore[misc]
+    stats.ids.extend(r.arxiv_id for r in fresh)  # type: ignore[misc]  # asserted not None above
     slow = changed + general
     if slow:
         session.expire_all()

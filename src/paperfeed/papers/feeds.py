@@ -120,7 +120,7 @@ def parse_period(kind: str, text: str) -> Period:
 # --- queries ---------------------------------------------------------------------------
 
 
-def visible() -> Select[tuple[Paper]]:
+def visible() -> Select[Paper]:
     return select(Paper).where(Paper.hidden_at.is_(None))
 
 

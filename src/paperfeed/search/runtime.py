@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperfeed.config import Settings, index_dir_for
 from paperfeed.db import Database
@@ -29,10 +29,13 @@ from paperfeed.search.index import (
     manifest_stamp,
 )
 
+if TYPE_CHECKING:  # loaded on first use: it brings in onnxruntime
+    from paperfeed.search.embedder import Embedder
+
 log = logging.getLogger(__name__)
 
 
-def load_encoder(settings: Settings):  # type: ignore[no-untyped-def]
+def load_encoder(settings: Settings) -> Embedder:
     from paperfeed.search.embedder import load_embedder
 
     return load_embedder(
