@@ -62,8 +62,11 @@ def node(db: Database, tmp_path: Path, fixed_clock) -> Iterator[NodeProcess]:  #
     server.stop()
 
 
-def healthz_p95_while(url: str, load: Callable[[], None]) -> tuple[float, int]:
-    """Run `load` while timing `/healthz` every 20 ms; the 95th percentile and sample count."""
+def healthz_p95_while(
+    url: str, load: Callable[[], None], min_seconds: float = 1.5
+) -> tuple[float, int, int]:
+    """Run `load` (again, until `min_seconds` have passed) while timing `/healthz` every
+    10 ms; the 95th percentile, the sample count and how many rounds of the load ran."""
     latencies: list[float] = []
     stop = threading.Event()
 
@@ -74,19 +77,22 @@ def healthz_p95_while(url: str, load: Callable[[], None]) -> tuple[float, int]:
                 answer = client.get(f"{url}/healthz")
                 latencies.append(time.perf_counter() - started)
                 assert answer.status_code == 200
-                time.sleep(0.02)
+                time.sleep(0.01)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
         time.sleep(0.2)  # the sampler is connected and warm before the load starts
         del latencies[:]
-        load()
+        started, rounds = time.monotonic(), 0
+        while rounds == 0 or time.monotonic() - started < min_seconds:
+            load()
+            rounds += 1
     finally:
         stop.set()
         sampler.join()
     assert len(latencies) >= 10, "the load finished before /healthz could be measured"
-    return statistics.quantiles(latencies, n=20)[18], len(latencies)
+    return statistics.quantiles(latencies, n=20)[18], len(latencies), rounds
 
 
 def browser(url: str, host: str = "127.0.0.1") -> httpx.Client:
@@ -129,10 +135,10 @@ def test_healthz_stays_fast_while_hostile_fields_are_posted(node: NodeProcess) -
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(post_hostile, range(4)))
 
-    p95, samples = healthz_p95_while(node.url, load)
+    p95, samples, rounds = healthz_p95_while(node.url, load)
     print(f"/healthz p95 {p95 * 1000:.0f} ms over {samples} samples, hostile fields")
     assert set(answers) <= {400, 413}, answers
-    assert answers.count(413) == 4
+    assert answers.count(413) == 4 * rounds
     assert p95 < HEALTHZ_P95, f"/healthz p95 {p95 * 1000:.0f} ms over {samples} samples"
 
 
@@ -151,9 +157,9 @@ def test_healthz_stays_fast_during_twenty_parallel_wrong_logins(node: NodeProces
             with ThreadPoolExecutor(20) as pool:
                 list(pool.map(wrong_login, range(burst * 20, burst * 20 + 20)))
 
-    p95, samples = healthz_p95_while(node.url, load)
+    p95, samples, rounds = healthz_p95_while(node.url, load, min_seconds=0)
     print(f"/healthz p95 {p95 * 1000:.0f} ms over {samples} samples, 3 x 20 parallel logins")
-    assert answers == [400] * 60, answers  # each one was a real password check, not a 429
+    assert answers == [400] * 60 * rounds, answers  # each one was a real password check, not a 429
     assert p95 < HEALTHZ_P95, f"/healthz p95 {p95 * 1000:.0f} ms over {samples} samples"
 
 
@@ -167,7 +173,7 @@ ASYNC_ROUTES = {
 ASYNC_DEPENDENCIES = {read_form}  # awaits the body; field limits come from the parser
 # Error handlers allowed to be async: neither renders a page that looks up the user.
 ASYNC_HANDLERS = {
-    "create_app.<locals>.login_required",
+    "register.<locals>.login_required",
     "database_unavailable",  # shows the outage page as to a visitor
     "websocket_request_validation_exception_handler",  # FastAPI's; we have no websockets
 }
@@ -180,10 +186,22 @@ def all_calls(dependant) -> Iterator[Callable]:  # type: ignore[no-untyped-def,t
         yield from all_calls(sub)
 
 
+def every_route(routes: list) -> Iterator:  # type: ignore[type-arg]
+    """Routes of included routers too (FastAPI keeps each included router as one entry)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from every_route(included.routes)
+        else:
+            yield route
+
+
 def test_no_route_dependency_or_error_page_is_async_except_the_allowed_ones(tmp_path: Path) -> None:
     app = create_app(make_settings(tmp_path, f"sqlite:///{tmp_path}/x.sqlite3"))
     offenders = []
-    for route in app.routes:
+    routes = list(every_route(app.router.routes))
+    assert len(routes) > 80  # the routes themselves, not one entry per included router
+    for route in routes:
         endpoint = getattr(route, "endpoint", None)
         path = getattr(route, "path", "")
         is_async = endpoint is not None and inspect.iscoroutinefunction(endpoint)

@@ -10,8 +10,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from paperfeed.web import downloads
 from paperfeed.web.exports import COLUMNS, bibtex_text, citation_key
+from paperfeed.web.routes import downloads
 from tests.web.test_syndication import TRICKY_TITLE, Site, card_ids, site
 
 __all__ = ["site"]  # the community-site fixture

@@ -13,19 +13,19 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from paperfeed.db import Database
-from paperfeed.web import (
+from paperfeed.web import headers
+from paperfeed.web.app import create_app
+from paperfeed.web.routes import (
     accounts,
     admin,
     api_docs,
     comments,
     digest,
     downloads,
-    headers,
     orgs,
     pages,
     search,
 )
-from paperfeed.web.app import create_app
 from tests.conftest import make_settings
 from tests.web.conftest import BROWSER_HEADERS
 from tests.web.site_tour import TOUR

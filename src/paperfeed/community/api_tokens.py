@@ -88,7 +88,9 @@ def user_tokens(session: Session, user_id: int) -> list[ApiToken]:
 def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
     row = session.get(ApiToken, token_id)
     if row is None or row.user_id != user.id or row.revoked_at is not None:
-        raise ApiTokenError("There is no such token on your account (it may be revoked already).")
+        raise ApiTokenError(
+            "There is no such token on your account (it may be revoked already).", status=404
+        )
     row.revoked_at = clock.now()
     return row
 

@@ -14,27 +14,12 @@ from paperfeed import __version__
 from paperfeed.config import Settings, get_settings
 from paperfeed.db import Database
 from paperfeed.search.runtime import SearchRuntime
-from paperfeed.web import (
-    accounts,
-    admin,
-    api,
-    api_docs,
-    comments,
-    digest,
-    downloads,
-    orgs,
-    outage,
-    outbox_page,
-    pages,
-    responses,
-    search,
-    submissions,
-    votes,
-)
+from paperfeed.web import outage, responses
 from paperfeed.web.compression import GzipUnlessSecret
 from paperfeed.web.forms import BodyLimit
 from paperfeed.web.headers import SecurityHeaders
 from paperfeed.web.lifespan import while_serving
+from paperfeed.web.routes import ROUTERS
 from paperfeed.web.templating import make_templates
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -58,19 +43,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff; HSTS on https
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)
-    app.include_router(downloads.router)  # before the pages: `/users/x.rss`, `/papers/x.bib`
-    app.include_router(accounts.router)
-    app.include_router(votes.router)
-    app.include_router(submissions.router)
-    app.include_router(comments.router)
-    app.include_router(admin.router)
-    app.include_router(search.router)
-    app.include_router(orgs.router)
-    app.include_router(api_docs.router)
-    app.include_router(api.router)
-    app.include_router(digest.router)
-    app.include_router(outbox_page.router)
-    app.include_router(pages.router)
+    for router in ROUTERS:  # in order: see web/routes/__init__.py
+        app.include_router(router)
 
     outage.register(app)  # 503 + Retry-After while the database is away; /readyz
 

@@ -21,7 +21,7 @@ from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import search
-from paperfeed.web.search import SearchFormError, read_form
+from paperfeed.web.search_form import read_form
 
 USER_LISTS = ("submitted", "claimed", "upvoted")
 
@@ -263,10 +263,7 @@ def user_listing(
 def search_listing(request: Request, session: Session, limit: int, page: int) -> Listing:
     """The search page's matches, ranked and filtered exactly as the page ranks them."""
     settings = request.app.state.settings
-    try:
-        search_request, form = read_form(request, session)
-    except SearchFormError as exc:
-        raise HTTPException(400, str(exc)) from None
+    search_request, form = read_form(request, session)
     search_request.per_page = limit
     search_request.page = page
     runtime = request.app.state.search

@@ -23,11 +23,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from paperfeed.community.votes import voted_papers
 from paperfeed.errors import UserError
+from paperfeed.models import Paper
 from paperfeed.web.caching import not_modified, validators
 from paperfeed.web.headers import secured
-from paperfeed.web.security import LoginRequired, issue_csrf_cookie
-from paperfeed.web.votes import voted_for
+from paperfeed.web.security import LoginRequired, issue_csrf_cookie, resolve_user
 
 NO_STORE = "private, no-store"
 REVALIDATE = "private, no-cache"
@@ -83,6 +84,15 @@ def public_page(
         response.headers["Vary"] = "Cookie"
         return response
     return v.apply(response, settings.cache_max_age)
+
+
+def voted_for(request: Request, session: Session, papers: list[Paper]) -> set[int]:
+    """Which of these papers the signed-in user has upvoted (empty for visitors): the
+    pressed state of the vote buttons on a page."""
+    user = resolve_user(request)
+    if user is None:
+        return set()
+    return voted_papers(session, user.id, [p.id for p in papers])
 
 
 def redirect(url: str, done: str | None = None, status: int = 303) -> RedirectResponse:

@@ -14,17 +14,17 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from paperfeed.community import comments
-from paperfeed.community.comments import COMMENT, CommentError
+from paperfeed.community.comments import COMMENT
 from paperfeed.community.limits import SUBMIT, Limit
-from paperfeed.community.submissions import SubmissionError, submit
+from paperfeed.community.submissions import submit
 from paperfeed.community.votes import set_vote
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
 from paperfeed.web.api.auth import ApiUser
 from paperfeed.web.api.common import find_paper, json_response
 from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
 from paperfeed.web.api.serializers import iso, load_related, paper_json, user_json
+from paperfeed.web.deps import arxiv_client
 from paperfeed.web.security import enforce
-from paperfeed.web.submissions import arxiv_client
 
 router = APIRouter()
 # The web form has no vote limit (a person clicks); a script gets a generous one.
@@ -69,8 +69,6 @@ def submit_paper(request: Request, user: ApiUser, body: Annotated[SubmitIn, Body
         outcome = submit(
             state.db, state.settings, arxiv_client(request), user, body.id, body.organization
         )
-    except SubmissionError as exc:
-        raise HTTPException(400, str(exc)) from None
     except ArxivIdError as exc:
         arxiv_id = getattr(exc, "arxiv_id", body.id)
         raise HTTPException(404, f"arXiv has no paper {arxiv_id}: check the id.") from None
@@ -131,13 +129,10 @@ def post_comment(
     with db.reader() as session:
         find_paper(session, paper_id)  # a 404 before spending the user's rate limit
     enforce(db, COMMENT, f"user:{user.id}")
-    try:
-        with db.transaction() as session:
-            paper = find_paper(session, paper_id)
-            comment = comments.add_comment(session, user, paper.id, body.comment, body.parentId)
-            comment_id = comment.id
-    except CommentError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    with db.transaction() as session:
+        paper = find_paper(session, paper_id)
+        comment = comments.add_comment(session, user, paper.id, body.comment, body.parentId)
+        comment_id = comment.id
     with db.reader() as session:
         count = find_paper(session, paper_id).comment_count
     data = {

@@ -31,7 +31,7 @@ from paperfeed.papers import feeds
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.known_browsers import known_device, remember_device
-from paperfeed.web.responses import REVALIDATE, page
+from paperfeed.web.responses import REVALIDATE, page, voted_for
 from paperfeed.web.security import (
     CurrentUser,
     SignedInUser,
@@ -41,7 +41,6 @@ from paperfeed.web.security import (
     enforce,
     set_session_cookie,
 )
-from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
 log = logging.getLogger(__name__)
@@ -242,11 +241,8 @@ def create_api_token(request: Request, user: SignedInUser, form: FormDep) -> Res
 def revoke_api_token(request: Request, user: SignedInUser, token_id: int) -> Response:
     if not 1 <= token_id <= 2_147_483_647:
         raise HTTPException(404, "There is no such token on your account.")
-    try:
-        with request.app.state.db.transaction() as session:
-            api_tokens.revoke_token(session, user, token_id)
-    except api_tokens.ApiTokenError as exc:
-        raise HTTPException(404, str(exc)) from None
+    with request.app.state.db.transaction() as session:
+        api_tokens.revoke_token(session, user, token_id)
     return RedirectResponse("/account?revoked=1", status_code=303)
 
 

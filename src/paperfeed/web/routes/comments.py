@@ -93,7 +93,7 @@ def _refused(request: Request, exc: CommentError, public_id: str, form: CommentF
     """The paper page with the refused form open, or an error page for other refusals."""
     if exc.status != 400:
         raise HTTPException(exc.status, str(exc))
-    from paperfeed.web.pages import paper_page
+    from paperfeed.web.routes.pages import paper_page
 
     form.error = str(exc)
     request.state.comment_form = form
@@ -140,11 +140,8 @@ def edit(request: Request, comment_id: CommentId, user: SignedInUser, form: Form
 @router.post("/comments/{comment_id}/delete", dependencies=Csrf)
 def delete(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
     public_id = _paper_of(request, comment_id)
-    try:
-        with request.app.state.db.transaction() as session:
-            comments.delete_comment(session, user, comment_id)
-    except CommentError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    with request.app.state.db.transaction() as session:
+        comments.delete_comment(session, user, comment_id)
     return _back(public_id, "comments")
 
 

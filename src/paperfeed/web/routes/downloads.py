@@ -150,10 +150,7 @@ def trending_list(request: Request, session: ReaderDep, fmt: str) -> Response:
 
 def _period_list(request: Request, session: Session, kind: str, key: str, fmt: str) -> Response:
     check_format(fmt)
-    try:
-        period = feeds.parse_period(kind, key)
-    except feeds.PeriodError as exc:
-        raise HTTPException(400, str(exc)) from None
+    period = feeds.parse_period(kind, key)
     return respond(
         request,
         session,

@@ -23,10 +23,9 @@ from paperfeed.papers import feeds
 from paperfeed.papers.store import lock_changes
 from paperfeed.web.deps import ReaderDep, SettingsDep
 from paperfeed.web.forms import Form, FormDep
-from paperfeed.web.pages import PageParam
-from paperfeed.web.responses import page, public_page
+from paperfeed.web.responses import page, public_page, voted_for
+from paperfeed.web.routes.pages import PageParam
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, enforce, resolve_user
-from paperfeed.web.votes import voted_for
 
 router = APIRouter(include_in_schema=False)
 Csrf = Depends(check_csrf)
@@ -159,13 +158,10 @@ def invitation_list(request: Request, user: SignedInUser) -> Response:
 def _answer(request: Request, name: str, user: User, verb: str) -> Response:
     answer = orgs.accept if verb == "accept" else orgs.decline
     db = request.app.state.db
-    try:
-        with db.transaction() as session:
-            org = orgs.get(session, name, lock=True)
-            canonical = org.name
-            answer(session, org, user)
-    except orgs.OrgError as exc:
-        raise HTTPException(exc.status, str(exc)) from None
+    with db.transaction() as session:
+        org = orgs.get(session, name, lock=True)
+        canonical = org.name
+        answer(session, org, user)
     if verb == "accept":
         return RedirectResponse(f"/orgs/{canonical}?done=accepted", status_code=303)
     return RedirectResponse("/orgs/invitations?done=declined", status_code=303)

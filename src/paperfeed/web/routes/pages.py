@@ -11,11 +11,11 @@ from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
-from paperfeed.web.comments import comment_section
 from paperfeed.web.deps import ReaderDep, SettingsDep
 from paperfeed.web.forms import query_int
 from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.responses import public_page
+from paperfeed.web.routes.comments import comment_section
 
 router = APIRouter(include_in_schema=False)
 SIMILAR_COUNT = 6
@@ -77,7 +77,7 @@ def feed_page(
 def home(request: Request, session: ReaderDep, settings: SettingsDep) -> Response:
     """The latest day's papers; with `?q=` the search page."""
     if "q" in request.query_params:
-        from paperfeed.web.search import search_page
+        from paperfeed.web.routes.search import search_page
 
         return search_page(request, session)
     sort, p = feed_params(request)
@@ -139,10 +139,7 @@ def period_page(
 ) -> Response:
     if kind not in ("date", "week", "month"):
         return paper_page(request, session, f"{kind}/{key}")
-    try:
-        period = feeds.parse_period(kind, key)
-    except feeds.PeriodError as exc:
-        raise HTTPException(400, str(exc)) from None
+    period = feeds.parse_period(kind, key)
     return feed_page(request, session, period, sort, p)
 
 

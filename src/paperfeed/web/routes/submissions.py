@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from paperfeed.community.limits import SUBMIT
 from paperfeed.community.submissions import SubmissionError, submit
-from paperfeed.ingest.arxiv_api import ArxivClient, ArxivError, ArxivIdError
+from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
 from paperfeed.models import Organization, OrgMembership, User
+from paperfeed.web.deps import arxiv_client
 from paperfeed.web.forms import FormDep
 from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce
 
 router = APIRouter(include_in_schema=False)
-_client_lock = threading.Lock()
-
-
-def arxiv_client(request: Request) -> ArxivClient:
-    """One client per process, so arXiv's one-request-per-3-seconds pacing holds."""
-    state = request.app.state
-    with _client_lock:  # routes run in threads: two first submissions must share one client
-        if getattr(state, "arxiv", None) is None:
-            state.arxiv = ArxivClient.from_settings(state.settings)
-    return state.arxiv
 
 
 def my_organizations(request: Request, user: User) -> list[tuple[str, str]]:

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
-from paperfeed.community.votes import set_vote, voted_papers
-from paperfeed.models import Paper
+from paperfeed.community.votes import set_vote
 from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.paper_lookup import visible_paper
-from paperfeed.web.security import SignedInUser, check_csrf, resolve_user
+from paperfeed.web.security import SignedInUser, check_csrf
 
 router = APIRouter(include_in_schema=False)
-
-
-def voted_for(request: Request, session: Session, papers: list[Paper]) -> set[int]:
-    """Which of these papers the signed-in user has upvoted (empty for visitors)."""
-    user = resolve_user(request)
-    if user is None:
-        return set()
-    return voted_papers(session, user.id, [p.id for p in papers])
 
 
 @router.post("/papers/{paper_id:path}/upvote", dependencies=[Depends(check_csrf)])

@@ -1,0 +1,48 @@
+"""Every route of the site, one module per area, in the one order they are matched.
+
+Starlette tries routes in the order they were added and takes the first match, so the
+order is part of the behaviour: a route with a fixed word or suffix must come before a
+route whose path parameter would also match it. `tests/web/test_routes.py` checks that no
+fixed path is shadowed by a catch-all id route.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from paperfeed.web import api
+from paperfeed.web.routes import (
+    accounts,
+    admin,
+    api_docs,
+    comments,
+    digest,
+    downloads,
+    orgs,
+    outbox_page,
+    pages,
+    search,
+    submissions,
+    votes,
+)
+
+ROUTERS: list[APIRouter] = [
+    # `/papers/x.bib`, `/papers/x.md`, `/users/x.rss`, `/orgs/x.csv`: before the pages and
+    # profiles, whose `{id:path}` and `{name}` would take the suffix as part of the name.
+    downloads.router,
+    accounts.router,
+    votes.router,
+    submissions.router,
+    comments.router,
+    admin.router,
+    search.router,
+    orgs.router,
+    api_docs.router,
+    api.router,
+    digest.router,
+    outbox_page.router,
+    # Last: `/papers/{id:path}` takes anything under /papers that nothing above claimed.
+    pages.router,
+]
+
+__all__ = ["ROUTERS"]
