@@ -28,7 +28,7 @@ class Limit:
     seconds: int
 
 
-# Log-in, in three counters (see web/accounts.py): every attempt per address; failed
+# Log-in, in three counters (see web/routes/accounts.py): every attempt per address; failed
 # attempts per account from browsers the account has not logged in from; every attempt
 # per known browser (a signed `pf_device` cookie from an earlier log-in). Spreading guesses
 # over many addresses still meets the per-account cap, while the owner's own browser keeps
