@@ -123,8 +123,12 @@ def test_feature_packages_import_only_what_design_md_allows() -> None:
 
 def string_constants(node: ast.AST) -> list[str]:
     """The node's string literals in source order."""
-    found = [n for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-    return [n.value for n in sorted(found, key=lambda n: (n.lineno, n.col_offset))]
+    found = [
+        (n.lineno, n.col_offset, n.value)
+        for n in ast.walk(node)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+    return [value for _, _, value in sorted(found)]
 
 
 def reads_web_files(statement: ast.stmt) -> bool:

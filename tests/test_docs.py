@@ -9,13 +9,15 @@ changes nothing here while moving a URL or renaming an option does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 from paperfeed.cli import main as cli
 from paperfeed.config import Settings
@@ -54,7 +56,7 @@ def section(text: str, heading: str) -> str:
     return "\n".join(lines[start + 1 : end])
 
 
-def code_in(tokens: list) -> list[str]:  # type: ignore[type-arg]
+def code_in(tokens: list[Token]) -> list[str]:
     """The inline code spans among parsed tokens, whitespace collapsed (spans may wrap)."""
     return [
         " ".join(child.content.split())
@@ -97,7 +99,7 @@ def setting_variables() -> set[str]:
 
 
 def cli_variables() -> set[str]:
-    found = set()
+    found: set[str] = set()
     for _, command in commands():
         for param in command.params:
             envvar = getattr(param, "envvar", None)
@@ -254,7 +256,7 @@ def routes(tmp_path_factory: pytest.TempPathFactory) -> list[Route]:
     data = tmp_path_factory.mktemp("docs-app")
     app = create_app(Settings(data_dir=data, database_url=f"sqlite:///{data}/x.sqlite3"))
 
-    def flat(items):  # type: ignore[no-untyped-def]
+    def flat(items: Iterable[Any]) -> Iterator[Any]:
         for route in items:
             contexts = getattr(route, "effective_route_contexts", None)  # FastAPI's includes
             if contexts is not None:
