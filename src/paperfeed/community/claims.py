@@ -26,7 +26,7 @@ from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
 from paperfeed.errors import NotFound, UserError
 from paperfeed.models import AuthorClaim, Paper, PaperAuthor, User
-from paperfeed.papers.lookup import find_by_id
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.store import lock_changes, touch_paper
 
 CLAIM_LIMIT = Limit("claim", 30, 86400)
@@ -65,11 +65,9 @@ class QueueItem:
 
 def find_paper(session: Session, paper_id: str) -> Paper:
     """A visible paper by any id form the other paper routes take (`canonical_id`)."""
-    found = find_by_id(session, paper_id, selectinload(Paper.authors))
-    if found is None or found.paper.hidden_at is not None:
-        shown = paper_id.strip().strip("/")[:80]
-        raise ClaimNotFound(f"There is no paper with id “{shown}” here.")
-    return found.paper
+    return visible_paper(
+        session, paper_id, selectinload(Paper.authors), missing=ClaimNotFound
+    ).paper
 
 
 def slots(session: Session, paper: Paper, user: User) -> list[Slot]:

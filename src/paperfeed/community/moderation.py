@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from paperfeed import clock, errors
 from paperfeed.community import accounts, audit
 from paperfeed.errors import UserError
-from paperfeed.models import ModerationLog, Paper, PaperAlias, User
-from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.models import ModerationLog, Paper, User
+from paperfeed.papers.lookup import any_paper
 from paperfeed.papers.store import lock_changes, touch_paper
 
 MAX_REASON = 500
@@ -48,22 +48,10 @@ def _reason(reason: str, required: bool = True) -> str:
 
 
 def find_paper(session: Session, text: str) -> Paper:
-    """A paper, hidden or not, by arXiv id or link, public id or old alias."""
-    text = text.strip().strip("/")
-    if not text:
+    """A paper, hidden or not, by any id form (see papers/lookup.py)."""
+    if not text.strip().strip("/"):
         raise ModerationError("Enter a paper id, like 2401.01234.")
-    parsed = parse_arxiv_id(text)
-    wanted = parsed.base if parsed else text[:64]
-    paper = session.execute(select(Paper).where(Paper.public_id == wanted)).scalar_one_or_none()
-    if paper is None:
-        paper = session.execute(
-            select(Paper)
-            .join(PaperAlias, PaperAlias.paper_id == Paper.id)
-            .where(PaperAlias.alias == wanted)
-        ).scalar_one_or_none()
-    if paper is None:
-        raise NotFound(f"There is no paper with id “{wanted[:80]}” here.")
-    return paper
+    return any_paper(session, text, missing=NotFound)
 
 
 def hide_paper(session: Session, text: str, actor: User, reason: str) -> Paper:

@@ -26,7 +26,7 @@ from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
 from paperfeed.errors import Forbidden, NotFound, UserError
 from paperfeed.models import Organization, OrgMembership, Paper, User
-from paperfeed.papers.ids import parse_arxiv_id
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.store import lock_changes, touch_paper
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
@@ -351,18 +351,10 @@ def set_member_role(
 
 
 def find_paper(session: Session, text: str) -> Paper:
-    """A paper by arXiv id or link, or by its public id."""
-    text = text.strip()
-    if not text:
+    """A visible paper by any id form (see papers/lookup.py); OrgError for an empty field."""
+    if not text.strip():
         raise OrgError("Enter an arXiv id (like 2401.01234) or a paper's id.")
-    parsed = parse_arxiv_id(text)
-    wanted = parsed.base if parsed else text[:64]
-    paper = session.execute(
-        select(Paper).where(Paper.public_id == wanted, Paper.hidden_at.is_(None))
-    ).scalar_one_or_none()
-    if paper is None:
-        raise OrgNotFound(f"There is no paper with id “{wanted[:80]}” here.")
-    return paper
+    return visible_paper(session, text, missing=OrgNotFound).paper
 
 
 def tag_paper(session: Session, org: Organization, actor: User, text: str) -> Paper:

@@ -2,8 +2,9 @@
 
 The id goes through `canonical_id` first (versions, `arXiv:` prefixes and links are
 dropped), then matches a paper's public id or, failing that, one of its old aliases (a
-local `pf-` id that later merged into an arXiv paper). Hidden papers are returned too:
-whether one may be shown is the caller's decision (moderators still find them).
+local `pf-` id that later merged into an arXiv paper). `find_by_id` returns hidden papers
+too; `visible_paper` is what every route and form uses (404 for hidden papers); `any_paper`
+finds hidden ones too, for moderators.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from paperfeed.errors import NotFound
 from paperfeed.models import Paper, PaperAlias
 from paperfeed.papers.ids import canonical_id
 
@@ -42,3 +44,29 @@ def find_by_id(session: Session, text: str, *options: Any) -> Found | None:
     if paper is None:
         return None
     return Found(paper, exact=paper.public_id == text)
+
+
+def any_paper(
+    session: Session, text: str, *options: Any, missing: type[NotFound] = NotFound
+) -> Paper:
+    """The paper `text` names, hidden or not (for moderators); `missing` otherwise."""
+    found = find_by_id(session, text, *options)
+    if found is None:
+        raise missing(f"There is no paper with id “{text.strip().strip('/')[:80]}” here.")
+    return found.paper
+
+
+def visible_paper(
+    session: Session, text: str, *options: Any, missing: type[NotFound] = NotFound
+) -> Found:
+    """The visible paper `text` names, for every route and form that takes a paper id.
+
+    `missing` (a NotFound, 404, or a feature's subclass of it) with a reason when no paper
+    has that id or a moderator removed it.
+    """
+    found = find_by_id(session, text, *options)
+    if found is None:
+        raise missing(f"There is no paper with id “{text.strip().strip('/')[:80]}” here.")
+    if found.paper.hidden_at is not None:
+        raise missing("This paper was removed by a moderator.")
+    return found

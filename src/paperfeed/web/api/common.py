@@ -14,9 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from paperfeed.models import Paper
 from paperfeed.web.caching import not_modified, private, validators
-from paperfeed.web.paper_lookup import visible_paper
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -48,8 +46,3 @@ def cached_json(
         v.apply(response, settings.cache_max_age)
     response.headers.setdefault("Access-Control-Allow-Origin", "*")
     return response
-
-
-def find_paper(session: Session, paper_id: str) -> Paper:
-    """A visible paper by any id form `canonical_id` accepts; 404 otherwise."""
-    return visible_paper(session, paper_id).paper

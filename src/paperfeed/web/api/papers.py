@@ -24,10 +24,11 @@ from starlette.datastructures import URL
 from paperfeed import clock
 from paperfeed.community import comments
 from paperfeed.models import Comment, Organization, Paper, User
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.search.engine import SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import parse_query
-from paperfeed.web.api.common import cached_json, find_paper
+from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, PaperOut, errors
 from paperfeed.web.api.serializers import (
     Json,
@@ -135,7 +136,7 @@ def search_papers(
             SearchRequest(q=q, filters=filters, sort=sort, page=1, per_page=limit),
         )
         if result.redirect_to:
-            papers = [find_paper(session, result.redirect_to)]
+            papers = [visible_paper(session, result.redirect_to).paper]
         else:
             papers = [hit.paper for hit in result.hits]
         related = load_related(session, papers)
@@ -272,7 +273,7 @@ def paper_info(
         Literal["comments"] | None, Query(description="comments: add the comment threads")
     ] = None,
 ) -> Response:
-    paper = find_paper(session, paper_id)
+    paper = visible_paper(session, paper_id).paper
 
     def build() -> Json:
         data = paper_json(paper, load_related(session, [paper]))

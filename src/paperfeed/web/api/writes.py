@@ -19,8 +19,9 @@ from paperfeed.community.limits import SUBMIT, Limit
 from paperfeed.community.submissions import submit
 from paperfeed.community.votes import set_vote
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.web.api.auth import ApiUser
-from paperfeed.web.api.common import find_paper, json_response
+from paperfeed.web.api.common import json_response
 from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
 from paperfeed.web.api.serializers import iso, load_related, paper_json, user_json
 from paperfeed.web.deps import arxiv_client
@@ -49,7 +50,7 @@ class CommentIn(BaseModel):
 
 def _paper_json(request: Request, public_id: str) -> dict:  # type: ignore[type-arg]
     with request.app.state.db.reader() as session:
-        paper = find_paper(session, public_id)
+        paper = visible_paper(session, public_id).paper
         return paper_json(paper, load_related(session, [paper]))
 
 
@@ -87,7 +88,7 @@ def submit_paper(request: Request, user: ApiUser, body: Annotated[SubmitIn, Body
 def _vote(request: Request, user: ApiUser, paper_id: str, wanted: bool) -> Response:
     enforce(request.app.state.db, VOTE, f"user:{user.id}")
     with request.app.state.db.transaction() as session:
-        paper = find_paper(session, paper_id)
+        paper = visible_paper(session, paper_id).paper
         state = set_vote(session, user.id, paper.id, wanted)
     return json_response({"upvoted": state.voted, "upvotes": state.upvotes}, headers=NO_STORE)
 
@@ -127,14 +128,14 @@ def post_comment(
 ) -> Response:
     db = request.app.state.db
     with db.reader() as session:
-        find_paper(session, paper_id)  # a 404 before spending the user's rate limit
+        visible_paper(session, paper_id)  # a 404 before spending the user's rate limit
     enforce(db, COMMENT, f"user:{user.id}")
     with db.transaction() as session:
-        paper = find_paper(session, paper_id)
+        paper = visible_paper(session, paper_id).paper
         comment = comments.add_comment(session, user, paper.id, body.comment, body.parentId)
         comment_id = comment.id
     with db.reader() as session:
-        count = find_paper(session, paper_id).comment_count
+        count = visible_paper(session, paper_id).paper.comment_count
     data = {
         "id": comment_id,
         "parentId": comment.parent_id,

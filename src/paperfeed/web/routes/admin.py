@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from paperfeed import outbox
 from paperfeed.community import accounts, claims, moderation
+from paperfeed.errors import UserError
 from paperfeed.models import AuthorClaim, Paper, User
 from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.responses import page
@@ -87,10 +88,7 @@ def claim_response(
     chosen: int | None = None,
 ) -> Response:
     with request.app.state.db.reader() as session:
-        try:
-            paper = claims.find_paper(session, paper_id)
-        except claims.ClaimNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+        paper = claims.find_paper(session, paper_id)
         choices = claims.slots(session, paper, user)
     sent = status == 200 and request.query_params.get("sent") == "1"
     return page(
@@ -125,9 +123,9 @@ def claim(request: Request, paper_id: str, user: SignedInUser, form: FormDep) ->
         with db.transaction() as session:
             claims.submit(session, paper_id, user, position)
             public_id = claims.find_paper(session, paper_id).public_id
-    except claims.ClaimNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
     except claims.ClaimError as exc:
+        if exc.status == 404:
+            raise
         return claim_response(request, user, paper_id, exc.status, str(exc), position)
     return RedirectResponse(f"/papers/{public_id}/claim?sent=1", status_code=303)
 
@@ -212,7 +210,7 @@ def _paper_action(request: Request, raw: Form, user: User, action: Any, done: st
     try:
         with request.app.state.db.transaction() as session:
             action(session, form["paper"], user, form["reason"])
-    except moderation.ModerationError as exc:
+    except UserError as exc:  # the form again, with why (an unknown id too)
         return papers_response(request, exc.status, str(exc), form)
     return RedirectResponse(f"/admin/papers?done={done}", status_code=303)
 

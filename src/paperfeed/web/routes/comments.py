@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from paperfeed.community import comments
 from paperfeed.community.comments import COMMENT, MAX_BODY, MAX_REASON, REPORT, CommentError
 from paperfeed.models import Comment, Paper, User
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.web.forms import FormDep, optional_int
-from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role, resolve_user
 

@@ -23,12 +23,12 @@ from sqlalchemy.orm import Session
 from paperfeed import __version__, clock
 from paperfeed.models import Comment, Paper, PaperAuthor, User
 from paperfeed.papers import feeds
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.store import current_change_seq
 from paperfeed.web import exports, listings, syndication
 from paperfeed.web.caching import Validators
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import query_int
-from paperfeed.web.paper_lookup import visible_paper
 
 router = APIRouter(include_in_schema=False)
 

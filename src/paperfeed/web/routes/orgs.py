@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.community import organizations as orgs
+from paperfeed.errors import UserError
 from paperfeed.models import Organization, OrgMembership, Paper, User
 from paperfeed.papers import feeds
 from paperfeed.papers.store import lock_changes
@@ -289,7 +290,7 @@ def tag_paper(request: Request, name: str, user: SignedInUser, raw: FormDep) -> 
             change(session, org, user, form["paper"])
     except orgs.OrgForbidden as exc:
         raise HTTPException(403, str(exc)) from None
-    except orgs.OrgError as exc:
+    except UserError as exc:  # the page again, with why (an unknown id too)
         with db.reader() as session:
             org = _org_or_404(session, name)
             return org_response(request, session, org, exc.status, str(exc), form)

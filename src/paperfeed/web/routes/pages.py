@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session, selectinload
 from paperfeed import clock
 from paperfeed.models import Paper
 from paperfeed.papers import feeds
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
 from paperfeed.web.deps import ReaderDep, SettingsDep
 from paperfeed.web.forms import query_int
-from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.responses import public_page
 from paperfeed.web.routes.comments import comment_section
 

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from paperfeed.community.votes import set_vote
+from paperfeed.papers.lookup import visible_paper
 from paperfeed.web.forms import FormDep, safe_redirect_target
-from paperfeed.web.paper_lookup import visible_paper
 from paperfeed.web.security import SignedInUser, check_csrf
 
 router = APIRouter(include_in_schema=False)
