@@ -46,9 +46,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outgoing_mail")),
     )
-    op.create_index(
-        "ix_outgoing_mail_status_next", "outgoing_mail", ["status", "next_attempt_at"]
-    )
+    op.create_index("ix_outgoing_mail_status_next", "outgoing_mail", ["status", "next_attempt_at"])
     op.create_index(op.f("ix_outgoing_mail_user_id"), "outgoing_mail", ["user_id"])
 
 
