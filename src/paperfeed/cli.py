@@ -69,10 +69,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     """Load the bundled sample papers into a demo database and serve the site.
 
     The first run places the sample papers on the 14 feed days before today; later runs
-    find the data already loaded and start at once.
+    find the data already loaded and start at once. Mail is kept at /demo/outbox instead
+    of being sent, unless PAPERFEED_MAIL_BACKEND says otherwise.
     """
     from paperfeed.demo import load_demo
 
+    # The demo sends no mail: messages wait at /demo/outbox (the served process inherits it).
+    os.environ.setdefault("PAPERFEED_MAIL_BACKEND", "outbox")
     settings = load_settings()
     url = settings.resolved_database_url("demo.sqlite3")
     started = time.perf_counter()
