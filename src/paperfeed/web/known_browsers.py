@@ -14,7 +14,7 @@ import secrets
 from fastapi import Request, Response
 
 from paperfeed.community.tokens import TokenError, make_token, read_token
-from paperfeed.web.security import secure_cookies
+from paperfeed.web.security import set_lax_cookie
 
 DEVICE_COOKIE = "pf_device"
 DEVICE_DAYS = 365
@@ -37,12 +37,4 @@ def remember_device(request: Request, response: Response, user_id: int) -> None:
     device = secrets.token_urlsafe(12)
     settings = request.app.state.settings
     token = make_token(settings, "device", user_id, DEVICE_DAYS * 86400, bind=device)
-    response.set_cookie(
-        DEVICE_COOKIE,
-        token,
-        max_age=DEVICE_DAYS * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=secure_cookies(request),
-        path="/",
-    )
+    set_lax_cookie(request, response, DEVICE_COOKIE, token, DEVICE_DAYS * 86400)

@@ -91,16 +91,23 @@ def secure_cookies(request: Request) -> bool:
     return request.app.state.settings.site_url.startswith("https://")
 
 
-def set_session_cookie(request: Request, response: Response, value: str) -> None:
+def set_lax_cookie(
+    request: Request, response: Response, name: str, value: str, max_age: int
+) -> None:
+    """A cookie scripts cannot read, sent on top-level navigation, Secure on https sites."""
     response.set_cookie(
-        SESSION_COOKIE,
+        name,
         value,
-        max_age=SESSION_DAYS * 86400,
+        max_age=max_age,
         httponly=True,
         samesite="lax",
         secure=secure_cookies(request),
         path="/",
     )
+
+
+def set_session_cookie(request: Request, response: Response, value: str) -> None:
+    set_lax_cookie(request, response, SESSION_COOKIE, value, SESSION_DAYS * 86400)
 
 
 def clear_session_cookie(request: Request, response: Response) -> None:
