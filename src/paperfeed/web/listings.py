@@ -97,7 +97,7 @@ def period_listing(
 ) -> Listing:
     settings = request.app.state.settings
     sort = _sort(request, "upvotes")
-    papers, total = feeds.papers_in_period(session, period, settings.tz, sort, limit, offset)  # type: ignore[arg-type]
+    papers, total = feeds.papers_in_period(session, period, settings.tz, sort, limit, offset)  # type: ignore[arg-type]  # _sort checks it
     kind = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[period.kind]
     return Listing(
         title=f"{kind} papers: {period.label} · {settings.site_name}",

@@ -60,6 +60,6 @@ def read_form(request: Request, session: Session) -> tuple[SearchRequest, dict[s
             f"The page number must be a whole number from 1 to {MAX_PAGE}."
         ) from None
     return (
-        SearchRequest(q=form["q"], filters=filters, sort=sort, page=page, per_page=PER_PAGE),  # type: ignore[arg-type]
+        SearchRequest(q=form["q"], filters=filters, sort=sort, page=page, per_page=PER_PAGE),  # type: ignore[arg-type]  # sort: checked above
         form,
     )

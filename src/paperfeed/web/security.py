@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated
 
@@ -74,7 +75,7 @@ def require_user(request: Request) -> User:
     return user
 
 
-def require_role(*roles: str):  # type: ignore[no-untyped-def]
+def require_role(*roles: str) -> Callable[[User], User]:
     def check(user: Annotated[User, Depends(require_user)]) -> User:
         if user.role not in roles and user.role != "admin":
             raise HTTPException(403, "You do not have permission to do that.")

@@ -80,8 +80,8 @@ def identify(request: Request, csrf: bool) -> User:
         request.state.api_token_id = row.id
         request.state.api_token_name = row.name
         return user
-    user = resolve_user(request)
-    if user is None:
+    signed_in = resolve_user(request)
+    if signed_in is None:
         raise _unauthorized(
             "Sign in first: send an API token (create one on your account page) as "
             "“Authorization: Bearer <token>”."
@@ -94,8 +94,8 @@ def identify(request: Request, csrf: bool) -> User:
             "A request signed in by cookie must send the page's CSRF token in the "
             "X-CSRF-Token header (scripts should use an API token instead).",
         )
-    request.state.api_user = user
-    return user
+    request.state.api_user = signed_in
+    return signed_in
 
 
 ApiUser = Annotated[User, Depends(api_user)]

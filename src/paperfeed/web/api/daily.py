@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
@@ -26,7 +26,7 @@ from paperfeed.papers import feeds
 from paperfeed.papers.trending import trending, trending_score
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, errors
-from paperfeed.web.api.serializers import daily_entry_json, load_related
+from paperfeed.web.api.serializers import Json, daily_entry_json, load_related
 from paperfeed.web.deps import ReaderDep
 
 router = APIRouter()
@@ -107,7 +107,7 @@ def select_papers(
 def _scored(
     session: Session,
     settings: Settings,
-    conditions: list,  # type: ignore[type-arg]
+    conditions: list[ColumnElement[bool]],
     as_of: datetime,
     in_window: bool,
     limit: int,
@@ -126,7 +126,7 @@ def _scored(
                 trending_score(
                     up,
                     comments,
-                    (as_of - _aware(at)).total_seconds() / 3600,
+                    (as_of - _aware(at)).total_seconds() / 3600,  # type: ignore[arg-type]  # the conditions say feed_at IS NOT NULL
                     settings.trending_gravity,
                 ),
                 pid,
@@ -170,7 +170,7 @@ def daily_papers(
     period = _period(settings.tz, date, week, month)
     now = clock.now()
 
-    def build() -> list[dict]:  # type: ignore[type-arg]
+    def build() -> list[Json]:
         submitter_id = _submitter_id(session, submitter)
         papers, scores = select_papers(
             session, settings, now, period, submitter_id, sort, limit, p * limit

@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from paperfeed.web.api.auth import ApiReader
 from paperfeed.web.api.common import json_response
 from paperfeed.web.api.schemas import WhoAmIOut, errors
-from paperfeed.web.api.serializers import object_id
+from paperfeed.web.api.serializers import Json, object_id
 
 router = APIRouter()
 
@@ -26,7 +26,7 @@ def whoami(request: Request, user: ApiReader) -> Response:
         if token_name is not None
         else {"type": "session"}
     )
-    data = {
+    data: Json = {
         "type": "user",
         "_id": object_id("user", user.username),
         "name": user.username,

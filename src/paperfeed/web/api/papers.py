@@ -240,8 +240,8 @@ def comments_json(session: Session, paper: Paper) -> list[Json]:
         return {
             "id": view.id,
             "parentId": parent,
-            "author": user_json(row.User) if shown else None,
-            "content": row.body if shown else "",
+            "author": user_json(row.User) if row is not None else None,
+            "content": row.body if row is not None else "",
             "html": str(view.html) if shown else "",
             "createdAt": iso(view.created_at),
             "editedAt": iso(view.edited_at),

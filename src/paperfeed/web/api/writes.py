@@ -23,7 +23,7 @@ from paperfeed.papers.lookup import visible_paper
 from paperfeed.web.api.auth import ApiUser
 from paperfeed.web.api.common import json_response
 from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
-from paperfeed.web.api.serializers import iso, load_related, paper_json, user_json
+from paperfeed.web.api.serializers import Json, iso, load_related, paper_json, user_json
 from paperfeed.web.deps import arxiv_client
 from paperfeed.web.security import enforce
 
@@ -48,7 +48,7 @@ class CommentIn(BaseModel):
     )
 
 
-def _paper_json(request: Request, public_id: str) -> dict:  # type: ignore[type-arg]
+def _paper_json(request: Request, public_id: str) -> Json:
     with request.app.state.db.reader() as session:
         paper = visible_paper(session, public_id).paper
         return paper_json(paper, load_related(session, [paper]))
@@ -59,8 +59,10 @@ def _paper_json(request: Request, public_id: str) -> dict:  # type: ignore[type-
     summary="Submit an arXiv paper to today's feed",
     status_code=201,
     response_model=SubmissionOut,
-    responses={200: {"description": "Already on the feed: counted as an upvote"}}
-    | errors(400, 401, 403, 404, 429, 502),
+    responses={
+        200: {"description": "Already on the feed: counted as an upvote"},
+        **errors(400, 401, 403, 404, 429, 502),
+    },
 )
 def submit_paper(request: Request, user: ApiUser, body: Annotated[SubmitIn, Body()]) -> Response:
     state = request.app.state
@@ -136,7 +138,7 @@ def post_comment(
         comment_id = comment.id
     with db.reader() as session:
         count = visible_paper(session, paper_id).paper.comment_count
-    data = {
+    data: Json = {
         "id": comment_id,
         "parentId": comment.parent_id,
         "author": user_json(user),

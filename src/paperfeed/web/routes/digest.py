@@ -382,7 +382,7 @@ def preview(request: Request) -> Response:
     try:
         with db.reader() as session:
             row = subs.from_token(settings, session, token, subs.MANAGE)
-            period = current_period(row.frequency, clock.now(), settings.tz)  # type: ignore[arg-type]
+            period = current_period(row.frequency, clock.now(), settings.tz)  # type: ignore[arg-type]  # the column holds a Frequency
             from paperfeed.digest.sending import _previous_ends
 
             previous = _previous_ends(session, [row], period).get(row.id)

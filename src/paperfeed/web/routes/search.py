@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
@@ -54,7 +56,7 @@ def search_page(request: Request, session: Session) -> Response:
         return RedirectResponse(f"/papers/{result.redirect_to}", status_code=302)
     pattern = highlighter(result.query)
     papers = [hit.paper for hit in result.hits]
-    context = {
+    context: dict[str, Any] = {
         "view": "search",
         "form": form,
         "error": None,
