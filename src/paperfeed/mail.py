@@ -7,6 +7,7 @@ failure is a `MailError` whose message names the setting to check.
 
 from __future__ import annotations
 
+import email
 import logging
 import smtplib
 import ssl
@@ -88,6 +89,11 @@ def build_message(
     if html is not None:
         message.add_alternative(html, subtype="html", cte="quoted-printable")
     return message
+
+
+def parse_message(raw: str) -> EmailMessage:
+    """A message stored as text (the outbox), read back with the policy it was built with."""
+    return email.message_from_string(raw, _class=EmailMessage, policy=_POLICY)
 
 
 def _raw_header(name: str, value: str) -> str:

@@ -21,7 +21,6 @@ about whether the address has an account. A background sender (a thread in every
 
 from __future__ import annotations
 
-import email
 import logging
 import threading
 from collections.abc import Mapping
@@ -37,7 +36,14 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.jobs.leases import new_holder
-from paperfeed.mail import _POLICY, Mailer, MailError, MessageSender, build_message, classify
+from paperfeed.mail import (
+    Mailer,
+    MailError,
+    MessageSender,
+    build_message,
+    classify,
+    parse_message,
+)
 from paperfeed.models import OutgoingMail
 
 log = logging.getLogger(__name__)
@@ -63,23 +69,27 @@ def enqueue(
 ) -> OutgoingMail:
     """Queue a message in the caller's transaction; senders are woken when it commits."""
     message = build_message(settings.mail_from, to, subject, text, html, headers)
-    now = clock.now()
-    row = OutgoingMail(
-        kind=kind,
-        user_id=user_id,
-        to_address=to,
-        subject=" ".join(subject.split())[:500],
-        message=message.as_string(),
-        message_id=str(message["Message-ID"]),
-        status=initial_status(settings),
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    row = _row(message, kind, initial_status(settings), user_id)
     session.add(row)
     session.flush()
     event.listen(session, "after_commit", _wake_senders, once=True)
     return row
+
+
+def _row(message: EmailMessage, kind: str, status: str, user_id: int | None) -> OutgoingMail:
+    now = clock.now()
+    return OutgoingMail(
+        kind=kind,
+        user_id=user_id,
+        to_address=str(message["To"])[:320],
+        subject=" ".join(str(message["Subject"] or "").split())[:500],
+        message=message.as_string(),
+        message_id=str(message["Message-ID"]),
+        status=status,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
 
 
 def _wake_senders(_session: Session) -> None:
@@ -107,21 +117,8 @@ class KeepingMailer:
         self.close()
 
     def send_message(self, message: EmailMessage) -> None:
-        now = clock.now()
         with self.db.transaction() as session:
-            session.add(
-                OutgoingMail(
-                    kind=self.kind,
-                    to_address=str(message["To"])[:320],
-                    subject=" ".join(str(message["Subject"] or "").split())[:500],
-                    message=message.as_string(),
-                    message_id=str(message["Message-ID"]),
-                    status="kept",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
+            session.add(_row(message, self.kind, "kept", None))
 
     def close(self) -> None:
         pass
@@ -207,7 +204,7 @@ def _claim(db: Database, holder: str, batch: int) -> list[tuple[int, str]]:
 def _deliver_one(
     db: Database, settings: Settings, mailer: Mailer, row_id: int, raw: str, done: Delivered
 ) -> None:
-    message = email.message_from_string(raw, _class=EmailMessage, policy=_POLICY)
+    message = parse_message(raw)
     error: str | None = None
     kind = "sent"
     try:

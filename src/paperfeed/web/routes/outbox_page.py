@@ -11,7 +11,6 @@ preview's policy (inline styles, no script, an opaque origin).
 
 from __future__ import annotations
 
-import email
 import re
 from email.message import EmailMessage
 
@@ -21,7 +20,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from paperfeed.mail import _POLICY
+from paperfeed.mail import parse_message
 from paperfeed.models import OutgoingMail, SiteMeta
 from paperfeed.web import headers, responses
 from paperfeed.web.deps import ReaderDep
@@ -54,10 +53,6 @@ def check_reader(session: Session, user: CurrentUser) -> None:
         raise LoginRequired()
     if user.role != "admin":
         raise HTTPException(403, "Only admins may read the outbox of this site.")
-
-
-def parse(raw: str) -> EmailMessage:
-    return email.message_from_string(raw, _class=EmailMessage, policy=_POLICY)
 
 
 def part(message: EmailMessage, subtype: str) -> str | None:
@@ -94,7 +89,7 @@ def outbox(request: Request, session: ReaderDep, user: CurrentUser) -> Response:
     ).scalars()
     messages = []
     for row in rows:
-        message = parse(row.message)
+        message = parse_message(row.message)
         messages.append(
             {
                 "row": row,
@@ -120,7 +115,7 @@ def outbox_html(
 ) -> Response:
     check_reader(session, user)
     row = session.get(OutgoingMail, message_id) if 0 < message_id < 2**31 else None
-    html = part(parse(row.message), "html") if row is not None else None
+    html = part(parse_message(row.message), "html") if row is not None else None
     if html is None:
         raise HTTPException(404, "There is no such message with an HTML part.")
     response = HTMLResponse(html)
