@@ -1,11 +1,20 @@
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from paperfeed import clock
+from paperfeed.community.accounts import create_user, find_user, hash_password
 from paperfeed.db import Database
-from paperfeed.demo import DEMO_DAYS, demo_feed_at, load_demo
-from paperfeed.models import Paper, SiteMeta
+from paperfeed.demo import (
+    DEMO_DAYS,
+    NotADemoDatabase,
+    demo_feed_at,
+    ensure_demo_accounts,
+    is_demo_database,
+    load_demo,
+)
+from paperfeed.models import Paper, SiteMeta, User
 from paperfeed.papers import feeds
 from paperfeed.papers.store import current_change_seq
 
@@ -47,3 +56,31 @@ def test_placement_is_deterministic(settings) -> None:
     assert first[0].astimezone(settings.tz).date() == date(2026, 1, 9)
     assert first[13].astimezone(settings.tz).date() == date(2025, 12, 27)
     assert first[14].astimezone(settings.tz).date() == date(2026, 1, 9)
+
+
+def test_demo_accounts_are_made_once_and_their_passwords_shown_again(settings, db) -> None:
+    load_demo(db, settings.tz)
+    first = ensure_demo_accounts(db)
+    assert [(a.username, a.role) for a in first] == [
+        ("demo-admin", "admin"),
+        ("demo-member", "user"),
+    ]
+    assert ensure_demo_accounts(db) == first
+    with db.transaction() as session:
+        member = find_user(session, "demo-member")
+        member.password_hash = hash_password("changed on the site")
+    again = {a.username: a.password for a in ensure_demo_accounts(db)}
+    assert again == {"demo-admin": first[0].password, "demo-member": None}
+    with db.reader() as session:
+        assert session.execute(select(func.count()).select_from(User)).scalar_one() == 2
+        assert is_demo_database(session)
+
+
+def test_the_sample_is_never_loaded_into_a_site_of_its_own(settings, db) -> None:
+    with db.transaction() as session:
+        create_user(session, "owner", "owner@example.com", "a long password 1")
+    with pytest.raises(NotADemoDatabase, match="not a demo database"):
+        load_demo(db, settings.tz)
+    with db.reader() as session:
+        assert session.execute(select(func.count()).select_from(Paper)).scalar_one() == 0
+        assert not is_demo_database(session)

@@ -6,11 +6,17 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from paperfeed.cli_support import fail, load_settings, open_database
+from paperfeed.cli_support import (
+    NO_DATA_ADVICE,
+    database_location,
+    fail,
+    load_settings,
+    open_database,
+)
 from paperfeed.config import Settings, get_settings
 from paperfeed.digest.cli import digest
 
@@ -20,6 +26,8 @@ if TYPE_CHECKING:  # imported where used: the command starts without loading the
     from sqlalchemy.orm import Session
 
     from paperfeed.db import Database
+    from paperfeed.demo import DemoAccount
+    from paperfeed.jobs.worker import Worker
     from paperfeed.models import User
     from paperfeed.search.engine import SearchSort
 
@@ -61,26 +69,44 @@ def main() -> None:
     """
 
 
+DEMO_JOBS = "index,digest,mail"
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
 @click.option("--no-serve", is_flag=True, help="Only create or update the demo database.")
-def demo(host: str, port: int, no_serve: bool) -> None:
-    """Load the bundled sample papers into a demo database and serve the site.
+@click.option(
+    "--jobs",
+    default=DEMO_JOBS,
+    show_default=True,
+    help="Worker jobs to run beside the site (as `paperfeed worker --jobs`; '' for none). "
+    "harvest is left out by default: it fetches arXiv over the network.",
+)
+def demo(host: str, port: int, no_serve: bool, jobs: str) -> None:
+    """Load the bundled sample papers into the database and serve the site as a demo.
 
-    The first run places the sample papers on the 14 feed days before today; later runs
-    find the data already loaded and start at once. Mail is kept at /demo/outbox instead
-    of being sent, unless PAPERFEED_MAIL_BACKEND says otherwise.
+    The first run places the sample papers on the 14 feed days before today and creates two
+    accounts (demo-admin and demo-member) whose passwords it prints at every start; later
+    runs find the data already loaded and start at once. It uses the same database as every
+    other command, and refuses one that holds a site of its own. Mail is kept at
+    /demo/outbox instead of being sent, unless PAPERFEED_MAIL_BACKEND says otherwise; the
+    worker's jobs run in the background.
     """
-    from paperfeed.demo import load_demo
+    from paperfeed.demo import NotADemoDatabase, ensure_demo_accounts, load_demo
 
+    job_names = _job_names(jobs)
     # The demo sends no mail: messages wait at /demo/outbox (the served process inherits it).
     os.environ.setdefault("PAPERFEED_MAIL_BACKEND", "outbox")
     settings = load_settings()
-    url = settings.resolved_database_url("demo.sqlite3")
+    url = settings.resolved_database_url()
+    where = database_location(url)
     started = time.perf_counter()
     db = open_database(url)
-    stats = load_demo(db, settings.tz, report=_report_bad_line)
+    try:
+        stats = load_demo(db, settings.tz, report=_report_bad_line, where=where)
+    except NotADemoDatabase as exc:
+        fail(str(exc))
     if stats is None:
         click.echo(f"Demo data already loaded ({time.perf_counter() - started:.2f}s).")
     else:
@@ -89,10 +115,68 @@ def demo(host: str, port: int, no_serve: bool) -> None:
             f"{stats.unchanged} unchanged, {stats.skipped} skipped "
             f"({time.perf_counter() - started:.1f}s)."
         )
+    accounts = ensure_demo_accounts(db)
     _index_quietly(db, settings)
     db.dispose()
+    click.echo(_demo_guide(where, accounts, listen_url(host, port), settings))
     if not no_serve:
-        _serve(url, host, port, workers=1)
+        _serve(url, host, port, workers=1, jobs=job_names)
+
+
+def _demo_guide(where: str, accounts: list[DemoAccount], site: str, settings: Settings) -> str:
+    """What a newcomer needs to act at once: the accounts, the outbox, the shell commands."""
+    command = _self_command()
+    lines = [
+        "",
+        f"This is a demo site. Its data lives in {where}",
+        "(the database every paperfeed command uses with these settings).",
+        f"Sign in at {site}/login as:",
+    ]
+    for account in accounts:
+        secret = account.password or "(changed on the site since the demo set it)"
+        lines.append(f"  {account.username:<12} password {secret}   ({account.role})")
+    if settings.mail_backend == "outbox":
+        lines.append(f"Mail is not sent: read it at {site}/demo/outbox")
+    lines += [
+        "From another shell:",
+        f"  {command} user create NAME --email NAME@example.com --role admin",
+        f'  {command} search "speculative decoding"',
+        f"  {command} status",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _self_command() -> str:
+    """How to run this same `paperfeed` again, with the settings this run was given."""
+    import shlex
+    import shutil
+
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "paperfeed" and shutil.which("paperfeed") == str(argv0.resolve()):
+        program = "paperfeed"
+    elif argv0.name == "paperfeed" and argv0.exists():
+        relative = os.path.relpath(argv0)
+        program = str(argv0.resolve()) if relative.startswith("..") else relative
+        program = program if "/" in program else f"./{program}"
+    else:
+        program = f"{shlex.quote(sys.executable)} -m paperfeed.cli"
+    given = [
+        f"{name}={shlex.quote(os.environ[name])}"
+        for name in ("PAPERFEED_DATA_DIR", "PAPERFEED_DATABASE_URL")
+        if os.environ.get(name)
+    ]
+    return " ".join([*given, program])
+
+
+def _job_names(jobs: str) -> list[str]:
+    from paperfeed.jobs.worker import ORDER
+
+    names = [n.strip() for n in jobs.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ORDER))
+    if unknown:
+        fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
+    return names
 
 
 def _index_quietly(db: Database, settings: Settings) -> None:
@@ -123,12 +207,29 @@ def _index_quietly(db: Database, settings: Settings) -> None:
     type=click.IntRange(1, 64),
     help="Web worker processes.",
 )
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--allow-demo",
+    is_flag=True,
+    help="Serve a demo database too (its accounts' passwords were printed on a terminal).",
+)
+def serve(host: str, port: int, workers: int, allow_demo: bool) -> None:
     """Serve the site (migrating the database first if needed)."""
+    from paperfeed.demo import is_demo_database
+
     settings = load_settings()
     require_real_secret_key(settings)
     url = settings.resolved_database_url()
-    open_database(url).dispose()
+    db = open_database(url)
+    with db.reader() as session:
+        demo_data = is_demo_database(session)
+    db.dispose()
+    if demo_data and not allow_demo:
+        fail(
+            f"{database_location(url)} is a demo database: its sample papers and demo accounts "
+            "(whose passwords were printed on a terminal) must not reach a real site. Point "
+            "PAPERFEED_DATABASE_URL at your site's database, run `paperfeed demo` to serve the "
+            "demo, or pass --allow-demo to serve it anyway."
+        )
     _serve(url, host, port, workers)
 
 
@@ -144,7 +245,8 @@ def listen_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def _serve(url: str, host: str, port: int, workers: int) -> None:
+def _serve(url: str, host: str, port: int, workers: int, jobs: list[str] | None = None) -> None:
+    """Run the site; with `jobs`, also those worker jobs in a thread of this process."""
     import uvicorn
 
     os.environ["PAPERFEED_DATABASE_URL"] = url
@@ -155,6 +257,32 @@ def _serve(url: str, host: str, port: int, workers: int) -> None:
     click.echo(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)")
     if not settings.site_url_is_set:
         click.echo(f"Links point at {settings.site_url} (set PAPERFEED_SITE_URL to change).")
+    background = _start_worker(url, settings, jobs) if jobs else None
+    try:
+        _run_uvicorn(uvicorn, host, port, workers)
+    finally:
+        if background is not None:
+            background.stopping.set()
+
+
+def _start_worker(url: str, settings: Settings, jobs: list[str]) -> Worker | None:
+    """`paperfeed worker --jobs ...` in a daemon thread: the same jobs and leases."""
+    import logging
+    import threading
+
+    from paperfeed.jobs.worker import Worker, jobs_from_settings
+
+    scheduled = jobs_from_settings(settings, jobs)
+    if not scheduled:
+        return None
+    logging.getLogger("paperfeed").setLevel(logging.INFO)
+    runner = Worker(open_database(url), settings, scheduled)
+    threading.Thread(target=runner.run_forever, name="worker", daemon=True).start()
+    click.echo(f"Worker jobs running in the background: {', '.join(j.name for j in scheduled)}.")
+    return runner
+
+
+def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> None:
     uvicorn.run(
         "paperfeed.web.app:create_app",
         factory=True,
@@ -421,7 +549,6 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
     show_default=True,
     help="Order of the matches: relevance, most upvoted, or newest first.",
 )
-@click.option("--demo", is_flag=True, help="Search the demo database.")
 def search_command(
     query: str,
     limit: int,
@@ -431,22 +558,20 @@ def search_command(
     org: str | None,
     author: str | None,
     sort: SearchSort,
-    demo: bool,
 ) -> None:
     """Search papers with the same ranking as the site."""
     import json
 
-    from sqlalchemy import select
+    from sqlalchemy import exists, select
 
-    from paperfeed.models import Organization
+    from paperfeed.models import Organization, Paper
     from paperfeed.search.engine import SearchRequest, search
     from paperfeed.search.lexical import Filters
     from paperfeed.search.runtime import SearchRuntime
 
     settings = load_settings()
-    database = open_database(
-        settings.resolved_database_url("demo.sqlite3" if demo else "paperfeed.sqlite3")
-    )
+    url = settings.resolved_database_url()
+    database = open_database(url, must_exist=True)
     runtime = SearchRuntime(settings, database)
     filters = Filters(
         date_from=date_from.date() if date_from else None,
@@ -460,8 +585,13 @@ def search_command(
             ).scalar_one_or_none()
             if filters.organization_id is None:
                 fail(f"there is no organization named {org!r}")
+        if not session.execute(select(exists().where(Paper.id.isnot(None)))).scalar():
+            fail(f"the database at {database_location(url)} has no papers. {NO_DATA_ADVICE}")
         if runtime.index() is None:
-            fail("there is no search index for this database yet: run `paperfeed index`")
+            fail(
+                f"the papers at {database_location(url)} have no search index yet: "
+                "run `paperfeed index`"
+            )
         result = search(
             session,
             runtime.index(),
@@ -489,7 +619,8 @@ def search_command(
     if result.message and not rows:
         click.echo(result.message)
         return
-    click.echo(f"{result.total} papers match" if not result.redirect_to else "arXiv id found:")
+    matches = f"{result.total:,} {'paper matches' if result.total == 1 else 'papers match'}"
+    click.echo(matches if not result.redirect_to else "arXiv id found:")
     for n, row in enumerate(rows, start=1):
         click.echo(f"{n:>3}. {row['id']:<18} {row['title'] or ''}")
 
@@ -511,12 +642,9 @@ def worker(once: bool, jobs: str) -> None:
     import logging
     import signal
 
-    from paperfeed.jobs.worker import ORDER, Worker, jobs_from_settings
+    from paperfeed.jobs.worker import Worker, jobs_from_settings
 
-    names = [n.strip() for n in jobs.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(ORDER))
-    if unknown:
-        fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
+    names = _job_names(jobs)
     settings = load_settings()
     require_real_secret_key(settings)
     db = open_database(settings.resolved_database_url())
@@ -547,8 +675,13 @@ def status() -> None:
     from paperfeed.jobs.status import collect, render
 
     settings = load_settings()
-    db = open_database(settings.resolved_database_url())
-    click.echo(render(collect(db, settings)))
+    url = settings.resolved_database_url()
+    db = open_database(url, must_exist=True)
+    report = collect(db, settings)
+    click.echo(f"database: {database_location(url)}")
+    click.echo(render(report))
+    if report["papers"]["total"] == 0:
+        click.echo(f"This database has no papers. {NO_DATA_ADVICE}")
 
 
 @main.group()
@@ -587,13 +720,14 @@ def user_create(username: str, email: str, password: str, role: str) -> None:
     """Create an account (its email counts as confirmed)."""
     from paperfeed.community.accounts import AccountError, create_user
 
-    database = open_database(load_settings().resolved_database_url())
+    url = load_settings().resolved_database_url()
+    database = open_database(url)
     try:
         with database.transaction() as session:
             created = create_user(session, username, email, password, role=role, verified=True)
     except AccountError as exc:
         fail(str(exc))
-    click.echo(f"Created {created.username} ({role}).")
+    click.echo(f"Created {created.username} ({role}) in {database_location(url)}.")
 
 
 @user.command("promote")

@@ -7,6 +7,7 @@ so neither has to import the other.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
@@ -31,12 +32,37 @@ def load_settings() -> Settings:
         raise  # unreachable
 
 
-def open_database(url: str) -> Database:
-    """The database at `url`, migrated to the newest schema; a clear error if unreachable."""
+def database_location(url: str) -> str:
+    """Where a database lives, as a person looks for it: a file's path, else its URL."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return str(Path(parsed.database).resolve())
+    return parsed.render_as_string(hide_password=True)
+
+
+NO_DATA_ADVICE = (
+    "Load the sample site with `paperfeed demo`, or papers with `paperfeed ingest arxiv` or "
+    "`paperfeed import FILE`; or set PAPERFEED_DATABASE_URL to the site's database."
+)
+
+
+def open_database(url: str, *, must_exist: bool = False) -> Database:
+    """The database at `url`, migrated to the newest schema; a clear error if unreachable.
+
+    `must_exist`, for commands that only read: a SQLite file that is not there yet is an
+    error saying where it was looked for, rather than an empty file left behind.
+    """
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
 
     from paperfeed.db import Database
 
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if must_exist and file not in (None, "", ":memory:") and not Path(str(file)).exists():
+        fail(f"there is no database at {database_location(url)} yet. {NO_DATA_ADVICE}")
     db = Database(url)
     try:
         db.upgrade()

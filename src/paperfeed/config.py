@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SITE_URL = "http://127.0.0.1:8000"
+DEFAULT_DATABASE_FILE = "paperfeed.sqlite3"
 
 
 def default_data_dir() -> Path:
@@ -134,11 +135,12 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.feed_timezone)
 
-    def resolved_database_url(self, default_name: str = "paperfeed.sqlite3") -> str:
-        """The configured URL, or a SQLite file in the data dir."""
+    def resolved_database_url(self) -> str:
+        """The configured URL, or `paperfeed.sqlite3` in the data dir: the one database every
+        command (the demo included) uses when nothing is configured."""
         if self.database_url:
             return normalize_database_url(self.database_url)
-        return f"sqlite:///{self.data_dir / default_name}"
+        return f"sqlite:///{self.data_dir / DEFAULT_DATABASE_FILE}"
 
 
 def index_dir_for(settings: Settings, database_url: str) -> Path:

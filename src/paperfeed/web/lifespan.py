@@ -1,4 +1,7 @@
-"""What a web process runs beside its requests: the search index follower and the mail sender."""
+"""What a web process runs beside its requests: the search index follower and the mail sender.
+
+At start it also reads whether the database is the demo's, for the banner every page shows.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from paperfeed.db import Database, is_outage
+from paperfeed.demo import is_demo_database
 from paperfeed.outbox import Sender
 from paperfeed.search.runtime import follow_while_serving
 
@@ -15,6 +20,7 @@ from paperfeed.search.runtime import follow_while_serving
 async def while_serving(app: Any) -> AsyncIterator[None]:
     """FastAPI lifespan: follow the database for the search index, deliver queued mail."""
     settings = app.state.settings
+    app.state.templates.env.globals["demo_site"] = await asyncio.to_thread(_is_demo, app.state.db)
     sender = None
     if settings.mail_send_interval > 0:
         sender = Sender(app.state.db, settings, settings.mail_send_interval)
@@ -25,3 +31,14 @@ async def while_serving(app: Any) -> AsyncIterator[None]:
     finally:
         if sender is not None:
             await asyncio.to_thread(sender.stop)
+
+
+def _is_demo(db: Database) -> bool:
+    """Whether pages say this is a demo (read once: a database does not become one later)."""
+    try:
+        with db.reader() as session:
+            return is_demo_database(session)
+    except Exception as exc:
+        if is_outage(exc):  # the site starts during an outage and serves 503s until it ends
+            return False
+        raise

@@ -20,8 +20,9 @@ from markupsafe import Markup, escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from paperfeed.demo import is_demo_database
 from paperfeed.mail import parse_message
-from paperfeed.models import OutgoingMail, SiteMeta
+from paperfeed.models import OutgoingMail
 from paperfeed.web import headers, responses
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.forms import query_int
@@ -38,16 +39,8 @@ FRAMED_EMAIL_POLICY = headers.EMAIL_PREVIEW_POLICY.replace(
 )
 
 
-def is_demo_site(session: Session) -> bool:
-    """The demo marks its database when it loads the sample corpus."""
-    return (
-        session.execute(select(SiteMeta.value).where(SiteMeta.key == "demo_anchor")).first()
-        is not None
-    )
-
-
 def check_reader(session: Session, user: CurrentUser) -> None:
-    if is_demo_site(session):
+    if is_demo_database(session):
         return
     if user is None:
         raise LoginRequired()
