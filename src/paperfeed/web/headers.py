@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperfeed.web.deps import app_settings
+
 CSP = "Content-Security-Policy"
 
 
@@ -117,4 +119,4 @@ def secured(request: Request, response: Response) -> Response:
 
 def is_https(app: Any) -> bool:
     """HSTS only for a site whose address is https, as for the cookies' Secure flag."""
-    return app.state.settings.site_url.startswith("https://")
+    return app_settings(app).site_url.startswith("https://")

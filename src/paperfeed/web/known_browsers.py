@@ -14,6 +14,7 @@ import secrets
 from fastapi import Request, Response
 
 from paperfeed.community.tokens import TokenError, make_token, read_token
+from paperfeed.web.deps import get_settings
 from paperfeed.web.security import set_lax_cookie
 
 DEVICE_COOKIE = "pf_device"
@@ -26,7 +27,7 @@ def known_device(request: Request, user_id: int | None) -> str | None:
     if user_id is None or not cookie or len(cookie) > 300:
         return None
     try:
-        owner, device = read_token(request.app.state.settings, cookie, "device")
+        owner, device = read_token(get_settings(request), cookie, "device")
     except TokenError:
         return None
     return device if owner == user_id else None
@@ -35,6 +36,5 @@ def known_device(request: Request, user_id: int | None) -> str | None:
 def remember_device(request: Request, response: Response, user_id: int) -> None:
     """Mark this browser as one the account logs in from (kept for a year)."""
     device = secrets.token_urlsafe(12)
-    settings = request.app.state.settings
-    token = make_token(settings, "device", user_id, DEVICE_DAYS * 86400, bind=device)
+    token = make_token(get_settings(request), "device", user_id, DEVICE_DAYS * 86400, bind=device)
     set_lax_cookie(request, response, DEVICE_COOKIE, token, DEVICE_DAYS * 86400)

@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy import text
 
 from paperfeed.db import OUTAGE_ERRORS, is_outage
+from paperfeed.web.deps import get_db
 from paperfeed.web.responses import error_page
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ async def database_unavailable(request: Request, exc: Exception) -> Response:
 def readyz(request: Request) -> PlainTextResponse:
     """Ready to serve: the database answers a trivial query."""
     try:
-        with request.app.state.db.engine.connect() as connection:
+        with get_db(request).engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception as exc:
         if not is_outage(exc):

@@ -27,6 +27,7 @@ from paperfeed.community.votes import voted_papers
 from paperfeed.errors import UserError
 from paperfeed.models import Paper
 from paperfeed.web.caching import not_modified, validators
+from paperfeed.web.deps import get_settings, get_templates
 from paperfeed.web.headers import secured
 from paperfeed.web.security import LoginRequired, issue_csrf_cookie, resolve_user
 
@@ -55,7 +56,7 @@ def page(
     **context: Any,
 ) -> Response:
     """A page rendered for this person (never stored by a shared cache)."""
-    response = request.app.state.templates.TemplateResponse(
+    response = get_templates(request).TemplateResponse(
         request, template, context, status_code=status, headers=headers
     )
     issue_csrf_cookie(request, response)
@@ -72,13 +73,13 @@ def public_page(
 
     Signed-in visitors (whose header and vote buttons differ) get it `private, no-cache`.
     """
-    settings = request.app.state.settings
+    settings = get_settings(request)
     v = validators(request, session, extra)
     if v is not None and v.matches(request):
         return not_modified(v, settings.cache_max_age)
     shown = list(context.get("papers", [])) + ([context["paper"]] if "paper" in context else [])
     context.setdefault("voted", voted_for(request, session, shown))
-    response = request.app.state.templates.TemplateResponse(request, template, context)
+    response = get_templates(request).TemplateResponse(request, template, context)
     if v is None:
         response.headers["Cache-Control"] = REVALIDATE
         response.headers["Vary"] = "Cookie"
@@ -120,7 +121,7 @@ def error_page(
         "title": TITLES.get(status, "Error"),
         "detail": detail,
     }
-    response = request.app.state.templates.TemplateResponse(
+    response = get_templates(request).TemplateResponse(
         request, "error.html", context, status_code=status, headers=headers
     )
     response.headers["Cache-Control"] = "no-store"

@@ -23,6 +23,7 @@ from paperfeed.community.limits import Limit, hit
 from paperfeed.db import Database
 from paperfeed.models import User, WebSession
 from paperfeed.web.caching import SESSION_COOKIE
+from paperfeed.web.deps import get_db, get_settings
 from paperfeed.web.forms import FormDep
 
 CSRF_COOKIE = "pf_csrf"
@@ -41,9 +42,8 @@ def resolve_user(request: Request) -> User | None:
     request.state.web_session = None
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        db = request.app.state.db
-        lifetime = request.app.state.settings.session_lifetime_days
-        with db.reader() as session:
+        lifetime = get_settings(request).session_lifetime_days
+        with get_db(request).reader() as session:
             found = session_user(session, cookie, lifetime)
         if found is not None:
             web_session, user = found
@@ -54,10 +54,10 @@ def resolve_user(request: Request) -> User | None:
 
 
 def _touch(request: Request, web_session: WebSession) -> None:
-    with request.app.state.db.transaction() as session:
+    with get_db(request).transaction() as session:
         row = session.get(WebSession, web_session.id_hash)
         if row is not None:
-            lifetime = timedelta(days=request.app.state.settings.session_lifetime_days)
+            lifetime = timedelta(days=get_settings(request).session_lifetime_days)
             row.last_seen_at = clock.now()
             row.expires_at = min(
                 clock.now() + timedelta(days=SESSION_DAYS), row.created_at + lifetime
@@ -89,7 +89,7 @@ SignedInUser = Annotated[User, Depends(require_user)]
 
 
 def secure_cookies(request: Request) -> bool:
-    return request.app.state.settings.site_url.startswith("https://")
+    return get_settings(request).site_url.startswith("https://")
 
 
 def set_lax_cookie(

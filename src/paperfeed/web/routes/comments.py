@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from paperfeed.community import comments
 from paperfeed.community.comments import COMMENT, MAX_BODY, MAX_REASON, REPORT, CommentError
+from paperfeed.db import Database
 from paperfeed.models import Comment, Paper, User
 from paperfeed.papers.lookup import visible_paper
+from paperfeed.web.deps import DatabaseDep
 from paperfeed.web.forms import FormDep, optional_int
 from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role, resolve_user
@@ -77,8 +79,8 @@ def comment_section(request: Request, session: Session, paper: Paper) -> Comment
     )
 
 
-def _paper_of(request: Request, comment_id: int) -> str:
-    with request.app.state.db.reader() as session:
+def _paper_of(db: Database, comment_id: int) -> str:
+    with db.reader() as session:
         public_id = session.execute(
             select(Paper.public_id)
             .join(Comment, Comment.paper_id == Paper.id)
@@ -89,7 +91,9 @@ def _paper_of(request: Request, comment_id: int) -> str:
     return public_id
 
 
-def _refused(request: Request, exc: CommentError, public_id: str, form: CommentForm) -> Response:
+def _refused(
+    request: Request, db: Database, exc: CommentError, public_id: str, form: CommentForm
+) -> Response:
     """The paper page with the refused form open, or an error page for other refusals."""
     if exc.status != 400:
         raise HTTPException(exc.status, str(exc))
@@ -97,7 +101,7 @@ def _refused(request: Request, exc: CommentError, public_id: str, form: CommentF
 
     form.error = str(exc)
     request.state.comment_form = form
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         response = paper_page(request, session, public_id)
     response.status_code = 400
     return response
@@ -108,73 +112,80 @@ def _back(public_id: str, anchor: str, query: str = "") -> RedirectResponse:
 
 
 @router.post("/papers/{paper_id:path}/comments", dependencies=Csrf)
-def post_comment(request: Request, paper_id: str, user: SignedInUser, form: FormDep) -> Response:
+def post_comment(
+    request: Request, db: DatabaseDep, paper_id: str, user: SignedInUser, form: FormDep
+) -> Response:
     body = form.text("body", max_len=MAX_FIELD)
     parent_id = form.integer("parent_id", 1, MAX_ID)
-    state = request.app.state
-    enforce(state.db, COMMENT, f"user:{user.id}")
+    enforce(db, COMMENT, f"user:{user.id}")
     try:
-        with state.db.transaction() as session:
+        with db.transaction() as session:
             paper = visible_paper(session, paper_id).paper
             paper_id = paper.public_id
             comment = comments.add_comment(session, user, paper.id, body, parent_id)
             new_id = comment.id
     except CommentError as exc:
         kind = "new" if parent_id is None else "reply"
-        return _refused(request, exc, paper_id, CommentForm(kind, parent_id, body))
+        return _refused(request, db, exc, paper_id, CommentForm(kind, parent_id, body))
     return _back(paper_id, f"comment-{new_id}")
 
 
 @router.post("/comments/{comment_id}/edit", dependencies=Csrf)
-def edit(request: Request, comment_id: CommentId, user: SignedInUser, form: FormDep) -> Response:
+def edit(
+    request: Request, db: DatabaseDep, comment_id: CommentId, user: SignedInUser, form: FormDep
+) -> Response:
     body = form.text("body", max_len=MAX_FIELD)
-    public_id = _paper_of(request, comment_id)
+    public_id = _paper_of(db, comment_id)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             comments.edit_comment(session, user, comment_id, body)
     except CommentError as exc:
-        return _refused(request, exc, public_id, CommentForm("edit", comment_id, body))
+        return _refused(request, db, exc, public_id, CommentForm("edit", comment_id, body))
     return _back(public_id, f"comment-{comment_id}")
 
 
 @router.post("/comments/{comment_id}/delete", dependencies=Csrf)
-def delete(request: Request, comment_id: CommentId, user: SignedInUser) -> Response:
-    public_id = _paper_of(request, comment_id)
-    with request.app.state.db.transaction() as session:
+def delete(db: DatabaseDep, comment_id: CommentId, user: SignedInUser) -> Response:
+    public_id = _paper_of(db, comment_id)
+    with db.transaction() as session:
         comments.delete_comment(session, user, comment_id)
     return _back(public_id, "comments")
 
 
 @router.post("/comments/{comment_id}/report", dependencies=Csrf)
-def report(request: Request, comment_id: CommentId, user: SignedInUser, form: FormDep) -> Response:
+def report(
+    request: Request, db: DatabaseDep, comment_id: CommentId, user: SignedInUser, form: FormDep
+) -> Response:
     reason = form.text("reason", max_len=MAX_FIELD)
-    public_id = _paper_of(request, comment_id)
-    enforce(request.app.state.db, REPORT, f"user:{user.id}")
+    public_id = _paper_of(db, comment_id)
+    enforce(db, REPORT, f"user:{user.id}")
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             comments.report_comment(session, user, comment_id, reason)
     except CommentError as exc:
-        return _refused(request, exc, public_id, CommentForm("report", comment_id, reason))
+        return _refused(request, db, exc, public_id, CommentForm("report", comment_id, reason))
     return _back(public_id, f"comment-{comment_id}", f"?reported={comment_id}")
 
 
 @router.post("/comments/{comment_id}/hide", dependencies=Csrf)
-def hide(request: Request, comment_id: CommentId, user: Moderator, form: FormDep) -> Response:
+def hide(
+    request: Request, db: DatabaseDep, comment_id: CommentId, user: Moderator, form: FormDep
+) -> Response:
     reason = form.text("reason", max_len=MAX_FIELD)
-    public_id = _paper_of(request, comment_id)
+    public_id = _paper_of(db, comment_id)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             comments.hide_comment(session, user, comment_id, reason)
     except CommentError as exc:
-        return _refused(request, exc, public_id, CommentForm("hide", comment_id, reason))
+        return _refused(request, db, exc, public_id, CommentForm("hide", comment_id, reason))
     return _back(public_id, f"comment-{comment_id}")
 
 
 @router.post("/comments/{comment_id}/unhide", dependencies=Csrf)
-def unhide(request: Request, comment_id: CommentId, user: Moderator) -> Response:
-    public_id = _paper_of(request, comment_id)
+def unhide(db: DatabaseDep, comment_id: CommentId, user: Moderator) -> Response:
+    public_id = _paper_of(db, comment_id)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             comments.unhide_comment(session, user, comment_id)
     except CommentError as exc:
         raise HTTPException(exc.status, str(exc)) from None
@@ -182,8 +193,8 @@ def unhide(request: Request, comment_id: CommentId, user: Moderator) -> Response
 
 
 @router.get("/admin/reports")
-def reports_queue(request: Request, user: Moderator) -> Response:
-    with request.app.state.db.reader() as session:
+def reports_queue(request: Request, db: DatabaseDep, user: Moderator) -> Response:
+    with db.reader() as session:
         queue = comments.open_reports(session, user)
     done = request.query_params.get("done", "")
     return page(
@@ -198,7 +209,7 @@ def reports_queue(request: Request, user: Moderator) -> Response:
 
 @router.post("/admin/reports/{report_id}/resolve", dependencies=Csrf)
 def resolve(
-    request: Request,
+    db: DatabaseDep,
     report_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     user: Moderator,
     form: FormDep,
@@ -206,7 +217,7 @@ def resolve(
     action = form.text("action", max_len=100)
     reason = form.text("reason", max_len=MAX_FIELD)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             resolved = comments.resolve_report(session, user, report_id, action, reason)
             outcome = resolved.resolution
     except CommentError as exc:
