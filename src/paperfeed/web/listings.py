@@ -21,6 +21,7 @@ from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import search
+from paperfeed.web.deps import get_search, get_settings
 from paperfeed.web.search_form import read_form
 
 USER_LISTS = ("submitted", "claimed", "upvoted")
@@ -95,7 +96,7 @@ def _sort(request: Request, default: str) -> str:
 def period_listing(
     request: Request, session: Session, period: feeds.Period, limit: int, offset: int
 ) -> Listing:
-    settings = request.app.state.settings
+    settings = get_settings(request)
     sort = _sort(request, "upvotes")
     papers, total = feeds.papers_in_period(session, period, settings.tz, sort, limit, offset)  # type: ignore[arg-type]  # _sort checks it
     kind = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[period.kind]
@@ -113,7 +114,7 @@ def period_listing(
 
 def home_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
     """The latest feed day, like the home page (an empty site gives an empty list)."""
-    settings = request.app.state.settings
+    settings = get_settings(request)
     day = feeds.latest_feed_day(session, settings.tz, clock.now())
     if day is None:
         return Listing(
@@ -131,7 +132,7 @@ def home_listing(request: Request, session: Session, limit: int, offset: int) ->
 
 
 def trending_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
-    settings = request.app.state.settings
+    settings = get_settings(request)
     result = trending(
         session,
         clock.now(),
@@ -166,7 +167,7 @@ def find_organization(session: Session, name: str) -> Organization:
 def organization_listing(
     request: Request, session: Session, org: Organization, limit: int, offset: int
 ) -> Listing:
-    settings = request.app.state.settings
+    settings = get_settings(request)
     sort = _sort(request, "newest")
     where = (Paper.organization_id == org.id, Paper.hidden_at.is_(None))
     order = (
@@ -212,7 +213,7 @@ def user_listing(
 
     Feeds are public documents, so private upvotes stay private even for their owner here.
     """
-    settings = request.app.state.settings
+    settings = get_settings(request)
     visible = Paper.hidden_at.is_(None)
     if which == "submitted":
         query = (
@@ -262,11 +263,11 @@ def user_listing(
 
 def search_listing(request: Request, session: Session, limit: int, page: int) -> Listing:
     """The search page's matches, ranked and filtered exactly as the page ranks them."""
-    settings = request.app.state.settings
+    settings = get_settings(request)
     search_request, form = read_form(request, session)
     search_request.per_page = limit
     search_request.page = page
-    runtime = request.app.state.search
+    runtime = get_search(request)
     result = search(
         session, runtime.index(), runtime.embeddings() if form["q"] else None, search_request
     )
