@@ -18,8 +18,10 @@ from sqlalchemy import func, select
 
 from paperfeed import outbox
 from paperfeed.community import accounts, claims, moderation
+from paperfeed.db import Database
 from paperfeed.errors import UserError
 from paperfeed.models import AuthorClaim, Paper, User
+from paperfeed.web.deps import DatabaseDep
 from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, require_role
@@ -54,8 +56,8 @@ def fields(form: Form, *names: str, limit: int = 2000) -> dict[str, str]:
 
 
 @router.get("/admin")
-def dashboard(request: Request, user: Moderator) -> Response:
-    with request.app.state.db.reader() as session:
+def dashboard(request: Request, db: DatabaseDep, user: Moderator) -> Response:
+    with db.reader() as session:
         pending = session.execute(
             select(func.count()).select_from(AuthorClaim).where(AuthorClaim.status == "pending")
         ).scalar_one()
@@ -81,13 +83,14 @@ def dashboard(request: Request, user: Moderator) -> Response:
 
 def claim_response(
     request: Request,
+    db: Database,
     user: User,
     paper_id: str,
     status: int = 200,
     error: str | None = None,
     chosen: int | None = None,
 ) -> Response:
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         paper = claims.find_paper(session, paper_id)
         choices = claims.slots(session, paper, user)
     sent = status == 200 and request.query_params.get("sent") == "1"
@@ -107,17 +110,18 @@ def claim_response(
 
 
 @router.get("/papers/{paper_id:path}/claim")
-def claim_form(request: Request, paper_id: str, user: SignedInUser) -> Response:
-    return claim_response(request, user, paper_id)
+def claim_form(request: Request, db: DatabaseDep, paper_id: str, user: SignedInUser) -> Response:
+    return claim_response(request, db, user, paper_id)
 
 
 @router.post("/papers/{paper_id:path}/claim", dependencies=[Csrf])
-def claim(request: Request, paper_id: str, user: SignedInUser, form: FormDep) -> Response:
-    db = request.app.state.db
+def claim(
+    request: Request, db: DatabaseDep, paper_id: str, user: SignedInUser, form: FormDep
+) -> Response:
     try:
         position = parse_int(form.text("position", max_len=100).strip(), "position", 0, 999_999)
     except HTTPException:
-        return claim_response(request, user, paper_id, 400, "Choose which author you are.")
+        return claim_response(request, db, user, paper_id, 400, "Choose which author you are.")
     enforce(db, claims.CLAIM_LIMIT, f"user:{user.id}")
     try:
         with db.transaction() as session:
@@ -126,12 +130,14 @@ def claim(request: Request, paper_id: str, user: SignedInUser, form: FormDep) ->
     except claims.ClaimError as exc:
         if exc.status == 404:
             raise
-        return claim_response(request, user, paper_id, exc.status, str(exc), position)
+        return claim_response(request, db, user, paper_id, exc.status, str(exc), position)
     return RedirectResponse(f"/papers/{public_id}/claim?sent=1", status_code=303)
 
 
-def claims_response(request: Request, status: int = 200, error: str | None = None) -> Response:
-    with request.app.state.db.reader() as session:
+def claims_response(
+    request: Request, db: Database, status: int = 200, error: str | None = None
+) -> Response:
+    with db.reader() as session:
         pending = claims.queue(session, "pending")
         decided = claims.queue(session, "decided", limit=20)
     return page(
@@ -147,24 +153,30 @@ def claims_response(request: Request, status: int = 200, error: str | None = Non
 
 
 @router.get("/admin/claims")
-def claim_queue(request: Request, user: Admin) -> Response:
-    return claims_response(request)
+def claim_queue(request: Request, db: DatabaseDep, user: Admin) -> Response:
+    return claims_response(request, db)
 
 
 @router.post("/admin/claims/{claim_id}/approve", dependencies=[Csrf])
-def approve_claim(request: Request, claim_id: int, user: Admin, form: FormDep) -> Response:
-    return _decide(request, form, claim_id, user, "approved")
+def approve_claim(
+    request: Request, db: DatabaseDep, claim_id: int, user: Admin, form: FormDep
+) -> Response:
+    return _decide(request, db, form, claim_id, user, "approved")
 
 
 @router.post("/admin/claims/{claim_id}/reject", dependencies=[Csrf])
-def reject_claim(request: Request, claim_id: int, user: Admin, form: FormDep) -> Response:
-    return _decide(request, form, claim_id, user, "rejected")
+def reject_claim(
+    request: Request, db: DatabaseDep, claim_id: int, user: Admin, form: FormDep
+) -> Response:
+    return _decide(request, db, form, claim_id, user, "rejected")
 
 
-def _decide(request: Request, raw: Form, claim_id: int, user: User, outcome: str) -> Response:
+def _decide(
+    request: Request, db: Database, raw: Form, claim_id: int, user: User, outcome: str
+) -> Response:
     form = fields(raw, "reason", limit=1000)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             if outcome == "approved":
                 claims.approve(session, claim_id, user)
             else:
@@ -172,7 +184,7 @@ def _decide(request: Request, raw: Form, claim_id: int, user: User, outcome: str
     except claims.ClaimNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except claims.ClaimError as exc:
-        return claims_response(request, exc.status, str(exc))
+        return claims_response(request, db, exc.status, str(exc))
     return RedirectResponse(f"/admin/claims?done={outcome}", status_code=303)
 
 
@@ -181,11 +193,12 @@ def _decide(request: Request, raw: Form, claim_id: int, user: User, outcome: str
 
 def papers_response(
     request: Request,
+    db: Database,
     status: int = 200,
     error: str | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         hidden = moderation.hidden_papers(session)
     return page(
         request,
@@ -200,29 +213,31 @@ def papers_response(
 
 
 @router.get("/admin/papers")
-def papers_page(request: Request, user: Moderator) -> Response:
-    return papers_response(request)
+def papers_page(request: Request, db: DatabaseDep, user: Moderator) -> Response:
+    return papers_response(request, db)
 
 
-def _paper_action(request: Request, raw: Form, user: User, action: Any, done: str) -> Response:
+def _paper_action(
+    request: Request, db: Database, raw: Form, user: User, action: Any, done: str
+) -> Response:
     form = fields(raw, "paper", "reason", limit=1000)
     form["which"] = done
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             action(session, form["paper"], user, form["reason"])
     except UserError as exc:  # the form again, with why (an unknown id too)
-        return papers_response(request, exc.status, str(exc), form)
+        return papers_response(request, db, exc.status, str(exc), form)
     return RedirectResponse(f"/admin/papers?done={done}", status_code=303)
 
 
 @router.post("/admin/papers/hide", dependencies=[Csrf])
-def hide_paper(request: Request, user: Moderator, form: FormDep) -> Response:
-    return _paper_action(request, form, user, moderation.hide_paper, "hidden")
+def hide_paper(request: Request, db: DatabaseDep, user: Moderator, form: FormDep) -> Response:
+    return _paper_action(request, db, form, user, moderation.hide_paper, "hidden")
 
 
 @router.post("/admin/papers/unhide", dependencies=[Csrf])
-def unhide_paper(request: Request, user: Moderator, form: FormDep) -> Response:
-    return _paper_action(request, form, user, moderation.unhide_paper, "unhidden")
+def unhide_paper(request: Request, db: DatabaseDep, user: Moderator, form: FormDep) -> Response:
+    return _paper_action(request, db, form, user, moderation.unhide_paper, "unhidden")
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -230,12 +245,13 @@ def unhide_paper(request: Request, user: Moderator, form: FormDep) -> Response:
 
 def users_response(
     request: Request,
+    db: Database,
     me: User,
     status: int = 200,
     error: str | None = None,
 ) -> Response:
     query = request.query_params.get("q", "")[:40]
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         found = moderation.search_users(session, query)
     return page(
         request,
@@ -252,29 +268,32 @@ def users_response(
 
 
 @router.get("/admin/users")
-def users_page(request: Request, user: Admin) -> Response:
-    return users_response(request, user)
+def users_page(request: Request, db: DatabaseDep, user: Admin) -> Response:
+    return users_response(request, db, user)
 
 
 def _user_action(
-    request: Request, raw: Form, username: str, user: User, action: Any, done: str
+    request: Request, db: Database, raw: Form, username: str, user: User, action: Any, done: str
 ) -> Response:
     form = fields(raw, "role", "reason", limit=1000)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             target = action(session, username, form)
             name = target.username
     except moderation.NotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except moderation.ModerationError as exc:
-        return users_response(request, user, exc.status, str(exc))
+        return users_response(request, db, user, exc.status, str(exc))
     return RedirectResponse(f"/admin/users?q={name}&done={done}", status_code=303)
 
 
 @router.post("/admin/users/{username}/role", dependencies=[Csrf])
-def set_role(request: Request, username: str, user: Admin, form: FormDep) -> Response:
+def set_role(
+    request: Request, db: DatabaseDep, username: str, user: Admin, form: FormDep
+) -> Response:
     return _user_action(
         request,
+        db,
         form,
         username,
         user,
@@ -284,9 +303,10 @@ def set_role(request: Request, username: str, user: Admin, form: FormDep) -> Res
 
 
 @router.post("/admin/users/{username}/ban", dependencies=[Csrf])
-def ban(request: Request, username: str, user: Admin, form: FormDep) -> Response:
+def ban(request: Request, db: DatabaseDep, username: str, user: Admin, form: FormDep) -> Response:
     return _user_action(
         request,
+        db,
         form,
         username,
         user,
@@ -296,9 +316,10 @@ def ban(request: Request, username: str, user: Admin, form: FormDep) -> Response
 
 
 @router.post("/admin/users/{username}/unban", dependencies=[Csrf])
-def unban(request: Request, username: str, user: Admin, form: FormDep) -> Response:
+def unban(request: Request, db: DatabaseDep, username: str, user: Admin, form: FormDep) -> Response:
     return _user_action(
         request,
+        db,
         form,
         username,
         user,
