@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 from paperfeed import clock, outbox
 from paperfeed.community.limits import Limit
 from paperfeed.community.tokens import TokenError
+from paperfeed.config import Settings
+from paperfeed.db import Database
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import compose, render
 from paperfeed.digest.content import ContentSource, follows_of
@@ -27,6 +29,7 @@ from paperfeed.digest.periods import current_period
 from paperfeed.digest.sending import engine_searcher
 from paperfeed.models import DigestDelivery, Organization, Subscription
 from paperfeed.web import headers, responses
+from paperfeed.web.deps import DatabaseDep, SearchDep, SettingsDep
 from paperfeed.web.forms import Form, FormDep, parse_int
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, client_ip, enforce
 
@@ -93,14 +96,15 @@ def start_from_header(request: Request, form: FormDep) -> Response:
 
 
 @router.post("/digest/subscribe", dependencies=[Csrf])
-def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
+def subscribe(
+    request: Request, db: DatabaseDep, settings: SettingsDep, user: CurrentUser, raw: FormDep
+) -> Response:
     form = {
         "email": raw.text("email", max_len=MAX_ADDRESS),
         "frequency": raw.text("frequency", max_len=100),
         "trending": raw.text("trending", max_len=100),
         "query": raw.text("query", max_len=MAX_TOPIC),
     }
-    db = request.app.state.db
     enforce(db, SUBSCRIBE_PER_ADDRESS, client_ip(request))
     try:
         address = subs.normalize_address(form["email"])
@@ -126,7 +130,7 @@ def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
                 subs.add_topic(session, outcome.subscription, form["query"])
             row = outcome.subscription
             if not own_address:
-                _queue_link_email(session, request, row, already=outcome.already_active)
+                _queue_link_email(session, settings, row, already=outcome.already_active)
     except subs.SubscriptionError as exc:
         return page(request, "digest_subscribe.html", status=400, form=form, error=str(exc))
     if own_address:
@@ -147,10 +151,9 @@ def subscribe(request: Request, user: CurrentUser, raw: FormDep) -> Response:
 
 
 def _queue_link_email(
-    session: Session, request: Request, row: Subscription, *, already: bool
+    session: Session, settings: Settings, row: Subscription, *, already: bool
 ) -> None:
     """Queue the confirm (or "you are already subscribed") email in the caller's transaction."""
-    settings = request.app.state.settings
     context = {
         "site_name": settings.site_name,
         "email": row.email,
@@ -177,12 +180,12 @@ def _queue_link_email(
 
 
 @router.get("/digest/confirm")
-def confirm_page(request: Request) -> Response:
+def confirm_page(request: Request, db: DatabaseDep, settings: SettingsDep) -> Response:
     """A page with one button: mail scanners that follow links must not confirm anyone."""
     token = request.query_params.get("token", "")
     try:
-        with request.app.state.db.reader() as session:
-            row = _confirmable(request, session, token)
+        with db.reader() as session:
+            row = _confirmable(settings, session, token)
             email, frequency, status = row.email, row.frequency, row.status
     except TokenError as exc:
         return bad_link(request, exc)
@@ -197,13 +200,12 @@ def confirm_page(request: Request) -> Response:
 
 
 @router.post("/digest/confirm")
-def confirm(request: Request, form: FormDep) -> Response:
+def confirm(request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep) -> Response:
     """The page's button: the token in the form proves the address, no cookie needed."""
-    settings = request.app.state.settings
     token = form.text("token", max_len=MAX_TOKEN)
     try:
-        with request.app.state.db.transaction() as session:
-            row = _confirmable(request, session, token)
+        with db.transaction() as session:
+            row = _confirmable(settings, session, token)
             subs.confirm(row)
             manage = subs.link_token(settings, row, subs.MANAGE)
             email, frequency = row.email, row.frequency
@@ -218,8 +220,8 @@ def confirm(request: Request, form: FormDep) -> Response:
     )
 
 
-def _confirmable(request: Request, session: Session, token: str) -> Subscription:
-    row = subs.from_token(request.app.state.settings, session, token, subs.CONFIRM)
+def _confirmable(settings: Settings, session: Session, token: str) -> Subscription:
+    row = subs.from_token(settings, session, token, subs.CONFIRM)
     if row.status == "unsubscribed":
         raise TokenError("This subscription was cancelled; subscribe again to restart it.")
     return row
@@ -229,12 +231,12 @@ def _confirmable(request: Request, session: Session, token: str) -> Subscription
 
 
 @router.get("/digest/unsubscribe")
-def unsubscribe_page(request: Request) -> Response:
+def unsubscribe_page(request: Request, db: DatabaseDep, settings: SettingsDep) -> Response:
     """A page with one button: link scanners that follow GETs must not unsubscribe anyone."""
     token = request.query_params.get("token", "")
     try:
-        with request.app.state.db.reader() as session:
-            row = subs.from_token(request.app.state.settings, session, token, subs.UNSUBSCRIBE)
+        with db.reader() as session:
+            row = subs.from_token(settings, session, token, subs.UNSUBSCRIBE)
             email, status = row.email, row.status
     except TokenError as exc:
         return bad_link(request, exc)
@@ -242,12 +244,14 @@ def unsubscribe_page(request: Request) -> Response:
 
 
 @router.post("/digest/unsubscribe")
-def unsubscribe(request: Request, form: FormDep) -> Response:
+def unsubscribe(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
     """The page's button, and RFC 8058 one-click (token in the URL, no cookies)."""
     token = request.query_params.get("token") or form.text("token", max_len=MAX_TOKEN)
     try:
-        with request.app.state.db.transaction() as session:
-            row = subs.from_token(request.app.state.settings, session, token, subs.UNSUBSCRIBE)
+        with db.transaction() as session:
+            row = subs.from_token(settings, session, token, subs.UNSUBSCRIBE)
             subs.unsubscribe(row)
             email = row.email
     except TokenError as exc:
@@ -264,11 +268,16 @@ def unsubscribe(request: Request, form: FormDep) -> Response:
 
 
 def _manage_view(
-    request: Request, token: str, status: int = 200, error: str | None = None, notice: str = ""
+    request: Request,
+    db: Database,
+    settings: Settings,
+    token: str,
+    status: int = 200,
+    error: str | None = None,
+    notice: str = "",
 ) -> Response:
-    settings = request.app.state.settings
     try:
-        with request.app.state.db.reader() as session:
+        with db.reader() as session:
             row = subs.from_token(settings, session, token, subs.MANAGE)
             topics = subs.topics(session, row.id)
             orgs = _orgs(session)
@@ -303,21 +312,23 @@ def _last_sent(session: Session, subscription_id: int) -> DigestDelivery | None:
 
 
 @router.get("/digest/manage")
-def manage(request: Request) -> Response:
+def manage(request: Request, db: DatabaseDep, settings: SettingsDep) -> Response:
     notice = {
         "saved": "Your settings are saved.",
         "added": "You follow that now.",
         "removed": "Removed.",
         "resumed": "Digests will be sent again.",
     }.get(request.query_params.get("done", ""), "")
-    return _manage_view(request, request.query_params.get("token", ""), notice=notice)
+    token = request.query_params.get("token", "")
+    return _manage_view(request, db, settings, token, notice=notice)
 
 
-def _manage_action(request: Request, form: Form, action: str) -> Response:
+def _manage_action(
+    request: Request, db: Database, settings: Settings, form: Form, action: str
+) -> Response:
     token = form.text("token", max_len=MAX_TOKEN)
-    settings = request.app.state.settings
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             row = subs.from_token(settings, session, token, subs.MANAGE)
             if row.status == "unsubscribed" and action != "settings":
                 raise subs.SubscriptionError("This address is unsubscribed; subscribe again first.")
@@ -348,36 +359,44 @@ def _manage_action(request: Request, form: Form, action: str) -> Response:
     except TokenError as exc:
         return bad_link(request, exc)
     except subs.SubscriptionError as exc:
-        return _manage_view(request, token, status=400, error=str(exc))
+        return _manage_view(request, db, settings, token, status=400, error=str(exc))
     done = "saved" if action == "settings" else action
     return RedirectResponse(f"/digest/manage?token={quote(token)}&done={done}", status_code=303)
 
 
 @router.post("/digest/manage/settings")
-def manage_settings(request: Request, form: FormDep) -> Response:
-    return _manage_action(request, form, "settings")
+def manage_settings(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
+    return _manage_action(request, db, settings, form, "settings")
 
 
 @router.post("/digest/manage/topics")
-def manage_add_topic(request: Request, form: FormDep) -> Response:
-    return _manage_action(request, form, "added")
+def manage_add_topic(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
+    return _manage_action(request, db, settings, form, "added")
 
 
 @router.post("/digest/manage/topics/remove")
-def manage_remove_topic(request: Request, form: FormDep) -> Response:
-    return _manage_action(request, form, "removed")
+def manage_remove_topic(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
+    return _manage_action(request, db, settings, form, "removed")
 
 
 @router.post("/digest/manage/resume")
-def manage_resume(request: Request, form: FormDep) -> Response:
-    return _manage_action(request, form, "resumed")
+def manage_resume(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
+    return _manage_action(request, db, settings, form, "resumed")
 
 
 @router.get("/digest/preview")
-def preview(request: Request) -> Response:
+def preview(
+    request: Request, db: DatabaseDep, settings: SettingsDep, runtime: SearchDep
+) -> Response:
     """The next digest as it would be sent now, in the browser."""
-    settings = request.app.state.settings
-    db = request.app.state.db
     token = request.query_params.get("token", "")
     try:
         with db.reader() as session:
@@ -387,7 +406,7 @@ def preview(request: Request) -> Response:
 
             previous = _previous_ends(session, [row], period).get(row.id)
             start = period.window_start(previous, row.skip_weekends)
-            searcher = engine_searcher(settings, db, request.app.state.search)
+            searcher = engine_searcher(settings, db, runtime)
             source = ContentSource(settings, session, searcher)
             content = source.for_subscription(
                 row,
@@ -420,10 +439,11 @@ def preview(request: Request) -> Response:
 
 
 @router.get("/account/digest")
-def account_digest(request: Request, user: SignedInUser) -> Response:
+def account_digest(
+    request: Request, db: DatabaseDep, settings: SettingsDep, user: SignedInUser
+) -> Response:
     """The account's digest settings page (its manage link), or the form to start one."""
-    settings = request.app.state.settings
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         row = subs.for_user(session, user)
     if row is None or row.status == "unsubscribed":
         form = {"email": user.email, "frequency": "daily", "trending": "on"}
