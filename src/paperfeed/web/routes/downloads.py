@@ -21,13 +21,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed import __version__, clock
+from paperfeed.config import Settings
 from paperfeed.models import Comment, Paper, PaperAuthor, User
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.store import current_change_seq
 from paperfeed.web import exports, listings, syndication
 from paperfeed.web.caching import Validators
-from paperfeed.web.deps import ReaderDep
+from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep
 from paperfeed.web.forms import query_int
 
 router = APIRouter(include_in_schema=False)
@@ -64,18 +65,22 @@ def cache_validators(request: Request, session: Session, extra: str = "") -> Val
     return Validators(f'W/"{seq}-{digest}"', updated_at)
 
 
-def self_url(request: Request) -> str:
-    site = request.app.state.settings.site_url.rstrip("/")
+def self_url(request: Request, site_url: str) -> str:
+    site = site_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
     return f"{site}{request.url.path}{query}"
 
 
 def respond(
-    request: Request, session: Session, fmt: str, build: Build, extra: str = ""
+    request: Request,
+    session: Session,
+    settings: Settings,
+    fmt: str,
+    build: Build,
+    extra: str = "",
 ) -> Response:
     """Build the list (unless the client's copy is current) and write it in `fmt`."""
     check_format(fmt)
-    settings = request.app.state.settings
     page = page_number(request)
     v = cache_validators(request, session, extra)
     if v.matches(request):
@@ -88,7 +93,9 @@ def respond(
     if fmt in ("rss", "atom"):
         updated = v.last_modified or clock.now()
         write = syndication.rss if fmt == "rss" else syndication.atom
-        body: bytes | str = write(listing, settings.site_url, self_url(request), updated)
+        body: bytes | str = write(
+            listing, settings.site_url, self_url(request, settings.site_url), updated
+        )
     else:
         records = exports.rows(listing, settings.site_url, settings.tz, (page - 1) * size + 1)
         body = exports.to_csv(records) if fmt == "csv" else exports.to_jsonl(records)
@@ -112,15 +119,21 @@ def _safe(filename: str) -> str:
 
 
 @router.get("/papers.{fmt}")
-def home_or_search(request: Request, session: ReaderDep, fmt: str) -> Response:
+def home_or_search(
+    request: Request,
+    session: ReaderDep,
+    settings: SettingsDep,
+    runtime: SearchDep,
+    fmt: str,
+) -> Response:
     """`/papers.rss` is the home page's list (the latest day); with `?q=` the search's."""
     if "q" in request.query_params:
-        runtime = request.app.state.search
         index = runtime.index()
         state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
         return respond(
             request,
             session,
+            settings,
             fmt,
             lambda limit, offset: listings.search_listing(
                 request, session, limit, offset // limit + 1
@@ -130,52 +143,67 @@ def home_or_search(request: Request, session: ReaderDep, fmt: str) -> Response:
     return respond(
         request,
         session,
+        settings,
         fmt,
         lambda limit, offset: listings.home_listing(request, session, limit, offset),
     )
 
 
 @router.get("/papers/trending.{fmt}")
-def trending_list(request: Request, session: ReaderDep, fmt: str) -> Response:
+def trending_list(
+    request: Request, session: ReaderDep, settings: SettingsDep, fmt: str
+) -> Response:
     # Scores decay with time: the validator changes every ten minutes, as the page's does.
     bucket = str(int(clock.now().timestamp()) // 600)
     return respond(
         request,
         session,
+        settings,
         fmt,
         lambda limit, offset: listings.trending_listing(request, session, limit, offset),
         extra=bucket,
     )
 
 
-def _period_list(request: Request, session: Session, kind: str, key: str, fmt: str) -> Response:
+def _period_list(
+    request: Request, session: Session, settings: Settings, kind: str, key: str, fmt: str
+) -> Response:
     check_format(fmt)
     period = feeds.parse_period(kind, key)
     return respond(
         request,
         session,
+        settings,
         fmt,
         lambda limit, offset: listings.period_listing(request, session, period, limit, offset),
     )
 
 
 @router.get("/papers/date/{key}.{fmt}")
-def day_list(request: Request, session: ReaderDep, key: str, fmt: str) -> Response:
-    return _period_list(request, session, "date", key, fmt)
+def day_list(
+    request: Request, session: ReaderDep, settings: SettingsDep, key: str, fmt: str
+) -> Response:
+    return _period_list(request, session, settings, "date", key, fmt)
 
 
 @router.get("/papers/week/{key}.{fmt}")
-def week_list(request: Request, session: ReaderDep, key: str, fmt: str) -> Response:
-    return _period_list(request, session, "week", key, fmt)
+def week_list(
+    request: Request, session: ReaderDep, settings: SettingsDep, key: str, fmt: str
+) -> Response:
+    return _period_list(request, session, settings, "week", key, fmt)
 
 
 @router.get("/papers/month/{key}.{fmt}")
-def month_list(request: Request, session: ReaderDep, key: str, fmt: str) -> Response:
-    return _period_list(request, session, "month", key, fmt)
+def month_list(
+    request: Request, session: ReaderDep, settings: SettingsDep, key: str, fmt: str
+) -> Response:
+    return _period_list(request, session, settings, "month", key, fmt)
 
 
 @router.get("/orgs/{name}.{fmt}")
-def organization_list(request: Request, session: ReaderDep, name: str, fmt: str) -> Response:
+def organization_list(
+    request: Request, session: ReaderDep, settings: SettingsDep, name: str, fmt: str
+) -> Response:
     check_format(fmt)
     org = listings.find_organization(session, name)
     if org.name != name:
@@ -185,6 +213,7 @@ def organization_list(request: Request, session: ReaderDep, name: str, fmt: str)
     return respond(
         request,
         session,
+        settings,
         fmt,
         lambda limit, offset: listings.organization_listing(request, session, org, limit, offset),
         extra=extra,
@@ -192,7 +221,9 @@ def organization_list(request: Request, session: ReaderDep, name: str, fmt: str)
 
 
 @router.get("/users/{name}.{fmt}")
-def user_list(request: Request, session: ReaderDep, name: str, fmt: str) -> Response:
+def user_list(
+    request: Request, session: ReaderDep, settings: SettingsDep, name: str, fmt: str
+) -> Response:
     check_format(fmt)
     user = listings.find_user(session, name)
     which = listings.user_list_name(request)
@@ -200,6 +231,7 @@ def user_list(request: Request, session: ReaderDep, name: str, fmt: str) -> Resp
     return respond(
         request,
         session,
+        settings,
         fmt,
         lambda limit, offset: listings.user_listing(request, session, user, which, limit, offset),
         extra=extra,
@@ -254,8 +286,9 @@ def paper_comments(session: Session, paper: Paper) -> list[exports.MarkdownComme
     return [view for gone, view in tops if not gone or view.replies]
 
 
-def _paper_response(request: Request, session: Session, paper_id: str, ext: str) -> Response:
-    settings = request.app.state.settings
+def _paper_response(
+    request: Request, session: Session, settings: Settings, paper_id: str, ext: str
+) -> Response:
     v = cache_validators(request, session)
     if v.matches(request):
         return v.apply(Response(status_code=304), settings.cache_max_age)
@@ -282,13 +315,17 @@ def _paper_response(request: Request, session: Session, paper_id: str, ext: str)
 
 
 @router.get("/papers/{paper_id:path}.bib")
-def paper_bibtex(request: Request, session: ReaderDep, paper_id: str) -> Response:
-    return _paper_response(request, session, paper_id, "bib")
+def paper_bibtex(
+    request: Request, session: ReaderDep, settings: SettingsDep, paper_id: str
+) -> Response:
+    return _paper_response(request, session, settings, paper_id, "bib")
 
 
 @router.get("/papers/{paper_id:path}.md")
-def paper_markdown(request: Request, session: ReaderDep, paper_id: str) -> Response:
-    return _paper_response(request, session, paper_id, "md")
+def paper_markdown(
+    request: Request, session: ReaderDep, settings: SettingsDep, paper_id: str
+) -> Response:
+    return _paper_response(request, session, settings, paper_id, "md")
 
 
 @router.get("/favicon.ico")
