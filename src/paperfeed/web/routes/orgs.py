@@ -18,11 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed.community import organizations as orgs
+from paperfeed.config import Settings
+from paperfeed.db import Database
 from paperfeed.errors import UserError
 from paperfeed.models import Organization, OrgMembership, Paper, User
 from paperfeed.papers import feeds
 from paperfeed.papers.store import lock_changes
-from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.deps import DatabaseDep, ReaderDep, SettingsDep
 from paperfeed.web.forms import Form, FormDep
 from paperfeed.web.responses import page, public_page, voted_for
 from paperfeed.web.routes.pages import PageParam
@@ -114,9 +116,8 @@ def new_form(request: Request, user: SignedInUser) -> Response:
 
 
 @router.post("/orgs/new", dependencies=[Csrf])
-def create(request: Request, user: SignedInUser, raw: FormDep) -> Response:
+def create(request: Request, db: DatabaseDep, user: SignedInUser, raw: FormDep) -> Response:
     form = _fields(raw, "name", "fullname", "description", "website")
-    db = request.app.state.db
     if user.role != "admin":
         enforce(db, orgs.CREATE_LIMIT, f"user:{user.id}")
     try:
@@ -137,8 +138,8 @@ def create(request: Request, user: SignedInUser, raw: FormDep) -> Response:
 
 
 @router.get("/orgs/invitations")
-def invitation_list(request: Request, user: SignedInUser) -> Response:
-    with request.app.state.db.reader() as session:
+def invitation_list(request: Request, db: DatabaseDep, user: SignedInUser) -> Response:
+    with db.reader() as session:
         pending = orgs.invitations(session, user)
         mine = session.execute(
             select(Organization.name, Organization.fullname, OrgMembership.role)
@@ -156,9 +157,8 @@ def invitation_list(request: Request, user: SignedInUser) -> Response:
     )
 
 
-def _answer(request: Request, name: str, user: User, verb: str) -> Response:
+def _answer(db: Database, name: str, user: User, verb: str) -> Response:
     answer = orgs.accept if verb == "accept" else orgs.decline
-    db = request.app.state.db
     with db.transaction() as session:
         org = orgs.get(session, name, lock=True)
         canonical = org.name
@@ -169,18 +169,19 @@ def _answer(request: Request, name: str, user: User, verb: str) -> Response:
 
 
 @router.post("/orgs/{name}/accept", dependencies=[Csrf])
-def accept(request: Request, name: str, user: SignedInUser) -> Response:
-    return _answer(request, name, user, "accept")
+def accept(db: DatabaseDep, name: str, user: SignedInUser) -> Response:
+    return _answer(db, name, user, "accept")
 
 
 @router.post("/orgs/{name}/decline", dependencies=[Csrf])
-def decline(request: Request, name: str, user: SignedInUser) -> Response:
-    return _answer(request, name, user, "decline")
+def decline(db: DatabaseDep, name: str, user: SignedInUser) -> Response:
+    return _answer(db, name, user, "decline")
 
 
 @router.post("/orgs/{name}/leave", dependencies=[Csrf])
-def leave(request: Request, name: str, user: SignedInUser) -> Response:
-    db = request.app.state.db
+def leave(
+    request: Request, db: DatabaseDep, settings: SettingsDep, name: str, user: SignedInUser
+) -> Response:
     try:
         with db.transaction() as session:
             org = orgs.get(session, name, lock=True)
@@ -191,7 +192,7 @@ def leave(request: Request, name: str, user: SignedInUser) -> Response:
     except orgs.OrgError as exc:
         with db.reader() as session:
             org = _org_or_404(session, name)
-            return org_response(request, session, org, exc.status, str(exc))
+            return org_response(request, session, settings, org, exc.status, str(exc))
     return RedirectResponse(f"/orgs/{canonical}?done=left", status_code=303)
 
 
@@ -199,10 +200,15 @@ def leave(request: Request, name: str, user: SignedInUser) -> Response:
 
 
 def org_context(
-    request: Request, session: Session, org: Organization, p: int = 1, sort: str = "newest"
+    request: Request,
+    session: Session,
+    settings: Settings,
+    org: Organization,
+    p: int = 1,
+    sort: str = "newest",
 ) -> dict[str, Any]:
     """Everything org.html shows; raises 404 for a page past the end."""
-    size = request.app.state.settings.page_size
+    size = settings.page_size
     where = (Paper.organization_id == org.id, Paper.hidden_at.is_(None))
     order = (
         (Paper.upvotes.desc(), Paper.id.desc())
@@ -239,13 +245,14 @@ def org_context(
 def org_response(
     request: Request,
     session: Session,
+    settings: Settings,
     org: Organization,
     status: int,
     error: str,
     form: dict[str, str] | None = None,
 ) -> Response:
     """The organization page again, with what went wrong with a form on it."""
-    context = org_context(request, session, org)
+    context = org_context(request, session, settings, org)
     context.update(error=error, form=form or {}, notice=None)
     context["voted"] = voted_for(request, session, context["papers"])
     return page(request, "org.html", status=status, **context)
@@ -255,6 +262,7 @@ def org_response(
 def organization_page(
     request: Request,
     session: ReaderDep,
+    settings: SettingsDep,
     viewer: CurrentUser,
     name: str,
     p: int = PageParam,
@@ -264,7 +272,7 @@ def organization_page(
     if org.name != name:
         query = f"?{request.url.query}" if request.url.query else ""
         return RedirectResponse(f"/orgs/{org.name}{query}", status_code=301)
-    context = org_context(request, session, org, p, sort)
+    context = org_context(request, session, settings, org, p, sort)
     extra = _digest(
         org.fullname,
         org.description,
@@ -275,10 +283,16 @@ def organization_page(
 
 
 @router.post("/orgs/{name}/papers", dependencies=[Csrf])
-def tag_paper(request: Request, name: str, user: SignedInUser, raw: FormDep) -> Response:
+def tag_paper(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    name: str,
+    user: SignedInUser,
+    raw: FormDep,
+) -> Response:
     form = _fields(raw, "paper", "action", limit=300)
     action = form["action"] or "tag"
-    db = request.app.state.db
     try:
         if action not in ("tag", "untag"):
             raise orgs.OrgError("Choose whether to tag or untag the paper.")
@@ -293,7 +307,7 @@ def tag_paper(request: Request, name: str, user: SignedInUser, raw: FormDep) -> 
     except UserError as exc:  # the page again, with why (an unknown id too)
         with db.reader() as session:
             org = _org_or_404(session, name)
-            return org_response(request, session, org, exc.status, str(exc), form)
+            return org_response(request, session, settings, org, exc.status, str(exc), form)
     return RedirectResponse(f"/orgs/{canonical}?done={action}ged", status_code=303)
 
 
@@ -302,13 +316,14 @@ def tag_paper(request: Request, name: str, user: SignedInUser, raw: FormDep) -> 
 
 def members_response(
     request: Request,
+    db: Database,
     user: User,
     name: str,
     status: int = 200,
     error: str | None = None,
     form: dict[str, str] | None = None,
 ) -> Response:
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         org = _org_or_404(session, name)
         if not orgs.can_manage(session, org, user):
             raise HTTPException(403, "Only admins of this organization can manage its members.")
@@ -329,15 +344,16 @@ def members_response(
 
 
 @router.get("/orgs/{name}/members")
-def members_page(request: Request, name: str, user: SignedInUser) -> Response:
-    return members_response(request, user, name)
+def members_page(request: Request, db: DatabaseDep, name: str, user: SignedInUser) -> Response:
+    return members_response(request, db, user, name)
 
 
-def _manage(request: Request, raw: Form, name: str, user: User, done: str, action: Any) -> Response:
+def _manage(
+    request: Request, db: Database, raw: Form, name: str, user: User, done: str, action: Any
+) -> Response:
     """Run one membership change under the organization's lock; answer like the forms want."""
     form = _fields(raw, "username", "role", "fullname", "description", "website")
     form["which"] = done
-    db = request.app.state.db
     try:
         with db.transaction() as session:
             org = orgs.get(session, name, lock=True)
@@ -349,16 +365,19 @@ def _manage(request: Request, raw: Form, name: str, user: User, done: str, actio
     except orgs.OrgNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except orgs.OrgError as exc:
-        return members_response(request, user, name, exc.status, str(exc), form)
+        return members_response(request, db, user, name, exc.status, str(exc), form)
     target = f"/orgs/{canonical}/members" if still_manager else f"/orgs/{canonical}"
     return RedirectResponse(f"{target}?done={done}", status_code=303)
 
 
 @router.post("/orgs/{name}/members/invite", dependencies=[Csrf])
-def invite(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
-    enforce(request.app.state.db, orgs.INVITE_LIMIT, f"user:{user.id}")
+def invite(
+    request: Request, db: DatabaseDep, name: str, user: SignedInUser, form: FormDep
+) -> Response:
+    enforce(db, orgs.INVITE_LIMIT, f"user:{user.id}")
     return _manage(
         request,
+        db,
         form,
         name,
         user,
@@ -368,9 +387,12 @@ def invite(request: Request, name: str, user: SignedInUser, form: FormDep) -> Re
 
 
 @router.post("/orgs/{name}/members/remove", dependencies=[Csrf])
-def remove(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
+def remove(
+    request: Request, db: DatabaseDep, name: str, user: SignedInUser, form: FormDep
+) -> Response:
     return _manage(
         request,
+        db,
         form,
         name,
         user,
@@ -380,9 +402,12 @@ def remove(request: Request, name: str, user: SignedInUser, form: FormDep) -> Re
 
 
 @router.post("/orgs/{name}/members/role", dependencies=[Csrf])
-def set_role(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
+def set_role(
+    request: Request, db: DatabaseDep, name: str, user: SignedInUser, form: FormDep
+) -> Response:
     return _manage(
         request,
+        db,
         form,
         name,
         user,
@@ -394,9 +419,12 @@ def set_role(request: Request, name: str, user: SignedInUser, form: FormDep) -> 
 
 
 @router.post("/orgs/{name}/edit", dependencies=[Csrf])
-def edit(request: Request, name: str, user: SignedInUser, form: FormDep) -> Response:
+def edit(
+    request: Request, db: DatabaseDep, name: str, user: SignedInUser, form: FormDep
+) -> Response:
     return _manage(
         request,
+        db,
         form,
         name,
         user,
