@@ -7,12 +7,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, selectinload
 
 from paperfeed import clock
+from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
-from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep, get_search, get_settings
 from paperfeed.web.forms import query_int
 from paperfeed.web.responses import public_page
 from paperfeed.web.routes.comments import comment_section
@@ -35,12 +36,12 @@ def feed_params(request: Request) -> tuple[str, int]:
 def feed_page(
     request: Request,
     session: Session,
+    settings: Settings,
     period: feeds.Period,
     sort: str,
     page: int,
     is_home: bool = False,
 ) -> Response:
-    settings = request.app.state.settings
     size = settings.page_size
     papers, total = feeds.papers_in_period(
         session,
@@ -74,17 +75,19 @@ def feed_page(
 
 @router.get("/")
 @router.get("/papers")
-def home(request: Request, session: ReaderDep, settings: SettingsDep) -> Response:
+def home(
+    request: Request, session: ReaderDep, settings: SettingsDep, runtime: SearchDep
+) -> Response:
     """The latest day's papers; with `?q=` the search page."""
     if "q" in request.query_params:
         from paperfeed.web.routes.search import search_page
 
-        return search_page(request, session)
+        return search_page(request, session, runtime)
     sort, p = feed_params(request)
     day = feeds.latest_feed_day(session, settings.tz, clock.now())
     if day is None:
         return public_page(request, session, "empty.html", {"view": "date"})
-    return feed_page(request, session, feeds.day_period(day), sort, p, is_home=True)
+    return feed_page(request, session, settings, feeds.day_period(day), sort, p, is_home=True)
 
 
 @router.get("/papers/trending")
@@ -132,6 +135,7 @@ def latest_period(request: Request, session: ReaderDep, settings: SettingsDep) -
 def period_page(
     request: Request,
     session: ReaderDep,
+    settings: SettingsDep,
     kind: str,
     key: str,
     sort: str = SortParam,
@@ -140,7 +144,7 @@ def period_page(
     if kind not in ("date", "week", "month"):
         return paper_page(request, session, f"{kind}/{key}")
     period = feeds.parse_period(kind, key)
-    return feed_page(request, session, period, sort, p)
+    return feed_page(request, session, settings, period, sort, p)
 
 
 @router.get("/papers/{paper_id:path}")
@@ -160,9 +164,9 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
     paper = found.paper
     if not found.exact:  # a version, an `arXiv:` prefix or an old alias: one address per paper
         return RedirectResponse(f"/papers/{paper.public_id}", status_code=301)
-    settings = request.app.state.settings
+    settings = get_settings(request)
     feed_day = paper.feed_at.astimezone(settings.tz).date() if paper.feed_at else None
-    index = request.app.state.search.index()
+    index = get_search(request).index()
     neighbours = similar(session, index, paper, SIMILAR_COUNT)
     context = {
         "view": "paper",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from paperfeed.models import Organization
 from paperfeed.papers import feeds
 from paperfeed.search.engine import search
+from paperfeed.search.runtime import SearchRuntime
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.highlight import highlighter, snippet
 from paperfeed.web.responses import REVALIDATE, page, voted_for
@@ -26,7 +27,7 @@ def search_alias(request: Request) -> Response:
     return RedirectResponse("/papers" + (f"?{query}" if query else "?q="), status_code=301)
 
 
-def search_page(request: Request, session: Session) -> Response:
+def search_page(request: Request, session: Session, runtime: SearchRuntime) -> Response:
     orgs = list(
         session.execute(
             select(Organization.name, Organization.fullname).order_by(Organization.name).limit(500)
@@ -48,7 +49,6 @@ def search_page(request: Request, session: Session) -> Response:
             result=None,
             orgs=orgs,
         )
-    runtime = request.app.state.search
     result = search(
         session, runtime.index(), runtime.embeddings() if form["q"] else None, search_request
     )
