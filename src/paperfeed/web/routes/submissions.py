@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from paperfeed.community.limits import SUBMIT
 from paperfeed.community.submissions import SubmissionError, submit
+from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
 from paperfeed.models import Organization, OrgMembership, User
-from paperfeed.web.deps import arxiv_client
+from paperfeed.web.deps import ArxivDep, DatabaseDep, SettingsDep
 from paperfeed.web.forms import FormDep
 from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce
@@ -18,8 +19,8 @@ from paperfeed.web.security import SignedInUser, check_csrf, enforce
 router = APIRouter(include_in_schema=False)
 
 
-def my_organizations(request: Request, user: User) -> list[tuple[str, str]]:
-    with request.app.state.db.reader() as session:
+def my_organizations(db: Database, user: User) -> list[tuple[str, str]]:
+    with db.reader() as session:
         return [
             (name, fullname)
             for name, fullname in session.execute(
@@ -32,28 +33,32 @@ def my_organizations(request: Request, user: User) -> list[tuple[str, str]]:
 
 
 @router.get("/papers/submit")
-def submit_form(request: Request, user: SignedInUser) -> Response:
-    return page(
-        request, "submit.html", view="submit", form={}, orgs=my_organizations(request, user)
-    )
+def submit_form(request: Request, db: DatabaseDep, user: SignedInUser) -> Response:
+    return page(request, "submit.html", view="submit", form={}, orgs=my_organizations(db, user))
 
 
 @router.post("/papers/submit", dependencies=[Depends(check_csrf)])
-def submit_paper(request: Request, user: SignedInUser, form: FormDep) -> Response:
+def submit_paper(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: SignedInUser,
+    form: FormDep,
+    arxiv: ArxivDep,
+) -> Response:
     """Sync: asking arXiv can take 30 s or more, which must wait in a thread, not the loop."""
     values = {
         "arxiv": form.text("arxiv", max_len=200).strip(),
         "org": form.text("org", max_len=200),
     }
-    state = request.app.state
     if user.role != "admin":
-        enforce(state.db, SUBMIT, f"user:{user.id}")
+        enforce(db, SUBMIT, f"user:{user.id}")
     status, error = 400, None
     try:
         outcome = submit(
-            state.db,
-            state.settings,
-            arxiv_client(request),
+            db,
+            settings,
+            arxiv,
             user,
             values["arxiv"],
             values["org"] or None,
@@ -76,7 +81,7 @@ def submit_paper(request: Request, user: SignedInUser, form: FormDep) -> Respons
             view="submit",
             form=values,
             error=error,
-            orgs=my_organizations(request, user),
+            orgs=my_organizations(db, user),
         )
     return RedirectResponse(
         f"/papers/{outcome.public_id}?submitted={outcome.status}", status_code=303
