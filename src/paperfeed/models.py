@@ -116,6 +116,9 @@ class Paper(Base):
     versions: Mapped[list[PaperVersion]] = relationship(
         order_by="PaperVersion.version", cascade="all, delete-orphan", back_populates="paper"
     )
+    category_rows: Mapped[list[PaperCategory]] = relationship(
+        order_by="PaperCategory.position", cascade="all, delete-orphan"
+    )
     organization: Mapped[Organization | None] = relationship()
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
 
@@ -156,6 +159,32 @@ class PaperVersion(Base):
     size: Mapped[str | None] = mapped_column(String(32))
 
     paper: Mapped[Paper] = relationship(back_populates="versions")
+
+
+class PaperCategory(Base):
+    """One arXiv category of a paper, as arXiv lists it; the first is its primary one.
+
+    `papers.categories` keeps the same list as one string for the readers that want it.
+    `archive` (the listing the category appears in, see papers/taxonomy.py) and `feed_at`
+    (a copy of the paper's) are here so that "the papers of a category or archive by feed
+    date" is a range scan of one index. papers/store.py writes these rows with the paper.
+    """
+
+    __tablename__ = "paper_categories"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # the order arXiv lists them in
+    archive: Mapped[str] = mapped_column(String(32))
+    is_primary: Mapped[bool] = mapped_column(Boolean)
+    feed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_paper_categories_category_feed_at", "category", "feed_at", "paper_id"),
+        Index("ix_paper_categories_archive_feed_at", "archive", "feed_at", "paper_id"),
+    )
 
 
 class PaperAlias(Base):
@@ -591,6 +620,7 @@ __all__ = [
     "Paper",
     "PaperAlias",
     "PaperAuthor",
+    "PaperCategory",
     "PaperEmbedding",
     "PaperVersion",
     "RateLimitCounter",

@@ -25,7 +25,14 @@ from paperfeed.ingest.snapshot import (
     parse_line_object,
     write_chunk,
 )
-from paperfeed.models import IngestCursor, Paper, PaperAlias, PaperAuthor, PaperVersion
+from paperfeed.models import (
+    IngestCursor,
+    Paper,
+    PaperAlias,
+    PaperAuthor,
+    PaperCategory,
+    PaperVersion,
+)
 from paperfeed.papers.ids import title_key
 from paperfeed.papers.records import OrganizationRef, PaperRecord
 from paperfeed.papers.store import UpsertStats, lock_changes, upsert_papers
@@ -68,7 +75,19 @@ def paper_state(db: Database) -> list[tuple]:
             .join(Paper)
             .order_by(Paper.public_id, PaperVersion.version)
         ).all()
-    return [*papers, *authors, *versions]
+        categories = session.execute(
+            select(
+                Paper.public_id,
+                PaperCategory.position,
+                PaperCategory.category,
+                PaperCategory.archive,
+                PaperCategory.is_primary,
+                PaperCategory.feed_at,
+            )
+            .join(Paper)
+            .order_by(Paper.public_id, PaperCategory.position)
+        ).all()
+    return [*papers, *authors, *versions, *categories]
 
 
 def change_seqs(db: Database) -> list[int]:

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from paperfeed.db import Database
-from paperfeed.models import Organization, Paper, PaperAlias, Upvote, User
+from paperfeed.models import Organization, Paper, PaperAlias, PaperCategory, Upvote, User
 from paperfeed.papers.counts import inconsistent, recount
 from paperfeed.papers.ids import local_id_for
 from paperfeed.papers.records import OrganizationRef, PaperRecord, Version
@@ -136,3 +136,83 @@ def test_organizations_are_created_once(db: Database) -> None:
     with db.reader() as session:
         orgs = session.execute(select(Organization)).scalars().all()
         assert [(o.name, o.fullname) for o in orgs] == [("acme", "Acme Research")]
+
+
+# --- categories as rows ----------------------------------------------------------------
+
+
+def category_rows(db: Database, public_id: str = "2401.00001") -> list[tuple]:
+    with db.reader() as session:
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    PaperCategory.category,
+                    PaperCategory.is_primary,
+                    PaperCategory.archive,
+                    PaperCategory.feed_at,
+                )
+                .join(Paper)
+                .where(Paper.public_id == public_id)
+                .order_by(PaperCategory.position)
+            )
+        ]
+
+
+def test_categories_are_written_as_rows_with_the_first_primary(db: Database) -> None:
+    day = datetime(2024, 1, 3, 14, tzinfo=UTC)
+    upsert(db, arxiv_record(categories=["cs.CL", "cs.LG", "cmp-lg", "math.IT"], feed_at=day))
+    assert category_rows(db) == [
+        ("cs.CL", True, "cs", day),
+        ("cs.LG", False, "cs", day),
+        ("cmp-lg", False, "cs", day),  # the defunct archive is listed with cs.CL
+        ("math.IT", False, "math", day),
+    ]
+    with db.reader() as session:
+        paper = session.execute(select(Paper)).scalar_one()
+        assert (paper.primary_category, paper.categories) == ("cs.CL", "cs.CL cs.LG cmp-lg math.IT")
+
+
+def test_a_new_version_with_other_categories_replaces_the_rows(db: Database) -> None:
+    upsert(db, arxiv_record(categories=["cs.LG", "stat.ML", "cs.AI"]))
+    stats = upsert(
+        db, arxiv_record(categories=["stat.ML", "cs.CL", "cs.LG"], versions=[Version(1, T0)])
+    )
+    assert stats.updated == 1
+    assert [(c, primary) for c, primary, _, _ in category_rows(db)] == [
+        ("stat.ML", True),
+        ("cs.CL", False),
+        ("cs.LG", False),
+    ]
+    assert upsert(db, arxiv_record(categories=["stat.ML", "cs.CL", "cs.LG"])).unchanged == 1
+
+
+def test_a_new_feed_date_reaches_the_category_rows(db: Database) -> None:
+    upsert(db, arxiv_record())
+    assert {feed_at for *_, feed_at in category_rows(db)} == {None}
+    day = datetime(2024, 1, 5, 14, tzinfo=UTC)
+    assert upsert(db, arxiv_record(feed_at=day)).updated == 1
+    assert {feed_at for *_, feed_at in category_rows(db)} == {day}
+
+
+def test_papers_without_categories_get_no_rows_and_keep_the_ones_they_have(
+    db: Database,
+) -> None:
+    upsert(db, PaperRecord(title="An HF listing", abstract="x", upvotes=3))
+    assert category_rows(db, local_id_for("An HF listing")) == []
+    upsert(db, arxiv_record())
+    upsert(db, arxiv_record(categories=[], abstract="Changed, categories unknown."))
+    assert [c for c, *_ in category_rows(db)] == ["cs.LG", "stat.ML"]
+
+
+def test_duplicate_categories_in_a_record_make_one_row(db: Database) -> None:
+    upsert(db, arxiv_record(categories=["cs.LG", "cs.LG", "stat.ML"]))
+    assert [c for c, *_ in category_rows(db)] == ["cs.LG", "stat.ML"]
+
+
+def test_deleting_a_paper_deletes_its_category_rows(db: Database) -> None:
+    upsert(db, arxiv_record())
+    with db.transaction() as session:
+        session.delete(session.execute(select(Paper)).scalar_one())
+    with db.reader() as session:
+        assert session.execute(select(func.count()).select_from(PaperCategory)).scalar_one() == 0

@@ -103,6 +103,7 @@ def test_defunct_archives_are_listed_with_their_successor() -> None:
     assert listing_archive("math.IT") == "math"  # an alias stays in its own archive
     assert listing_archive("cs.IT") == "cs"
     assert listing_archive("hep-th") == "hep-th"
+    assert listing_archive("cs.XX") == "cs"  # not in the taxonomy: the part before the dot
     cs = archive_categories("cs")
     assert {"cs.AI", "cs.CL", "cs.LG", "cmp-lg"} <= set(cs)
     assert "math.IT" not in cs

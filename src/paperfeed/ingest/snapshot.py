@@ -37,12 +37,13 @@ from sqlalchemy.orm import Session
 from paperfeed import clock
 from paperfeed.db import Database
 from paperfeed.ingest.jsonl import parse_snapshot
-from paperfeed.models import IngestCursor, Paper, PaperAuthor, PaperVersion
+from paperfeed.models import IngestCursor, Paper, PaperAuthor, PaperCategory, PaperVersion
 from paperfeed.papers.ids import NEW_STYLE, OLD_STYLE
 from paperfeed.papers.records import PaperRecord, RecordError, Version
 from paperfeed.papers.store import (
     SCALAR_FIELDS,
     UpsertStats,
+    category_rows,
     lock_changes,
     next_change_seqs,
     upsert_papers,
@@ -472,10 +473,17 @@ def _insert_fresh(session: Session, fresh: list[PaperRecord], keys: dict[str | N
         for r in fresh
         for v in {v.version: v for v in r.versions}.values()
     ]
+    categories = [
+        {"paper_id": ids[r.arxiv_id], **row}
+        for r in fresh
+        for row in category_rows(r.categories, r.feed_at)
+    ]
     if authors:
         _bulk_insert(session, PaperAuthor.__table__, authors)
     if version_rows:
         _bulk_insert(session, PaperVersion.__table__, version_rows)
+    if categories:
+        _bulk_insert(session, PaperCategory.__table__, categories)
 
 
 # What the bulk comparison reads besides `SCALAR_FIELDS` (the list `store._apply` copies).

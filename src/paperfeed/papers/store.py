@@ -8,7 +8,10 @@ Rules, so that importing the same data twice changes nothing:
 - versions are only ever added or corrected, never dropped, so history survives;
 - the displayed upvote count is baseline + vote rows: a new imported baseline replaces the
   old one without losing the votes cast here;
-- only a real change bumps `change_seq` and `modified_at`.
+- only a real change bumps `change_seq` and `modified_at`;
+- a paper's categories are written twice in the same transaction: as the string
+  `papers.categories` and as `paper_categories` rows (one per category, the first primary,
+  each carrying the paper's `feed_at` for range scans by category and date).
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from paperfeed.models import (
     Paper,
     PaperAlias,
     PaperAuthor,
+    PaperCategory,
     PaperVersion,
 )
+from paperfeed.papers import taxonomy
 from paperfeed.papers.ids import local_id_for, title_key
 from paperfeed.papers.records import PaperRecord
 
@@ -169,7 +174,11 @@ def _prefetch(session: Session, records: Sequence[PaperRecord]) -> _Index:
         session.execute(
             select(Paper)
             .where(or_(*conditions))
-            .options(selectinload(Paper.authors), selectinload(Paper.versions))
+            .options(
+                selectinload(Paper.authors),
+                selectinload(Paper.versions),
+                selectinload(Paper.category_rows),
+            )
             .order_by(Paper.id)
         )
         .scalars()
@@ -255,8 +264,47 @@ def _insert(
         for v in sorted(record.versions, key=lambda v: v.version)
     ]
     _set_dates(paper, record)
+    paper.category_rows = [
+        PaperCategory(**row) for row in category_rows(record.categories, paper.feed_at)
+    ]
     session.add(paper)
     return paper
+
+
+def category_rows(categories: Sequence[str], feed_at: datetime | None) -> list[dict[str, Any]]:
+    """A paper's `paper_categories` rows (without the paper id), arXiv's first as primary."""
+    return [
+        {
+            "category": category,
+            "position": i,
+            "archive": taxonomy.listing_archive(category),
+            "is_primary": i == 0,
+            "feed_at": feed_at,
+        }
+        for i, category in enumerate(dict.fromkeys(categories))
+    ]
+
+
+def _sync_categories(paper: Paper, categories: Sequence[str]) -> None:
+    """Make the paper's category rows say `categories` (unchanged rows stay as they are).
+
+    The rows are derived from `papers.categories` and `feed_at`, so a change here is never
+    a change of its own: the caller has already counted the column that caused it.
+    """
+    wanted = {row["category"]: row for row in category_rows(categories, paper.feed_at)}
+    have = {row.category: row for row in paper.category_rows}
+    for category, row in have.items():
+        if category not in wanted:
+            paper.category_rows.remove(row)
+    for category, values in wanted.items():
+        current = have.get(category)
+        if current is None:
+            paper.category_rows.append(PaperCategory(**values))
+            continue
+        for name, value in values.items():
+            if getattr(current, name) != value:
+                setattr(current, name, value)
+    paper.category_rows.sort(key=lambda row: row.position)
 
 
 def _apply(
@@ -296,6 +344,7 @@ def _apply(
     put("author_count", len(record.authors) or record.author_count)
     changed |= _merge_versions(paper, record)
     changed |= _set_dates(paper, record)
+    _sync_categories(paper, paper.category_list)
     return changed
 
 

@@ -85,16 +85,17 @@ def equivalents(category: str) -> list[str]:
     return [main, *aliases]
 
 
-def listing_archive(category: str) -> str | None:
+def listing_archive(category: str) -> str:
     """The archive whose listing shows a category.
 
     A defunct archive is listed with the category that took it over (`cmp-lg` under `cs`,
     `solv-int` under `nlin`); a category alias stays in its own archive (`math.IT` is
-    listed under `math`, its twin `cs.IT` under `cs`).
+    listed under `math`, its twin `cs.IT` under `cs`). A code arXiv does not define is
+    listed under what precedes its dot, as arXiv spells archives.
     """
     t = taxonomy()
     successor = t.canonical.get(category) if category in t.archives else None
-    return archive_of(successor or category)
+    return archive_of(successor or category) or category.split(".", 1)[0]
 
 
 def archive_categories(archive: str) -> list[str]:
