@@ -13,7 +13,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src" / "paperfeed"
 
 # Modules every package may use: settings, the clock, the database and its tables, the one
-# domain error, and small helpers that know nothing of features.
+# domain error, and small helpers that know nothing of features (TeX, plurals, mail...).
 FOUNDATION = {
     "paperfeed",
     "config",
@@ -24,6 +24,8 @@ FOUNDATION = {
     "email_address",
     "progress",
     "mail",
+    "latex",
+    "plurals",
 }
 
 # What each feature package may import besides the foundation and itself (docs/design.md).

@@ -184,7 +184,7 @@ def test_the_worker_job_and_status_report_the_queue(
     assert run.status == "ok" and run.counts == {"sent": 1, "retried": 0, "failed": 1}
     report = render(collect(db, settings))
     assert "mail: 0 waiting, 1 sent, 1 failed" in report
-    assert "failed verify to gone@example.org (1 tries)" in report
+    assert "failed verify to gone@example.org (1 try)" in report
 
 
 def test_the_outbox_backend_keeps_every_message_and_sends_none(

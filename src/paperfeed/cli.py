@@ -19,6 +19,8 @@ from paperfeed.cli_support import (
 )
 from paperfeed.config import Settings, get_settings
 from paperfeed.digest.cli import digest
+from paperfeed.latex import plain_text
+from paperfeed.plurals import plural
 
 if TYPE_CHECKING:  # imported where used: the command starts without loading them
     from datetime import datetime
@@ -46,7 +48,7 @@ def require_real_secret_key(settings: Settings) -> None:
         problem = f"PAPERFEED_SECRET_KEY is a placeholder ({key!r})"
     elif len(stripped) < MIN_SECRET_KEY_LENGTH:
         problem = (
-            f"PAPERFEED_SECRET_KEY is {len(stripped)} characters long; "
+            f"PAPERFEED_SECRET_KEY is {plural(len(stripped), 'character')} long; "
             f"use at least {MIN_SECRET_KEY_LENGTH}"
         )
     else:
@@ -192,7 +194,8 @@ def _index_quietly(db: Database, settings: Settings) -> None:
         return
     if stats.embed.embedded or stats.sync.papers:
         click.echo(
-            f"Search index: {stats.embed.embedded} papers embedded, {stats.sync.papers} indexed "
+            f"Search index: {plural(stats.embed.embedded, 'paper')} embedded, "
+            f"{stats.sync.papers} indexed "
             f"({time.perf_counter() - started:.1f}s)."
         )
 
@@ -365,7 +368,7 @@ def _import_snapshot(
     started = time.perf_counter()
     index = run_index(db, settings, progress=Progress, embed=False)
     click.echo(
-        f"Keyword index: {index.sync.papers} papers indexed in "
+        f"Keyword index: {plural(index.sync.papers, 'paper')} indexed in "
         f"{time.perf_counter() - started:.1f}s (run `paperfeed index` to embed them too)."
     )
 
@@ -380,7 +383,8 @@ def _import_embeddings(db: Database, file: Path) -> None:
     except EmbeddingFileError as exc:
         fail(f"{exc}\nSee the README, section 'Precomputed embeddings'.")
     click.echo(
-        f"{file.name}: {stats.imported} embeddings imported, {stats.unknown_ids} ids not found "
+        f"{file.name}: {plural(stats.imported, 'embedding')} imported, "
+        f"{plural(stats.unknown_ids, 'id')} not found "
         "(skipped). Run `paperfeed index` to update the search index."
     )
     if stats.unknown_ids and not stats.imported:
@@ -457,7 +461,7 @@ def ingest_arxiv(
     progress.close()
     span = f"{stats.from_date}..{stats.until_date or ''}"
     click.echo(
-        f"harvest {span}{' (resumed)' if stats.resumed else ''}: {stats.pages} pages, "
+        f"harvest {span}{' (resumed)' if stats.resumed else ''}: {plural(stats.pages, 'page')}, "
         f"{stats.added} added, {stats.updated} updated, {stats.unchanged} unchanged, "
         f"{stats.deleted} deleted, {stats.skipped} skipped, {stats.entered_feed} entered the "
         f"feed in {time.perf_counter() - started:.1f}s"
@@ -525,8 +529,9 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
     except ImportError as exc:
         fail(f"the embedding model is not installed ({exc}); run `bash scripts/setup`")
     click.echo(
-        f"{stats.embed.embedded} papers embedded, {stats.sync.papers} papers and "
-        f"{stats.sync.vectors} vectors indexed in {time.perf_counter() - started:.1f}s"
+        f"{plural(stats.embed.embedded, 'paper')} embedded, {plural(stats.sync.papers, 'paper')} "
+        f"and {plural(stats.sync.vectors, 'vector')} indexed in "
+        f"{time.perf_counter() - started:.1f}s"
     )
 
 
@@ -619,10 +624,10 @@ def search_command(
     if result.message and not rows:
         click.echo(result.message)
         return
-    matches = f"{result.total:,} {'paper matches' if result.total == 1 else 'papers match'}"
+    matches = plural(result.total, "paper matches", "papers match")
     click.echo(matches if not result.redirect_to else "arXiv id found:")
     for n, row in enumerate(rows, start=1):
-        click.echo(f"{n:>3}. {row['id']:<18} {row['title'] or ''}")
+        click.echo(f"{n:>3}. {row['id']:<18} {plain_text(row['title'] or '')}")
 
 
 @main.command()

@@ -3,6 +3,7 @@ that agree with the rows after every kind of action (on SQLite and PostgreSQL)."
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 
@@ -30,10 +31,12 @@ from paperfeed.community.comments import (
     unhide_comment,
 )
 from paperfeed.db import Database
+from paperfeed.latex import MATHML_ATTRIBUTES, MATHML_ELEMENTS
 from paperfeed.models import Comment, ModerationLog, Paper, Report, User
 from paperfeed.papers.counts import inconsistent
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
+from tests.test_latex import PAYLOADS as LATEX_PAYLOADS
 
 PASSWORD = "long enough password"
 
@@ -189,6 +192,75 @@ def test_markdown_keeps_safe_formatting_and_marks_links() -> None:
     assert str(render_markdown("![pic](https://example.org/p.png)")) == (
         '<p>!<a href="https://example.org/p.png" rel="nofollow ugc noopener">pic</a></p>\n'
     )
+
+
+# --- math -----------------------------------------------------------------------------------
+
+
+def assert_inert_with_math(html: str) -> None:
+    """Like `assert_inert`, but MathML from the allowlist (and a source span) may appear too."""
+    parsed = Elements(html)
+    assert parsed.comments == []
+    for tag, attrs in parsed.found:
+        if tag in MATHML_ELEMENTS:
+            assert set(attrs) <= MATHML_ATTRIBUTES | {"xmlns"}, (tag, attrs)
+        elif tag == "span":
+            assert attrs == {"class": "tex-source"}, attrs
+        else:
+            assert tag in ALLOWED_TAGS, tag
+            assert set(attrs) <= ALLOWED_ATTRIBUTES.get(tag, set()) | {"rel"}, (tag, attrs)
+    assert not re.search(r"<[^>]*\bon\w+\s*=", html), html
+
+
+def test_inline_and_display_math_render_as_mathml() -> None:
+    html = str(render_markdown("Pick $k$ and $\\alpha^2$, over $\\Q$.\n\n$$\n\\sum_i x_i\n$$"))
+    assert html.count("<math") == 4 and html.count('display="block"') == 1
+    assert "<mi>k</mi>" in html and "<msup><mi>α</mi><mn>2</mn></msup>" in html
+    assert "<mi>ℚ</mi>" in html  # the same macros as titles
+    assert "$" not in html
+    assert_inert_with_math(html)
+
+
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        ("It costs $5 and $10.", "It costs $5 and $10."),
+        ("From $5 to $10, and $x$ too", "From $5 to $10, and "),
+        ("A price: \\$x\\$ exactly", "A price: $x$ exactly"),
+        ("Run `echo $HOME $PATH` now", "<code>echo $HOME $PATH</code>"),
+        ("Costs $x, see `y$z`", "Costs $x, see <code>y$z</code>"),
+        ("```\n$x$ and $$y$$\n```", "<pre><code>$x$ and $$y$$\n</code></pre>"),
+        ("    $x$ indented code", "<pre><code>$x$ indented code"),
+        ("$ x$ and $x $", "$ x$ and $x $"),
+        ("$2$3 is not math", "$2$3 is not math"),
+    ],
+)
+def test_dollars_that_are_not_math_stay_dollars(source: str, kept: str) -> None:
+    html = str(render_markdown(source))
+    assert kept in html, html
+    assert html.count("<math") == source.count("$x$ too"), html
+
+
+def test_markdown_around_math_still_works_and_math_keeps_its_underscores() -> None:
+    html = str(render_markdown("**$a_1$** and _$b_2 * c_3$_ in [$x$](https://example.org)"))
+    assert "<strong><math" in html and "<em><math" in html and "<a href" in html
+    assert "<msub><mi>b</mi><mn>2</mn></msub>" in html  # `_` inside math is no emphasis
+    assert_inert_with_math(html)
+
+
+@pytest.mark.parametrize("payload", LATEX_PAYLOADS)
+def test_markup_inside_a_formula_in_a_comment_is_shown_as_text(payload: str) -> None:
+    html = str(render_markdown(payload))
+    assert_inert_with_math(html)
+    assert "&lt;" in html  # the markup is shown as text
+
+
+def test_a_typed_placeholder_is_only_text() -> None:
+    # Formulas wait behind placeholders while nh3 runs; one typed by hand matches no nonce.
+    body = "pfmath-0123456789abcdef-0- and $x$ and pfmath-%s-0-"
+    html = str(render_markdown(body % "0123456789abcdef"))
+    assert html.count("<math") == 1
+    assert html.count("pfmath-0123456789abcdef-0-") == 2
 
 
 # --- posting and replies ----------------------------------------------------------------------

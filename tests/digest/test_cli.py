@@ -33,7 +33,7 @@ def test_subscribe_then_dry_run_then_send(
     env: dict[str, str], demo_db: Database, smtp_server: SmtpServer
 ) -> None:
     done = run(["digest", "subscribe", "Ops@Example.org", "--weekly", "--query", "scaling"], env)
-    assert "ops@example.org gets the weekly digest with 1 topic(s)" in done.stdout
+    assert "ops@example.org gets the weekly digest with 1 topic." in done.stdout
     run(["digest", "subscribe", "daily@example.org"], env)
     with demo_db.reader() as session:
         rows = {r.email: r for r in session.execute(select(Subscription)).scalars()}
@@ -43,7 +43,7 @@ def test_subscribe_then_dry_run_then_send(
 
     dry = run(["digest", "send", "--dry-run"], env)
     assert "would send to daily@example.org" in dry.stdout
-    assert "dry run: 2 digest(s) would be sent" in dry.stdout
+    assert "dry run: 2 digests would be sent" in dry.stdout
     assert smtp_server.messages == []
 
     sent = run(["digest", "send", "--period", "daily"], env)

@@ -89,7 +89,7 @@ def test_a_failing_job_is_recorded_and_the_next_job_still_runs(
     text = render(collect(db, settings_for(tmp_path, db)))
     assert "harvest  every 6h" in text and "last failed at 2026-11-20 20:00 UTC" in text
     assert "RuntimeError: arXiv is down" in text
-    assert "1 failed run(s) and never ok" in text
+    assert "1 failed run and never ok" in text
     assert "index    every 10m" in text and "last ok" in text and "indexed 2" in text
 
 

@@ -252,6 +252,22 @@ def test_hostile_markdown_is_inert_on_the_page(
     assert '<a href="https://example.org/ok" rel="nofollow ugc noopener">fine</a>' in body
 
 
+def test_math_in_a_comment_renders_on_the_page_and_stays_inert(
+    people: dict[str, Browser], visitor: TestClient
+) -> None:
+    body = (
+        "Take $k$ clusters and $\\alpha^2$; it costs $5 and $10. `$PATH`\n\n"
+        "$\\text{<img src=x onerror=alert(1)>}$"
+    )
+    top = new_id(people["ada"].comment(body))
+    html = comment_html(visitor.get(PAPER).text, top)
+    shown = html[html.index('<div class="comment-body">') :]
+    assert shown.count("<math") == 2 and "<mi>k</mi>" in shown and "<msup>" in shown
+    assert "costs $5 and $10." in shown and "<code>$PATH</code>" in shown
+    assert "<img" not in shown and "&lt;img" in shown  # the formula shows as its source
+    assert re.search(r"<[^>]*\bon\w+\s*=", shown) is None
+
+
 def test_moderators_hide_and_unhide(
     people: dict[str, Browser], visitor: TestClient, db: Database
 ) -> None:

@@ -171,7 +171,7 @@ def test_no_page_template_carries_inline_script_or_style() -> None:
 
 
 def test_a_formula_that_would_need_a_style_attribute_is_shown_as_its_source() -> None:
-    from paperfeed.web.latex import render
+    from paperfeed.latex import render
 
     html = str(render(r"$\style{color:red}{x}$ and $x^2$"))
     assert "style=" not in html  # the policy would block it (no 'unsafe-inline')

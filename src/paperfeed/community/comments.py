@@ -9,6 +9,11 @@ Storage and display:
   http/https/mailto URLs) followed by nh3, which keeps only a few tags and those schemes,
   and adds rel="nofollow ugc noopener".
   Either step alone would be enough today; both together survive a mistake in one.
+- Math: `$...$` and `$$...$$` become MathML through `latex.formula`, the one path titles
+  take (an allowlist of MathML, all text escaped). nh3 would strip MathML, so formulas are
+  placeholders (with a per-render nonce nobody can type) until nh3 is done. A `$` opens
+  math only when not followed by a space, and closes it when not preceded by a space nor
+  followed by a digit, so "$5 and $10" stays prices; `\\$` is a dollar; code keeps its `$`.
 
 Counts: `papers.comment_count` is the number of comments neither deleted nor hidden. Every
 write here first takes the change counter's lock (`lock_changes`), then moves the count in
@@ -22,17 +27,19 @@ with visible replies shows as "[deleted]". Its text is cleared: a deleted commen
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
 from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from paperfeed import clock, errors
+from paperfeed import clock, errors, latex
 from paperfeed.community.audit import log
 from paperfeed.community.limits import Limit
 from paperfeed.errors import Forbidden, NotFound, UserError
@@ -82,6 +89,43 @@ def _absolute_link(url: str) -> bool:
 
 _markdown.validateLink = _absolute_link  # type: ignore[method-assign]  # markdown-it's documented hook for link checks
 
+_DOLLAR = re.compile(r"(?<!\\)\$")
+_DOLLARS = re.compile(r"(?<!\\)\$\$")
+
+
+def _math_rule(state: StateInline, silent: bool) -> bool:
+    """`$tex$` or `$$tex$$` at this position, as one `math` token (markdown-it inline rule).
+
+    Inline math ends at the next unescaped `$`, which must not follow a space nor precede a
+    digit; else the opening `$` is a plain dollar ("$5 and $10" is money). A formula never
+    spans a backtick, so a code span keeps its `$`. Each `$` looks only as far as the next
+    one: linear time.
+    """
+    src, start = state.src, state.pos
+    if src[start] != "$":
+        return False
+    display = src.startswith("$$", start)
+    first = start + (2 if display else 1)
+    if first >= state.posMax or (src[first].isspace() and not display):
+        return False
+    tick = src.find("`", first, state.posMax)
+    limit = state.posMax if tick < 0 else tick
+    closing = (_DOLLARS if display else _DOLLAR).search(src, first, limit)
+    if closing is None or not src[first : closing.start()].strip():
+        return False
+    after = closing.end()
+    if not display and (src[closing.start() - 1].isspace() or src[after : after + 1].isdigit()):
+        return False
+    if not silent:
+        token = state.push("math", "", 0)
+        token.content = src[first : closing.start()]
+        token.meta = {"display": display, "source": src[start:after]}
+    state.pos = after
+    return True
+
+
+_markdown.inline.ruler.before("escape", "math", _math_rule)
+
 
 class CommentError(UserError):
     """A comment action that cannot be done; `status` is the HTTP answer, the text says why."""
@@ -106,13 +150,21 @@ class Conflict(CommentError, errors.Conflict):
 
 @lru_cache(maxsize=4096)
 def render_markdown(source: str) -> Markup:
-    """Safe HTML for a comment's Markdown source."""
-    tokens = _markdown.parse(source)
+    """Safe HTML for a comment's Markdown source, its formulas as MathML."""
+    env: dict[str, object] = {}
+    tokens = _markdown.parse(source, env)
+    formulas: list[Markup] = []
+    nonce = secrets.token_hex(8)
     for token in tokens:
         # A comment sits under the page's h2: "# Title" becomes h3, and so on down to h6.
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
-    html = _markdown.renderer.render(tokens, _markdown.options, {})
+        for child in token.children or []:
+            if child.type == "math":
+                meta = child.meta
+                formulas.append(latex.formula(child.content, meta["display"], meta["source"]))
+                child.type, child.content = "text", f"pfmath-{nonce}-{len(formulas) - 1}-"
+    html = _markdown.renderer.render(tokens, _markdown.options, env)
     cleaned = nh3.clean(
         html,
         tags=set(ALLOWED_TAGS),
@@ -121,6 +173,9 @@ def render_markdown(source: str) -> Markup:
         link_rel=LINK_REL,
         strip_comments=True,
     )
+    if formulas:
+        placeholder = re.compile(rf"pfmath-{nonce}-(\d+)-")
+        cleaned = placeholder.sub(lambda m: str(formulas[int(m.group(1))]), cleaned)
     return Markup(cleaned)
 
 

@@ -29,6 +29,7 @@ from paperfeed.models import Organization, OrgMembership, Paper, Submission, Use
 from paperfeed.papers.ids import parse_arxiv_id
 from paperfeed.papers.records import OrganizationRef, PaperRecord
 from paperfeed.papers.store import touch_paper, upsert_papers
+from paperfeed.plurals import plural
 
 Status = Literal["accepted", "duplicate", "rejected"]
 
@@ -69,7 +70,7 @@ def _check_cap(session: Session, settings: Settings, user: User) -> None:
     ).scalar_one()
     if count >= settings.submission_daily_cap:
         raise SubmissionError(
-            f"You have submitted {count} papers in the last 24 hours, the most allowed. "
+            f"You have submitted {plural(count, 'paper')} in the last 24 hours, the most allowed. "
             "Try again tomorrow."
         )
 
@@ -105,7 +106,7 @@ def _check_window(settings: Settings, record: PaperRecord) -> None:
         raise SubmissionError("arXiv gave no date for this paper, so it cannot be submitted.")
     if max(dates) < clock.now() - window:
         raise SubmissionError(
-            f"Only papers from the last {settings.submission_window_days} days can be "
+            f"Only papers from the last {plural(settings.submission_window_days, 'day')} can be "
             f"submitted; this one is from {max(dates):%B %-d, %Y}."
         )
 

@@ -8,6 +8,7 @@ import click
 
 from paperfeed.cli_support import fail, load_settings, open_database
 from paperfeed.digest.periods import FREQUENCIES, Frequency
+from paperfeed.plurals import plural
 
 
 @click.group()
@@ -51,8 +52,8 @@ def send(period: Frequency | None, dry_run: bool) -> None:
         for item in report.previews:
             click.echo(f"would send to {item.to}: {item.subject}")
         click.echo(
-            f"dry run: {report.sent} digest(s) would be sent, {report.empty} with nothing new "
-            f"(of {report.due} due)"
+            f"dry run: {plural(report.sent, 'digest')} would be sent, {report.empty} with "
+            f"nothing new (of {report.due} due)"
         )
         return
     counts = report.counts()
@@ -107,5 +108,5 @@ def subscribe_command(
     except subscriptions.SubscriptionError as exc:
         fail(f"{exc}\nNothing was changed.")
         return
-    topics = f" with {len(queries)} topic(s)" if queries else ""
+    topics = f" with {plural(len(queries), 'topic')}" if queries else ""
     click.echo(f"{address} gets the {frequency} digest{topics}.")

@@ -21,6 +21,7 @@ from paperfeed.digest.periods import DigestPeriod
 from paperfeed.digest.subscriptions import MANAGE, UNSUBSCRIBE, link, link_token
 from paperfeed.mail import build_message, unsubscribe_headers
 from paperfeed.models import Subscription
+from paperfeed.plurals import plural
 
 # The digest's own templates (web/ renders pages; these are emails, owned here).
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -74,7 +75,7 @@ def compose(
     )
     manage_url = link(settings, "/digest/manage", link_token(settings, subscription, MANAGE))
     count = content.paper_count
-    papers = f"{count} new paper{'' if count == 1 else 's'}"
+    papers = plural(count, "new paper")
     heading = f"Your {period.frequency} digest · {period.label}"
     context = {
         "site_name": settings.site_name,

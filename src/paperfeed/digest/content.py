@@ -19,8 +19,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
+from paperfeed.latex import plain_text
 from paperfeed.models import Follow, Organization, Paper, PaperAuthor, SavedSearch, Subscription
 from paperfeed.papers.trending import trending_score
+from paperfeed.plurals import plural
 from paperfeed.search.lexical import Filters
 
 TRENDING_PAPERS = 10
@@ -57,14 +59,14 @@ class PaperView:
         if not self.authors:
             if not self.author_count:
                 return ""
-            return f"{self.author_count} author{'' if self.author_count == 1 else 's'}"
+            return plural(self.author_count, "author")
         return ", ".join(self.authors) + (f" and {more} more" if more > 0 else "")
 
     @property
     def stats(self) -> str:
-        text = f"▲ {self.upvotes} upvote{'' if self.upvotes == 1 else 's'}"
+        text = f"▲ {plural(self.upvotes, 'upvote')}"
         if self.comments:
-            text += f" · {self.comments} comment{'' if self.comments == 1 else 's'}"
+            text += f" · {plural(self.comments, 'comment')}"
         return text
 
 
@@ -265,7 +267,7 @@ class ContentSource:
                 self._views[paper.id] = PaperView(
                     id=paper.id,
                     public_id=paper.public_id,
-                    title=" ".join(paper.title.split()),
+                    title=plain_text(paper.title),  # mail clients show no MathML
                     authors=tuple(authors[paper.id]),
                     author_count=max(paper.author_count, len(authors[paper.id])),
                     organization=org_fullname or org_name,

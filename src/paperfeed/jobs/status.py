@@ -15,6 +15,7 @@ from paperfeed.jobs import leases
 from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
 from paperfeed.models import IngestCursor, JobRun, Paper
 from paperfeed.outbox import queue_state
+from paperfeed.plurals import plural
 
 
 @dataclass
@@ -104,7 +105,7 @@ def render(report: dict[str, Any]) -> str:
                 lines.append(f"{'':<26}{last.detail}")
         if job.failures:
             since = f"since {job.last_ok:%Y-%m-%d %H:%M}" if job.last_ok else "and never ok"
-            lines.append(f"{'':<26}{job.failures} failed run(s) {since}")
+            lines.append(f"{'':<26}{plural(job.failures, 'failed run')} {since}")
         if job.lease:
             lines.append(
                 f"{'':<26}running now: {job.lease[0]} (lease until {job.lease[1]:%H:%M:%S})"
@@ -127,7 +128,7 @@ def render(report: dict[str, Any]) -> str:
     for failure in mail.recent_failures:
         lines.append(
             f"  {failure.status} {failure.kind} to {failure.to_address} "
-            f"({failure.attempts} tries): {failure.error}"
+            f"({plural(failure.attempts, 'try', 'tries')}): {failure.error}"
         )
     if report["cursors"]:
         lines.append("ingest cursors:")
@@ -136,7 +137,8 @@ def render(report: dict[str, Any]) -> str:
             where = (
                 f"complete, next from {state.get('next_from')}"
                 if state.get("complete")
-                else f"in progress from {state.get('from')} ({state.get('records', 0)} records)"
+                else f"in progress from {state.get('from')} "
+                f"({plural(state.get('records', 0), 'record')})"
             )
         elif source.startswith("arxiv-snapshot:"):
             where = f"line {state.get('line', 0):,} of {state.get('file', '?')}"

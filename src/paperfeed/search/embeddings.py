@@ -28,6 +28,7 @@ from paperfeed import clock
 from paperfeed.db import Database
 from paperfeed.models import IngestCursor, Paper, PaperEmbedding
 from paperfeed.papers.store import EMBEDDING_CHANGE, current_change_seq, next_change_seqs
+from paperfeed.plurals import plural
 
 Progress = Callable[[int, int], None]
 
@@ -187,7 +188,7 @@ def import_embeddings(
     if vectors.ndim != 2 or vectors.shape[0] != len(ids):
         raise EmbeddingFileError(
             f"'vectors' must be a 2-D array with one row per id; got shape {vectors.shape} "
-            f"for {len(ids)} ids"
+            f"for {plural(len(ids), 'id')}"
         )
     if vectors.shape[1] != dim:
         raise EmbeddingFileError(

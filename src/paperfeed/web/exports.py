@@ -31,6 +31,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from paperfeed.models import Organization, Paper
+from paperfeed.plurals import plural
 from paperfeed.web.listings import Listing
 
 # --- shared text helpers --------------------------------------------------------------------
@@ -445,7 +446,7 @@ def markdown(
     if authors:
         lines.append(f"**Authors:** {markdown_text(', '.join(authors))}  ")
     elif paper.author_count:
-        lines.append(f"**Authors:** {paper.author_count} authors  ")
+        lines.append(f"**Authors:** {plural(paper.author_count, 'author')}  ")
     if organization is not None:
         name = markdown_text(organization.fullname or organization.name)
         lines.append(f"**Organization:** [{name}]({site}/orgs/{organization.name})  ")
@@ -460,9 +461,8 @@ def markdown(
         lines.append(f"**Dates:** {', '.join(dates)}  ")
     if paper.category_list:
         lines.append(f"**Categories:** {', '.join(paper.category_list)}  ")
-    upvotes = "upvote" if paper.upvotes == 1 else "upvotes"
-    said = "comment" if paper.comment_count == 1 else "comments"
-    lines.append(f"**Upvotes:** {paper.upvotes} {upvotes} · {paper.comment_count} {said}  ")
+    upvotes, said = plural(paper.upvotes, "upvote"), plural(paper.comment_count, "comment")
+    lines.append(f"**Upvotes:** {upvotes} · {said}  ")
     links = [f"[{paper.public_id}]({url})"]
     arxiv = arxiv_links(paper)
     if arxiv:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from paperfeed.latex import balance_math, excerpt
 from paperfeed.search.query import STOP_WORDS, ParsedQuery
-from paperfeed.web.latex import balance_math, excerpt
 
 
 def highlighter(parsed: ParsedQuery) -> re.Pattern[str] | None:

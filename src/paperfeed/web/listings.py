@@ -20,6 +20,7 @@ from paperfeed.community import organizations
 from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.papers.trending import trending
+from paperfeed.plurals import plural
 from paperfeed.search.engine import search
 from paperfeed.web.deps import get_search, get_settings
 from paperfeed.web.search_form import read_form
@@ -144,7 +145,7 @@ def trending_listing(request: Request, session: Session, limit: int, offset: int
     return Listing(
         title=f"Trending papers · {settings.site_name}",
         description=(
-            f"Papers from the last {settings.trending_window_days} days ranked by "
+            f"Papers from the last {plural(settings.trending_window_days, 'day')} ranked by "
             "100 × (upvotes + 2 × comments) / (hours since entering the feed + 2)^"
             f"{settings.trending_gravity}."
         ),

@@ -22,6 +22,7 @@ from paperfeed.community.accounts import SESSION_DAYS, TOUCH_EVERY, session_user
 from paperfeed.community.limits import Limit, hit
 from paperfeed.db import Database
 from paperfeed.models import User, WebSession
+from paperfeed.plurals import plural
 from paperfeed.web.caching import SESSION_COOKIE
 from paperfeed.web.deps import get_db, get_settings
 from paperfeed.web.forms import FormDep
@@ -171,6 +172,6 @@ def enforce(db: Database, limit: Limit, key: str) -> None:
     if not verdict.allowed:
         raise HTTPException(
             429,
-            f"Too many attempts. Try again in {verdict.retry_after} seconds.",
+            f"Too many attempts. Try again in {plural(verdict.retry_after, 'second')}.",
             headers={"Retry-After": str(verdict.retry_after)},
         )

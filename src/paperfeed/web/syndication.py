@@ -4,8 +4,10 @@ Built with `xml.etree`, so every title, name and abstract is escaped by the seri
 characters XML 1.0 forbids (control characters that slip into metadata) are dropped
 first, since no escaping can carry them. Links are absolute, from `PAPERFEED_SITE_URL`.
 An entry's id is its paper's address, the same in every feed, so a reader that follows
-the daily feed and a search never shows one paper twice. Titles and abstracts keep their
-LaTeX as text: feed readers cannot render MathML reliably.
+the daily feed and a search never shows one paper twice. Feed readers cannot render MathML
+reliably, so titles, which they show in lists and notifications, are plain text with each
+formula as Unicode (`latex.plain_text`: `$\\alpha^2$` is `α²`); abstracts keep their LaTeX
+source, which says more than any plain rendering of a long formula.
 
 RSS 2.0 descriptions are HTML by definition (readers render them, and drop what looks like a
 tag), so an abstract goes in as HTML whose text is the abstract: escaped for HTML, then once
@@ -22,6 +24,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from paperfeed import __version__
+from paperfeed.latex import plain_text
 from paperfeed.models import Paper
 from paperfeed.web.listings import Listing
 
@@ -99,7 +102,7 @@ def rss(listing: Listing, site_url: str, self_url: str, updated: datetime) -> by
     for paper in listing.papers:
         link = paper_url(site, paper)
         item = _sub(channel, "item")
-        _sub(item, "title", paper.title)
+        _sub(item, "title", plain_text(paper.title))
         _sub(item, "link", link)
         _sub(item, "guid", link, isPermaLink="true")
         _sub(item, "description", html_text(paper.abstract))
@@ -131,7 +134,7 @@ def atom(listing: Listing, site_url: str, self_url: str, updated: datetime) -> b
         link = paper_url(site, paper)
         entry = _sub(root, "entry")
         _sub(entry, "id", link)
-        _sub(entry, "title", paper.title, type="text")
+        _sub(entry, "title", plain_text(paper.title), type="text")
         _sub(entry, "link", rel="alternate", type="text/html", href=link)
         if paper.arxiv_id:
             _sub(entry, "link", rel="related", href=f"https://arxiv.org/abs/{paper.arxiv_id}")

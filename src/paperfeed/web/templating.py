@@ -1,4 +1,4 @@
-"""Jinja2 environment: filters for LaTeX, dates, authors and numbers."""
+"""Jinja2 environment: filters for LaTeX, dates, authors, numbers and plurals."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
-from paperfeed import __version__
+from paperfeed import __version__, latex
 from paperfeed.config import Settings
-from paperfeed.web import latex
+from paperfeed.plurals import noun, plural
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -22,6 +22,9 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.globals.update(site_name=settings.site_name, version=__version__, settings=settings)
     env.filters["tex"] = latex.render
     env.filters["excerpt"] = latex.excerpt
+    env.filters["plain_text"] = latex.plain_text  # where markup cannot go: <title>, labels
+    env.filters["plural"] = plural  # {{ n|plural("paper") }}: "1 paper", "2 papers"
+    env.filters["noun"] = noun  # {{ n|noun("upvote") }}: the noun alone, beside a shown count
     env.filters["local_date"] = lambda value, fmt="%b %-d, %Y": format_local(value, settings, fmt)
     env.filters["iso"] = lambda value: value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     env.filters["thousands"] = lambda n: f"{n:,}"
