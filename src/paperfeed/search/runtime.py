@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from threading import Lock
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from paperfeed.config import Settings, index_dir_for
 from paperfeed.db import Database
@@ -153,10 +153,17 @@ class SearchRuntime:
             self.follower = None
 
 
+def served_state(index: SearchIndex | None) -> str:
+    """Which state of the index answers ("none" without one): a part of HTTP validators,
+    so a cached search or similar-papers answer changes when a sync lands."""
+    if index is None or index.manifest is None:
+        return "none"
+    return f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}"
+
+
 @asynccontextmanager
-async def follow_while_serving(app: Any) -> AsyncIterator[None]:
+async def follow_while_serving(runtime: SearchRuntime) -> AsyncIterator[None]:
     """FastAPI lifespan: the app's `SearchRuntime` follows the database while it serves."""
-    runtime: SearchRuntime = app.state.search
     runtime.start_following()
     try:
         yield

@@ -26,7 +26,7 @@ async def while_serving(app: Any) -> AsyncIterator[None]:
         sender = Sender(app.state.db, settings, settings.mail_send_interval)
         sender.start()
     try:
-        async with follow_while_serving(app):
+        async with follow_while_serving(app.state.search):
             yield
     finally:
         if sender is not None:

@@ -26,6 +26,7 @@ from paperfeed.models import Comment, Paper, PaperAuthor, User
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.store import current_change_seq
+from paperfeed.search.runtime import served_state
 from paperfeed.web import exports, listings, syndication
 from paperfeed.web.caching import Validators
 from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep
@@ -129,7 +130,7 @@ def home_or_search(
     """`/papers.rss` is the home page's list (the latest day); with `?q=` the search's."""
     if "q" in request.query_params:
         index = runtime.index()
-        state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
+        state = served_state(index)
         return respond(
             request,
             session,

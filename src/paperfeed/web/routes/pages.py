@@ -13,6 +13,7 @@ from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
+from paperfeed.search.runtime import served_state
 from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep, get_search, get_settings
 from paperfeed.web.forms import query_int
 from paperfeed.web.responses import public_page
@@ -174,8 +175,9 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "feed_day": feed_day,
         "similar": neighbours,
         "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
+        "categories": feeds.category_tags(session, [paper.id])[paper.id],
         "index_ready": index is not None,
         "comments": comment_section(request, session, paper),
     }
-    state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
+    state = served_state(index)
     return public_page(request, session, "paper.html", context, extra=state)
