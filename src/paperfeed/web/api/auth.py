@@ -19,7 +19,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from paperfeed.community import api_tokens
+from paperfeed.db import Database
 from paperfeed.models import User
+from paperfeed.web.deps import DatabaseDep
 from paperfeed.web.security import resolve_user
 
 CSRF_HEADER = "x-csrf-token"
@@ -48,25 +50,26 @@ _documented_scheme = HTTPBearer(auto_error=False, description="A paperfeed API t
 
 def api_user(
     request: Request,
+    db: DatabaseDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_documented_scheme)],
 ) -> User:
     """The user a write request acts for; 401 without valid credentials, 403 without CSRF."""
-    return identify(request, csrf=True)
+    return identify(request, db, csrf=True)
 
 
 def api_reader(
     request: Request,
+    db: DatabaseDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_documented_scheme)],
 ) -> User:
     """The user asking a read-only question about themselves (no CSRF needed to read)."""
-    return identify(request, csrf=False)
+    return identify(request, db, csrf=False)
 
 
-def identify(request: Request, csrf: bool) -> User:
+def identify(request: Request, db: Database, csrf: bool) -> User:
     if hasattr(request.state, "api_user"):
         return request.state.api_user
     token = bearer_token(request)
-    db = request.app.state.db
     if token is not None:
         try:
             with db.reader() as session:

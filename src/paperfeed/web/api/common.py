@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from paperfeed.web.caching import not_modified, private, validators
+from paperfeed.web.deps import get_settings
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -35,7 +36,7 @@ def cached_json(
     moderation action bumps it), so one indexed read decides; `extra` adds whatever else
     the answer depends on (the search index state, the trending clock).
     """
-    settings = request.app.state.settings
+    settings = get_settings(request)
     v = validators(request, session, "api|" + extra)
     if v is not None and v.matches(request):
         response = not_modified(v, settings.cache_max_age)

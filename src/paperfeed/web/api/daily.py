@@ -27,7 +27,7 @@ from paperfeed.papers.trending import trending, trending_score
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, errors
 from paperfeed.web.api.serializers import Json, daily_entry_json, load_related
-from paperfeed.web.deps import ReaderDep
+from paperfeed.web.deps import ReaderDep, SettingsDep
 
 router = APIRouter()
 MAX_PAGE = 1000  # p x limit stays under 100k rows; /api/papers walks the whole archive
@@ -153,6 +153,7 @@ def _scored(
 def daily_papers(
     request: Request,
     session: ReaderDep,
+    settings: SettingsDep,
     p: Annotated[int, Query(ge=0, le=MAX_PAGE, description="Page number, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=100, description="Papers per page")] = 50,
     date: Annotated[str | None, Query(max_length=40, description="A day: YYYY-MM-DD")] = None,
@@ -166,7 +167,6 @@ def daily_papers(
         Query(description="publishedAt (newest first), trending, or upvotes"),
     ] = "publishedAt",
 ) -> Response:
-    settings = request.app.state.settings
     period = _period(settings.tz, date, week, month)
     now = clock.now()
 

@@ -28,6 +28,7 @@ from paperfeed.papers.lookup import visible_paper
 from paperfeed.search.engine import SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import parse_query
+from paperfeed.search.runtime import served_state
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, PaperOut, errors
 from paperfeed.web.api.serializers import (
@@ -38,7 +39,7 @@ from paperfeed.web.api.serializers import (
     paper_json,
     user_json,
 )
-from paperfeed.web.deps import ReaderDep
+from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep
 
 router = APIRouter()
 SearchSort = Literal["relevance", "upvotes", "newest"]
@@ -98,6 +99,7 @@ def _latest(session: Session, limit: int) -> list[Paper]:
 def search_papers(
     request: Request,
     session: ReaderDep,
+    runtime: SearchDep,
     q: Annotated[
         str, Query(max_length=1000, description="Words, “a phrase”, -excluded, or an arXiv id")
     ] = "",
@@ -114,9 +116,8 @@ def search_papers(
 ) -> Response:
     """With no query, the latest papers on the feed (so `list_papers()` lists something)."""
     filters = _filters(session, date_from, date_to, org, author)
-    runtime = request.app.state.search
     index = runtime.index()
-    state = f"{index.manifest.paper_seq}-{index.manifest.embedding_seq}" if index else "none"
+    state = served_state(index)
 
     def build() -> list[Json]:
         if not q.strip() and not filters.active:
@@ -179,6 +180,7 @@ def _decode_cursor(session: Session, cursor: str) -> tuple[Any, int]:
 def list_papers(
     request: Request,
     session: ReaderDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100, description="Papers per page")] = 50,
     cursor: Annotated[
         str | None, Query(max_length=200, description="From the Link header of the last page")
@@ -202,7 +204,7 @@ def list_papers(
     if len(papers) > limit:
         papers = papers[:limit]
         # From the site URL, never the request's Host header (this answer is cached).
-        site = request.app.state.settings.site_url.rstrip("/")
+        site = settings.site_url.rstrip("/")
         following = URL(f"{site}{request.url.path}?{request.url.query}").include_query_params(
             limit=limit, cursor=_encode_cursor(papers[-1].public_id)
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -18,13 +18,15 @@ from paperfeed.community.comments import COMMENT
 from paperfeed.community.limits import SUBMIT, Limit
 from paperfeed.community.submissions import submit
 from paperfeed.community.votes import set_vote
+from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
+from paperfeed.models import User
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.web.api.auth import ApiUser
 from paperfeed.web.api.common import json_response
 from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
 from paperfeed.web.api.serializers import Json, iso, load_related, paper_json, user_json
-from paperfeed.web.deps import arxiv_client
+from paperfeed.web.deps import ArxivDep, DatabaseDep, SettingsDep
 from paperfeed.web.security import enforce
 
 router = APIRouter()
@@ -48,8 +50,8 @@ class CommentIn(BaseModel):
     )
 
 
-def _paper_json(request: Request, public_id: str) -> Json:
-    with request.app.state.db.reader() as session:
+def _paper_json(db: Database, public_id: str) -> Json:
+    with db.reader() as session:
         paper = visible_paper(session, public_id).paper
         return paper_json(paper, load_related(session, [paper]))
 
@@ -64,14 +66,17 @@ def _paper_json(request: Request, public_id: str) -> Json:
         **errors(400, 401, 403, 404, 429, 502),
     },
 )
-def submit_paper(request: Request, user: ApiUser, body: Annotated[SubmitIn, Body()]) -> Response:
-    state = request.app.state
+def submit_paper(
+    db: DatabaseDep,
+    settings: SettingsDep,
+    user: ApiUser,
+    arxiv: ArxivDep,
+    body: Annotated[SubmitIn, Body()],
+) -> Response:
     if user.role != "admin":
-        enforce(state.db, SUBMIT, f"user:{user.id}")
+        enforce(db, SUBMIT, f"user:{user.id}")
     try:
-        outcome = submit(
-            state.db, state.settings, arxiv_client(request), user, body.id, body.organization
-        )
+        outcome = submit(db, settings, arxiv, user, body.id, body.organization)
     except ArxivIdError as exc:
         arxiv_id = getattr(exc, "arxiv_id", body.id)
         raise HTTPException(404, f"arXiv has no paper {arxiv_id}: check the id.") from None
@@ -82,14 +87,14 @@ def submit_paper(request: Request, user: ApiUser, body: Annotated[SubmitIn, Body
     data = {
         "status": outcome.status,
         "message": outcome.message,
-        "paper": _paper_json(request, outcome.public_id),
+        "paper": _paper_json(db, outcome.public_id),
     }
     return json_response(data, 201 if outcome.status == "accepted" else 200, NO_STORE)
 
 
-def _vote(request: Request, user: ApiUser, paper_id: str, wanted: bool) -> Response:
-    enforce(request.app.state.db, VOTE, f"user:{user.id}")
-    with request.app.state.db.transaction() as session:
+def _vote(db: Database, user: User, paper_id: str, wanted: bool) -> Response:
+    enforce(db, VOTE, f"user:{user.id}")
+    with db.transaction() as session:
         paper = visible_paper(session, paper_id).paper
         state = set_vote(session, user.id, paper.id, wanted)
     return json_response({"upvoted": state.voted, "upvotes": state.upvotes}, headers=NO_STORE)
@@ -104,8 +109,8 @@ VOTE_RESPONSES = errors(401, 403, 404, 429)
     response_model=VoteOut,
     responses=VOTE_RESPONSES,
 )
-def upvote(request: Request, user: ApiUser, paper_id: str) -> Response:
-    return _vote(request, user, paper_id, True)
+def upvote(db: DatabaseDep, user: ApiUser, paper_id: str) -> Response:
+    return _vote(db, user, paper_id, True)
 
 
 @router.delete(
@@ -114,8 +119,8 @@ def upvote(request: Request, user: ApiUser, paper_id: str) -> Response:
     response_model=VoteOut,
     responses=VOTE_RESPONSES,
 )
-def unupvote(request: Request, user: ApiUser, paper_id: str) -> Response:
-    return _vote(request, user, paper_id, False)
+def unupvote(db: DatabaseDep, user: ApiUser, paper_id: str) -> Response:
+    return _vote(db, user, paper_id, False)
 
 
 @router.post(
@@ -126,9 +131,8 @@ def unupvote(request: Request, user: ApiUser, paper_id: str) -> Response:
     responses=errors(400, 401, 403, 404, 409, 429),
 )
 def post_comment(
-    request: Request, user: ApiUser, paper_id: str, body: Annotated[CommentIn, Body()]
+    db: DatabaseDep, user: ApiUser, paper_id: str, body: Annotated[CommentIn, Body()]
 ) -> Response:
-    db = request.app.state.db
     with db.reader() as session:
         visible_paper(session, paper_id)  # a 404 before spending the user's rate limit
     enforce(db, COMMENT, f"user:{user.id}")
