@@ -23,10 +23,11 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.models import Paper, User
 from paperfeed.papers import feeds
+from paperfeed.papers.related import load_related
 from paperfeed.papers.trending import trending, trending_score
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, errors
-from paperfeed.web.api.serializers import Json, daily_entry_json, load_related
+from paperfeed.web.api.serializers import Json, daily_entry_json
 from paperfeed.web.deps import ReaderDep, SettingsDep
 
 router = APIRouter()

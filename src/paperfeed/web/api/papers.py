@@ -25,20 +25,14 @@ from paperfeed import clock
 from paperfeed.community import comments
 from paperfeed.models import Comment, Organization, Paper, User
 from paperfeed.papers.lookup import visible_paper
+from paperfeed.papers.related import load_related
 from paperfeed.search.engine import SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import parse_query
 from paperfeed.search.runtime import served_state
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, PaperOut, errors
-from paperfeed.web.api.serializers import (
-    Json,
-    daily_entry_json,
-    iso,
-    load_related,
-    paper_json,
-    user_json,
-)
+from paperfeed.web.api.serializers import Json, daily_entry_json, iso, paper_json, user_json
 from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep
 
 router = APIRouter()

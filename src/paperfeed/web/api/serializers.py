@@ -14,14 +14,11 @@ primary keys never leave the database: `_id` values are stable hashes of public 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from paperfeed.models import Organization, Paper, PaperAuthor, User
+from paperfeed.models import Organization, Paper, User
+from paperfeed.papers.related import Byline, Related
 
 Json = dict[str, Any]
 
@@ -59,61 +56,7 @@ def organization_json(org: Organization) -> Json:
     }
 
 
-@dataclass
-class Related:
-    """Everything a page of papers needs besides the rows, fetched in a few queries."""
-
-    authors: dict[int, list[tuple[PaperAuthor, User | None]]]
-    organizations: dict[int, Organization]
-    users: dict[int, User]
-
-
-def load_related(session: Session, papers: list[Paper]) -> Related:
-    ids = [p.id for p in papers]
-    authors: dict[int, list[tuple[PaperAuthor, User | None]]] = {pid: [] for pid in ids}
-    claimed: dict[int, User] = {}
-    if ids:
-        rows = list(
-            session.execute(
-                select(PaperAuthor)
-                .where(PaperAuthor.paper_id.in_(ids))
-                .order_by(PaperAuthor.paper_id, PaperAuthor.position)
-            ).scalars()
-        )
-        user_ids = {a.user_id for a in rows if a.user_id}
-        if user_ids:
-            claimed = {
-                u.id: u
-                for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()
-            }
-        for author in rows:
-            authors[author.paper_id].append(
-                (author, claimed.get(author.user_id) if author.user_id else None)
-            )
-    org_ids = {p.organization_id for p in papers if p.organization_id}
-    orgs = (
-        {
-            o.id: o
-            for o in session.execute(
-                select(Organization).where(Organization.id.in_(org_ids))
-            ).scalars()
-        }
-        if org_ids
-        else {}
-    )
-    submitter_ids = {p.submitted_by_id for p in papers if p.submitted_by_id} - set(claimed)
-    users = dict(claimed)
-    if submitter_ids:
-        users.update(
-            {
-                u.id: u
-                for u in session.execute(select(User).where(User.id.in_(submitter_ids))).scalars()
-            }
-        )
-    return Related(authors, orgs, users)
-
-
-def author_json(paper: Paper, author: PaperAuthor, user: User | None) -> Json:
+def author_json(paper: Paper, author: Byline, user: User | None) -> Json:
     data: Json = {
         "_id": object_id("author", f"{paper.public_id}:{author.position}"),
         "name": author.name,
@@ -131,7 +74,10 @@ def paper_json(paper: Paper, related: Related) -> Json:
     org = related.organizations.get(paper.organization_id) if paper.organization_id else None
     data: Json = {
         "id": paper.public_id,
-        "authors": [author_json(paper, a, u) for a, u in related.authors.get(paper.id, [])],
+        "authors": [
+            author_json(paper, a, related.users.get(a.user_id) if a.user_id else None)
+            for a in related.authors.get(paper.id, [])
+        ],
         "numAuthors": paper.author_count,  # also known when the names are not
         # Always a date: a paper without a publication date counts from when it arrived.
         "publishedAt": iso(paper.published_at or paper.feed_at or paper.created_at),

@@ -22,10 +22,11 @@ from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
 from paperfeed.models import User
 from paperfeed.papers.lookup import visible_paper
+from paperfeed.papers.related import load_related
 from paperfeed.web.api.auth import ApiUser
 from paperfeed.web.api.common import json_response
 from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
-from paperfeed.web.api.serializers import Json, iso, load_related, paper_json, user_json
+from paperfeed.web.api.serializers import Json, iso, paper_json, user_json
 from paperfeed.web.deps import ArxivDep, DatabaseDep, SettingsDep
 from paperfeed.web.security import enforce
 

@@ -1,0 +1,90 @@
+"""What a list of papers shows beside the rows: its authors, organizations and people.
+
+One loader serves every list (feed cards, RSS/Atom and exports, the JSON API), in at most
+three queries however long the list is: never one per paper. Each caller says how much it
+needs: a card names its first few authors, a feed leaves out hidden authors and names no
+accounts, the API wants everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from paperfeed.models import Organization, Paper, PaperAuthor, User
+
+
+@dataclass(frozen=True)
+class Byline:
+    """One author of one paper."""
+
+    position: int
+    name: str
+    hidden: bool
+    user_id: int | None  # the account whose claim of this author was approved
+
+
+@dataclass
+class Related:
+    authors: dict[int, list[Byline]]  # every paper id of the list -> its authors, in order
+    organizations: dict[int, Organization]  # by id
+    users: dict[int, User]  # by id: the submitters and the accounts that claimed an author
+
+    def author_names(self) -> dict[int, list[str]]:
+        return {pid: [a.name for a in bylines] for pid, bylines in self.authors.items()}
+
+
+def load_related(
+    session: Session,
+    papers: Sequence[Paper],
+    *,
+    first_authors: int | None = None,
+    hidden_authors: bool = True,
+    people: bool = True,
+) -> Related:
+    """The authors, organizations and (with `people`) users of `papers`.
+
+    `first_authors` keeps the authors below that position (a card shows a few names of a
+    thousand-author paper); `hidden_authors=False` leaves out the authors marked hidden.
+    """
+    ids = [p.id for p in papers]
+    authors: dict[int, list[Byline]] = {pid: [] for pid in ids}
+    if ids:
+        query = select(
+            PaperAuthor.paper_id,
+            PaperAuthor.position,
+            PaperAuthor.name,
+            PaperAuthor.hidden,
+            PaperAuthor.user_id,
+        ).where(PaperAuthor.paper_id.in_(ids))
+        if first_authors is not None:
+            query = query.where(PaperAuthor.position < first_authors)
+        if not hidden_authors:
+            query = query.where(PaperAuthor.hidden.is_(False))
+        rows = session.execute(query.order_by(PaperAuthor.paper_id, PaperAuthor.position))
+        for paper_id, position, name, hidden, user_id in rows:
+            authors[paper_id].append(Byline(position, name, hidden, user_id))
+    org_ids = {p.organization_id for p in papers if p.organization_id}
+    organizations = (
+        {
+            o.id: o
+            for o in session.execute(
+                select(Organization).where(Organization.id.in_(org_ids))
+            ).scalars()
+        }
+        if org_ids
+        else {}
+    )
+    user_ids: set[int] = set()
+    if people:
+        user_ids = {p.submitted_by_id for p in papers if p.submitted_by_id}
+        user_ids |= {a.user_id for bylines in authors.values() for a in bylines if a.user_id}
+    users = (
+        {u.id: u for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()}
+        if user_ids
+        else {}
+    )
+    return Related(authors, organizations, users)
