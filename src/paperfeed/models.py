@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -253,7 +254,9 @@ class User(Base):
     fullname: Mapped[str] = mapped_column(String(200), default="")
     avatar_url: Mapped[str | None] = mapped_column(String(500))
     role: Mapped[str] = mapped_column(String(16), default="user")  # user | moderator | admin
-    upvotes_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Who may see this member's upvotes: private unless they choose otherwise on /account
+    # (migration 0006 says why existing accounts became private too).
+    upvotes_public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     banned_at: Mapped[datetime | None]
     ban_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]

@@ -8,7 +8,7 @@ from paperfeed.community import accounts
 from paperfeed.community.limits import Limit, hit
 from paperfeed.community.tokens import TokenError, make_token, read_token
 from paperfeed.db import Database
-from paperfeed.models import ModerationLog, WebSession
+from paperfeed.models import ModerationLog, User, WebSession
 
 PASSWORD = "correct horse battery"
 
@@ -119,3 +119,12 @@ def test_tokens_expire_and_cannot_be_forged(settings) -> None:  # type: ignore[n
         clock.frozen(clock.now() + timedelta(minutes=2)),
     ):
         read_token(settings, token, "verify")
+
+
+def test_new_accounts_keep_their_upvotes_private_until_they_choose(db: Database) -> None:
+    with db.transaction() as session:
+        user = accounts.create_user(session, "ada", "ada@example.org", "long enough password")
+        assert user.upvotes_public is False
+        accounts.set_upvotes_public(user, True)
+    with db.reader() as session:
+        assert session.get(User, user.id).upvotes_public is True

@@ -1,4 +1,5 @@
-"""Accounts through the real web stack: forms, CSRF, cookies, emails, rate limits."""
+"""Accounts through the real web stack: forms, CSRF, cookies, emails, rate limits, and who
+sees one's upvotes."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from paperfeed.community.votes import set_vote
 from paperfeed.db import Database
+from paperfeed.models import Paper, User
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
 from tests.web.conftest import BROWSER_HEADERS
@@ -142,3 +148,74 @@ def test_login_redirects_only_to_local_pages(site: TestClient) -> None:
         data={"csrf": token, "login": "ada", "password": PASSWORD, "next": "//evil.example/x"},
     )
     assert evil.headers["location"] == "/"
+
+
+# --- who sees one's upvotes ---------------------------------------------------------------
+
+
+def upvote_a_paper(db: Database, username: str) -> None:
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [PaperRecord(title="A liked paper", abstract="x", arxiv_id="2411.00001")],
+        )
+        paper = session.execute(select(Paper)).scalar_one()
+        user = session.execute(select(User).where(User.username == username)).scalar_one()
+        set_vote(session, user.id, paper.id, True)
+
+
+def visitor_sees_upvotes(client: TestClient) -> bool:
+    """What someone who is not ada sees: her profile's list, its feed and its export."""
+    with TestClient(client.app, headers=BROWSER_HEADERS) as visitor:
+        profile = visitor.get("/users/ada").text
+        feed = visitor.get("/users/ada.rss?list=upvoted")
+        export = visitor.get("/users/ada.jsonl?list=upvoted")
+    upvoted = profile.split('aria-label="Upvoted papers"', 1)[1]
+    shown = "/papers/2411.00001" in upvoted
+    assert shown == (feed.status_code == 200) == (export.status_code == 200)
+    assert shown or ("ada keeps upvotes private" in upvoted and feed.status_code == 404)
+    return shown
+
+
+def choose(client: TestClient, choice: str):  # type: ignore[no-untyped-def]
+    token = csrf(client.get("/account").text)
+    return client.post("/account/upvotes", data={"csrf": token, "upvotes": choice})
+
+
+def test_upvotes_are_private_until_their_owner_makes_them_public(
+    site: TestClient, db: Database
+) -> None:
+    sign_up(site)
+    upvote_a_paper(db, "ada")
+    with db.reader() as session:
+        assert session.execute(select(User.upvotes_public)).scalar_one() is False
+    assert not visitor_sees_upvotes(site)
+    own = site.get("/users/ada").text
+    assert "/papers/2411.00001" in own and "Only you see this list" in own
+    account = site.get("/account").text
+    assert re.search(r'value="private"\s+checked', account)
+
+    made_public = choose(site, "public")
+    assert made_public.status_code == 303
+    assert "Your upvotes are public" in site.get(made_public.headers["location"]).text
+    assert re.search(r'value="public"\s+checked', site.get("/account").text)
+    assert visitor_sees_upvotes(site)
+
+    assert choose(site, "private").status_code == 303
+    assert not visitor_sees_upvotes(site)
+
+
+def test_the_upvote_choice_needs_the_csrf_token_and_a_known_value(
+    site: TestClient, db: Database
+) -> None:
+    sign_up(site)
+    forged = site.post("/account/upvotes", data={"csrf": "forged", "upvotes": "public"})
+    assert forged.status_code == 403
+    assert choose(site, "everyone").status_code == 400
+    token = csrf(site.get("/account").text)
+    site.cookies.delete("pf_session")  # logged out: the token was the session's
+    assert (
+        site.post("/account/upvotes", data={"csrf": token, "upvotes": "public"}).status_code == 403
+    )
+    with db.reader() as session:
+        assert session.execute(select(User.upvotes_public)).scalar_one() is False

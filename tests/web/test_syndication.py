@@ -149,7 +149,7 @@ def build_site(db: Database) -> dict[str, str]:
         bob = accounts.create_user(session, "bob", "bob@example.org", PASSWORD)
         mod = accounts.create_user(session, "mod", "mod@example.org", PASSWORD, role="moderator")
         ada.fullname = "Ada L."
-        bob.upvotes_public = False
+        ada.upvotes_public = True  # she chose to show them; bob keeps the default, private
         for key in ("tricky", "local"):
             papers[key].submitted_by_id = ada.id
             touch_paper(session, papers[key])

@@ -227,6 +227,15 @@ def change_password(
     revoke_all_tokens(session, user.id)
 
 
+# --- privacy ------------------------------------------------------------------------------
+
+
+def set_upvotes_public(user: User, public: bool) -> None:
+    """Show the member's upvotes on their profile and its feeds, or keep them to themselves
+    (the default: what someone reads and likes is theirs to share)."""
+    user.upvotes_public = public
+
+
 # --- roles and bans -----------------------------------------------------------------------
 
 

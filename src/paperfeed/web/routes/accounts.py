@@ -1,5 +1,5 @@
 """Account pages: sign up, log in and out, verify the email address, change or reset the
-password, and public profiles."""
+password, who sees one's upvotes, and public profiles."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token,
 from paperfeed.config import Settings
 from paperfeed.models import Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
-from paperfeed.web.deps import ReaderDep
+from paperfeed.plurals import plural
+from paperfeed.web.deps import DatabaseDep, ReaderDep
 from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.known_browsers import known_device, remember_device
 from paperfeed.web.responses import REVALIDATE, page, voted_for
@@ -152,7 +153,7 @@ def login(request: Request, form: FormDep) -> Response:
                 429,
                 "This account has had too many failed log-ins. Log in from a browser you have "
                 "used before, reset your password, or try again in "
-                f"{verdict.retry_after // 60 + 1} minutes.",
+                f"{plural(verdict.retry_after // 60 + 1, 'minute')}.",
                 headers={"Retry-After": str(verdict.retry_after)},
             )
     try:
@@ -208,6 +209,9 @@ def account(request: Request, user: SignedInUser) -> Response:
         )
     if request.query_params.get("revoked"):
         notice = "The token was revoked: requests that send it now get 401."
+    upvotes = request.query_params.get("upvotes")
+    if upvotes in UPVOTE_NOTICES:
+        notice = UPVOTE_NOTICES[upvotes]
     return account_page(request, user, notice=notice)
 
 
@@ -244,6 +248,29 @@ def revoke_api_token(request: Request, user: SignedInUser, token_id: int) -> Res
     with request.app.state.db.transaction() as session:
         api_tokens.revoke_token(session, user, token_id)
     return RedirectResponse("/account?revoked=1", status_code=303)
+
+
+UPVOTE_NOTICES = {
+    "public": "Your upvotes are public: they show on your profile and in its feeds.",
+    "private": "Your upvotes are private: only you see them, on your profile.",
+}
+
+
+@router.post("/account/upvotes", dependencies=[Csrf])
+def set_upvote_privacy(
+    request: Request, db: DatabaseDep, user: SignedInUser, form: FormDep
+) -> Response:
+    """Who sees the member's upvotes: everyone (public) or only them (private)."""
+    choice = form.text("upvotes", max_len=20)
+    if choice not in UPVOTE_NOTICES:
+        return account_page(
+            request, user, status=400, error="Choose who may see your upvotes: public or private."
+        )
+    with db.transaction() as session:
+        me = session.get(User, user.id)
+        assert me is not None
+        accounts.set_upvotes_public(me, choice == "public")
+    return RedirectResponse(f"/account?upvotes={choice}", status_code=303)
 
 
 @router.post("/account/password", dependencies=[Csrf])
