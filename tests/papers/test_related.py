@@ -119,3 +119,37 @@ def test_an_empty_list_asks_nothing(db: Database) -> None:
         related = load_related(session, [])
     assert statements == []
     assert (related.authors, related.organizations, related.users) == ({}, {}, {})
+
+
+def test_categories_come_in_one_more_query_primary_first(db: Database) -> None:
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(title=f"P{i}", abstract="a", arxiv_id=f"2411.0010{i}", feed_at=FEED_AT)
+                for i in range(3)
+            ],
+        )
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="P0", abstract="a", arxiv_id="2411.00100", categories=["cs.CL", "cs.LG"]
+                ),
+                PaperRecord(title="P1", abstract="a", arxiv_id="2411.00101", categories=["hep-th"]),
+            ],
+        )
+    with db.reader() as session:
+        papers = list(session.execute(select(Paper).order_by(Paper.arxiv_id)).scalars())
+        with counted(db) as without:
+            assert load_related(session, papers, people=False).categories == {}
+        with counted(db) as with_categories:
+            tags = load_related(session, papers, people=False, categories=True).categories
+        assert len(with_categories) == len(without) + 1
+    by_paper = {p.arxiv_id: tags[p.id] for p in papers}
+    assert [(t.code, t.primary, t.label) for t in by_paper["2411.00100"]] == [
+        ("cs.CL", True, "Computation and Language (cs.CL)"),
+        ("cs.LG", False, "Machine Learning (cs.LG)"),
+    ]
+    assert [t.name for t in by_paper["2411.00101"]] == ["High Energy Physics - Theory"]
+    assert by_paper["2411.00102"] == []

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.errors import UserError
 from paperfeed.models import Organization, Paper, PaperAuthor, User
+from paperfeed.papers.related import CategoryTag, load_categories
 
 Kind = Literal["date", "week", "month"]
 Sort = Literal["upvotes", "newest"]
@@ -189,15 +190,17 @@ def neighbours(
 
 @dataclass
 class CardExtras:
-    """What a card shows beyond the paper row: first authors, organization, submitter."""
+    """What a card shows beyond the paper row: first authors, organization, submitter,
+    categories."""
 
     authors: dict[int, list[str]]
     organizations: dict[int, Organization]
     submitters: dict[int, User]
+    categories: dict[int, list[CategoryTag]]
 
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
-    """Fetch in three small queries (never one per card) what the cards need."""
+    """Fetch in four small queries (never one per card) what the cards need."""
     ids = [p.id for p in papers]
     authors: dict[int, list[str]] = {pid: [] for pid in ids}
     if ids:
@@ -225,7 +228,7 @@ def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
         if user_ids
         else {}
     )
-    return CardExtras(authors, orgs, users)
+    return CardExtras(authors, orgs, users, load_categories(session, ids))
 
 
 def _aware(value: datetime) -> datetime:

@@ -1,7 +1,8 @@
-"""What a list of papers shows beside the rows: its authors, organizations and people.
+"""What a list of papers shows beside the rows: its authors, organizations, people and
+arXiv categories.
 
 One loader serves every list (feed cards, RSS/Atom and exports, the JSON API), in at most
-three queries however long the list is: never one per paper. Each caller says how much it
+four queries however long the list is: never one per paper. Each caller says how much it
 needs: a card names its first few authors, a feed leaves out hidden authors and names no
 accounts, the API wants everything.
 """
@@ -9,12 +10,13 @@ accounts, the API wants everything.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paperfeed.models import Organization, Paper, PaperAuthor, User
+from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, User
+from paperfeed.papers import taxonomy
 
 
 @dataclass(frozen=True)
@@ -27,11 +29,29 @@ class Byline:
     user_id: int | None  # the account whose claim of this author was approved
 
 
+@dataclass(frozen=True)
+class CategoryTag:
+    """One arXiv category of one paper: its code, and whether it is the primary one."""
+
+    code: str
+    primary: bool
+
+    @property
+    def name(self) -> str | None:
+        return taxonomy.name(self.code)
+
+    @property
+    def label(self) -> str:
+        return taxonomy.label(self.code)
+
+
 @dataclass
 class Related:
     authors: dict[int, list[Byline]]  # every paper id of the list -> its authors, in order
     organizations: dict[int, Organization]  # by id
     users: dict[int, User]  # by id: the submitters and the accounts that claimed an author
+    # With `categories`: every paper id -> its categories in arXiv's order, the primary first.
+    categories: dict[int, list[CategoryTag]] = field(default_factory=dict)
 
     def author_names(self) -> dict[int, list[str]]:
         return {pid: [a.name for a in bylines] for pid, bylines in self.authors.items()}
@@ -44,6 +64,7 @@ def load_related(
     first_authors: int | None = None,
     hidden_authors: bool = True,
     people: bool = True,
+    categories: bool = False,
 ) -> Related:
     """The authors, organizations and (with `people`) users of `papers`.
 
@@ -87,4 +108,19 @@ def load_related(
         if user_ids
         else {}
     )
-    return Related(authors, organizations, users)
+    tags = load_categories(session, ids) if categories else {}
+    return Related(authors, organizations, users, tags)
+
+
+def load_categories(session: Session, paper_ids: Sequence[int]) -> dict[int, list[CategoryTag]]:
+    """The papers' arXiv categories (papers without any map to an empty list), one query."""
+    tags: dict[int, list[CategoryTag]] = {pid: [] for pid in paper_ids}
+    if paper_ids:
+        rows = session.execute(
+            select(PaperCategory.paper_id, PaperCategory.category, PaperCategory.is_primary)
+            .where(PaperCategory.paper_id.in_(paper_ids))
+            .order_by(PaperCategory.paper_id, PaperCategory.position)
+        )
+        for paper_id, code, primary in rows:
+            tags[paper_id].append(CategoryTag(code, primary))
+    return tags

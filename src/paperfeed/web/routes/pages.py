@@ -11,6 +11,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
+from paperfeed.papers.related import load_categories
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
 from paperfeed.search.runtime import served_state
@@ -175,7 +176,7 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "feed_day": feed_day,
         "similar": neighbours,
         "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
-        "categories": feeds.category_tags(session, [paper.id])[paper.id],
+        "categories": load_categories(session, [paper.id])[paper.id],
         "index_ready": index is not None,
         "comments": comment_section(request, session, paper),
     }
