@@ -19,6 +19,7 @@ from paperfeed import clock
 from paperfeed.community import organizations
 from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
+from paperfeed.papers.related import load_related
 from paperfeed.papers.trending import trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import search
@@ -46,25 +47,10 @@ class Listing:
 
 
 def complete(session: Session, listing: Listing) -> Listing:
-    """Load every author (in order) and organization of the listing's papers in two queries."""
-    ids = [p.id for p in listing.papers]
-    listing.authors = {pid: [] for pid in ids}
-    if ids:
-        rows = session.execute(
-            select(PaperAuthor.paper_id, PaperAuthor.name)
-            .where(PaperAuthor.paper_id.in_(ids), PaperAuthor.hidden.is_(False))
-            .order_by(PaperAuthor.paper_id, PaperAuthor.position)
-        )
-        for paper_id, name in rows:
-            listing.authors[paper_id].append(name)
-    org_ids = {p.organization_id for p in listing.papers if p.organization_id}
-    if org_ids:
-        listing.organizations = {
-            o.id: o
-            for o in session.execute(select(Organization).where(Organization.id.in_(org_ids)))
-            .scalars()
-            .all()
-        }
+    """Load every visible author (in order) and the organization of the listing's papers."""
+    related = load_related(session, listing.papers, hidden_authors=False, people=False)
+    listing.authors = related.author_names()
+    listing.organizations = related.organizations
     return listing
 
 
