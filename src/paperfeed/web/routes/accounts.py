@@ -26,10 +26,11 @@ from paperfeed.community.limits import (
 )
 from paperfeed.community.tokens import TokenError, bind_fingerprint, make_token, read_token
 from paperfeed.config import Settings
+from paperfeed.db import Database
 from paperfeed.models import Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.plurals import plural
-from paperfeed.web.deps import DatabaseDep, ReaderDep
+from paperfeed.web.deps import DatabaseDep, ReaderDep, SettingsDep
 from paperfeed.web.forms import FormDep, safe_redirect_target
 from paperfeed.web.known_browsers import known_device, remember_device
 from paperfeed.web.responses import REVALIDATE, page, voted_for
@@ -51,9 +52,9 @@ MAX_EMAIL = 320  # checked before any regex looks at the address
 Csrf = Depends(check_csrf)
 
 
-def safe_next(request: Request, target: str | None) -> str:
+def safe_next(settings: Settings, target: str | None) -> str:
     """Only this site, so a crafted link cannot send people elsewhere after logging in."""
-    return safe_redirect_target(target, request.app.state.settings.site_url) or "/"
+    return safe_redirect_target(target, settings.site_url) or "/"
 
 
 def queue_verification(session: Session, settings: Settings, user: User) -> None:
@@ -98,13 +99,12 @@ def signup_form(request: Request, user: CurrentUser) -> Response:
 
 
 @router.post("/signup", dependencies=[Csrf])
-def signup(request: Request, form: FormDep) -> Response:
+def signup(request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep) -> Response:
     values = {
         "username": form.text("username", max_len=100),
         "email": form.text("email", max_len=MAX_EMAIL),
         "password": form.text("password", max_len=accounts.MAX_PASSWORD * 4),
     }
-    db = request.app.state.db
     enforce(db, SIGNUP, client_ip(request))
     try:
         with db.transaction() as session:
@@ -112,7 +112,7 @@ def signup(request: Request, form: FormDep) -> Response:
                 session, values["username"], values["email"], values["password"]
             )
             new = accounts.start_session(session, user, request.headers.get("user-agent"))
-            queue_verification(session, request.app.state.settings, user)
+            queue_verification(session, settings, user)
     except accounts.AccountError as exc:
         values.pop("password")
         return page(request, "signup.html", status=400, form=values, error=str(exc))
@@ -123,19 +123,18 @@ def signup(request: Request, form: FormDep) -> Response:
 
 
 @router.get("/login")
-def login_form(request: Request, user: CurrentUser) -> Response:
-    target = safe_next(request, request.query_params.get("next"))
+def login_form(request: Request, settings: SettingsDep, user: CurrentUser) -> Response:
+    target = safe_next(settings, request.query_params.get("next"))
     if user is not None:
         return RedirectResponse(target, status_code=303)
     return page(request, "login.html", form={"next": target})
 
 
 @router.post("/login", dependencies=[Csrf])
-def login(request: Request, form: FormDep) -> Response:
+def login(request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep) -> Response:
     login_name = form.text("login", max_len=MAX_EMAIL)
     password = form.text("password", max_len=accounts.MAX_PASSWORD * 4)
-    target = safe_next(request, form.text("next", max_len=2000, default="/"))
-    db = request.app.state.db
+    target = safe_next(settings, form.text("next", max_len=2000, default="/"))
     enforce(db, LOGIN, client_ip(request))
     # The account's own counters (see limits.py): keyed on the account, whichever of its
     # names was typed, and on the typed text for unknown names, which behave the same.
@@ -173,10 +172,10 @@ def login(request: Request, form: FormDep) -> Response:
 
 
 @router.post("/logout", dependencies=[Csrf])
-def logout(request: Request) -> Response:
+def logout(request: Request, db: DatabaseDep) -> Response:
     cookie = request.cookies.get("pf_session")
     if cookie:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             accounts.end_session(session, cookie)
     response = RedirectResponse("/", status_code=303)
     clear_session_cookie(request, response)
@@ -187,9 +186,11 @@ def logout(request: Request) -> Response:
 
 
 @router.get("/account")
-def account(request: Request, user: SignedInUser) -> Response:
+def account(
+    request: Request, db: DatabaseDep, settings: SettingsDep, user: SignedInUser
+) -> Response:
     notice = None
-    kept = request.app.state.settings.mail_backend == "outbox"
+    kept = settings.mail_backend == "outbox"
     if request.query_params.get("welcome"):
         notice = f"Welcome, {user.username}! " + (
             "Your confirmation link is in the outbox: this site sends no mail."
@@ -212,12 +213,14 @@ def account(request: Request, user: SignedInUser) -> Response:
     upvotes = request.query_params.get("upvotes")
     if upvotes in UPVOTE_NOTICES:
         notice = UPVOTE_NOTICES[upvotes]
-    return account_page(request, user, notice=notice)
+    return account_page(request, db, user, notice=notice)
 
 
-def account_page(request: Request, user: User, status: int = 200, **context: Any) -> Response:
+def account_page(
+    request: Request, db: Database, user: User, status: int = 200, **context: Any
+) -> Response:
     """The account page, with the user's API tokens and how its confirmation email fared."""
-    with request.app.state.db.reader() as session:
+    with db.reader() as session:
         tokens = api_tokens.user_tokens(session, user.id)
         mail = (
             None
@@ -230,22 +233,24 @@ def account_page(request: Request, user: User, status: int = 200, **context: Any
 
 
 @router.post("/account/tokens", dependencies=[Csrf])
-def create_api_token(request: Request, user: SignedInUser, form: FormDep) -> Response:
+def create_api_token(
+    request: Request, db: DatabaseDep, user: SignedInUser, form: FormDep
+) -> Response:
     """Create a token and show it this once (the database keeps only its hash)."""
     name = form.text("name", max_len=api_tokens.MAX_NAME * 10)
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             created = api_tokens.create_token(session, user, name)
     except api_tokens.ApiTokenError as exc:
-        return account_page(request, user, status=400, token_error=str(exc), token_name=name)
-    return account_page(request, user, new_token=created.token, new_token_name=created.row.name)
+        return account_page(request, db, user, status=400, token_error=str(exc), token_name=name)
+    return account_page(request, db, user, new_token=created.token, new_token_name=created.row.name)
 
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=[Csrf])
-def revoke_api_token(request: Request, user: SignedInUser, token_id: int) -> Response:
+def revoke_api_token(db: DatabaseDep, user: SignedInUser, token_id: int) -> Response:
     if not 1 <= token_id <= 2_147_483_647:
         raise HTTPException(404, "There is no such token on your account.")
-    with request.app.state.db.transaction() as session:
+    with db.transaction() as session:
         api_tokens.revoke_token(session, user, token_id)
     return RedirectResponse("/account?revoked=1", status_code=303)
 
@@ -264,7 +269,11 @@ def set_upvote_privacy(
     choice = form.text("upvotes", max_len=20)
     if choice not in UPVOTE_NOTICES:
         return account_page(
-            request, user, status=400, error="Choose who may see your upvotes: public or private."
+            request,
+            db,
+            user,
+            status=400,
+            error="Choose who may see your upvotes: public or private.",
         )
     with db.transaction() as session:
         me = session.get(User, user.id)
@@ -274,10 +283,11 @@ def set_upvote_privacy(
 
 
 @router.post("/account/password", dependencies=[Csrf])
-def change_password(request: Request, user: SignedInUser, form: FormDep) -> Response:
+def change_password(
+    request: Request, db: DatabaseDep, user: SignedInUser, form: FormDep
+) -> Response:
     current = form.text("current", max_len=accounts.MAX_PASSWORD * 4)
     new = form.text("new", max_len=accounts.MAX_PASSWORD * 4)
-    db = request.app.state.db
     enforce(db, PASSWORD_CHANGE, f"user:{user.id}")
     try:
         with db.transaction() as session:
@@ -287,27 +297,25 @@ def change_password(request: Request, user: SignedInUser, form: FormDep) -> Resp
                 raise accounts.AccountError("Your current password is not right.")
             accounts.change_password(session, me, new, request.cookies.get("pf_session"))
     except accounts.AccountError as exc:
-        return account_page(request, user, status=400, error=str(exc))
+        return account_page(request, db, user, status=400, error=str(exc))
     return RedirectResponse("/account?changed=1", status_code=303)
 
 
 @router.post("/account/verify", dependencies=[Csrf])
-def resend_verification(request: Request, user: SignedInUser) -> Response:
-    db = request.app.state.db
+def resend_verification(db: DatabaseDep, settings: SettingsDep, user: SignedInUser) -> Response:
     enforce(db, RESET, f"verify:{user.id}")
     with db.transaction() as session:
         me = session.get(User, user.id)
         if me is not None and me.email_verified_at is None:
-            queue_verification(session, request.app.state.settings, me)
+            queue_verification(session, settings, me)
     return RedirectResponse("/account?sent=1", 303)
 
 
 @router.get("/verify")
-def verify(request: Request) -> Response:
-    settings = request.app.state.settings
+def verify(request: Request, db: DatabaseDep, settings: SettingsDep) -> Response:
     try:
         user_id, bound = read_token(settings, request.query_params.get("token", ""), "verify")
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             user = session.get(User, user_id)
             if user is None or bind_fingerprint(user.email) != bound:
                 raise TokenError("This link is not valid.")
@@ -332,10 +340,10 @@ def reset_form(request: Request) -> Response:
 
 
 @router.post("/reset", dependencies=[Csrf])
-def reset_request(request: Request, form: FormDep) -> Response:
+def reset_request(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
     email = accounts.normalize_email(form.text("email", max_len=MAX_EMAIL))
-    db = request.app.state.db
-    settings = request.app.state.settings
     enforce(db, RESET, client_ip(request))
     # The same work and the same answer whether or not the address has an account (the
     # message is only queued here), so neither the page nor its timing tells.
@@ -352,9 +360,9 @@ def reset_request(request: Request, form: FormDep) -> Response:
     )
 
 
-def _reset_user(request: Request, token: str) -> User:
-    user_id, bound = read_token(request.app.state.settings, token, "reset")
-    with request.app.state.db.reader() as session:
+def _reset_user(db: Database, settings: Settings, token: str) -> User:
+    user_id, bound = read_token(settings, token, "reset")
+    with db.reader() as session:
         user = session.get(User, user_id)
     if user is None or bind_fingerprint(user.password_hash) != bound:
         raise TokenError("This link was already used or is not valid. Ask for a new one.")
@@ -362,22 +370,24 @@ def _reset_user(request: Request, token: str) -> User:
 
 
 @router.get("/reset/confirm")
-def reset_confirm_form(request: Request) -> Response:
+def reset_confirm_form(request: Request, db: DatabaseDep, settings: SettingsDep) -> Response:
     token = request.query_params.get("token", "")
     try:
-        _reset_user(request, token)
+        _reset_user(db, settings, token)
     except TokenError as exc:
         return page(request, "message.html", status=400, title="Link not valid", message=str(exc))
     return page(request, "reset_confirm.html", token=token)
 
 
 @router.post("/reset/confirm", dependencies=[Csrf])
-def reset_confirm(request: Request, form: FormDep) -> Response:
+def reset_confirm(
+    request: Request, db: DatabaseDep, settings: SettingsDep, form: FormDep
+) -> Response:
     token = form.text("token", max_len=1000)
     new = form.text("new", max_len=accounts.MAX_PASSWORD * 4)
     try:
-        user = _reset_user(request, token)
-        with request.app.state.db.transaction() as session:
+        user = _reset_user(db, settings, token)
+        with db.transaction() as session:
             me = session.get(User, user.id)
             assert me is not None
             accounts.change_password(session, me, new, keep_cookie=None)
