@@ -159,6 +159,45 @@ def test_no_module_outside_web_reads_web_templates_or_static_files() -> None:
     assert offenders == [], "a path into web/ read from outside it:\n" + "\n".join(offenders)
 
 
+# Where the app's state may be read: where it is set (app.py), the lifespan that starts what
+# it holds, and deps.py, the one way routes (typed dependencies) and helpers reach it.
+APP_STATE_READERS = {"web/app.py", "web/lifespan.py", "web/deps.py"}
+
+
+def names_an_app(node: ast.expr) -> bool:
+    """`app`, `request.app`, `scope["app"]`."""
+    if isinstance(node, ast.Name):
+        return node.id == "app"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "app"
+    if isinstance(node, ast.Subscript):
+        return isinstance(node.slice, ast.Constant) and node.slice.value == "app"
+    return False
+
+
+def app_state_reads(tree: ast.AST) -> list[int]:
+    """The lines that reach into an app's `state` (not a request's own `request.state`)."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "state" and names_an_app(node.value)
+    )
+
+
+def test_only_deps_reads_the_app_state() -> None:
+    offenders = [
+        f"{path.relative_to(SRC.parent)}:{line}"
+        for path in modules()
+        if path.relative_to(SRC).as_posix() not in APP_STATE_READERS
+        for line in app_state_reads(ast.parse(path.read_text(), str(path)))
+    ]
+    assert offenders == [], (
+        "`app.state` read outside web/deps.py: take a typed dependency (SettingsDep, "
+        "DatabaseDep, SearchDep...) or call get_settings(request) and the like:\n"
+        + "\n".join(offenders)
+    )
+
+
 def test_the_checks_see_what_they_check() -> None:
     """The scan finds real imports (a broken walker would pass every test above)."""
     found = {(i.unit, i.target_unit) for i in all_imports()}
@@ -166,3 +205,8 @@ def test_the_checks_see_what_they_check() -> None:
     assert expected <= found
     bad = ast.parse('TEMPLATES = Path(__file__).parent.parent / "web" / "templates" / "email"')
     assert reads_web_files(bad.body[0])
+    reads = ast.parse('a = request.app.state.db\nb = app.state\nc = scope["app"].state.x')
+    assert app_state_reads(reads) == [1, 2, 3]
+    assert app_state_reads(ast.parse("user = request.state.user")) == []
+    deps = SRC / "web" / "deps.py"
+    assert app_state_reads(ast.parse(deps.read_text())), "deps.py reads the state it hands out"
