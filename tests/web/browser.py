@@ -104,11 +104,13 @@ class Journey:
         self.shots = 0
         self.page = self.person()
 
-    def person(self) -> Page:
-        """A page in a new browser context, watched like the first."""
+    def person(self, **options: Any) -> Page:
+        """A page in a new browser context, watched like the first; `options` go to the
+        context (`java_script_enabled=False` for someone without scripts)."""
         context = self.browser.new_context(
             viewport=self.viewport.size,
             color_scheme=self.scheme,  # type: ignore[arg-type]
+            **options,
         )
         self.contexts.append(context)
         page = context.new_page()
@@ -165,6 +167,14 @@ class Journey:
         self.close()
         if kind is None:
             assert self.problems == [], "\n".join(self.problems)
+
+
+def open_menu(page: Page) -> None:
+    """Open the header's menu where it is a button (narrow screens); wide screens show its
+    links in the header row, and there this does nothing."""
+    summary = page.locator("details.site-menu > summary")
+    if summary.is_visible() and page.locator("details.site-menu[open]").count() == 0:
+        summary.click()
 
 
 def mail_to(smtp: SmtpServer, address: str, timeout: float = 10.0) -> ReceivedMail:

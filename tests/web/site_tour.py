@@ -54,6 +54,7 @@ TOUR = [
     Stop("day-signed-in", "/", MEMBER),
     Stop("week", "/papers/week/2026-W47"),
     Stop("month", "/papers/month/2026-11"),
+    Stop("calendar", "/papers/calendar/2026-11"),
     Stop("trending", "/papers/trending"),
     Stop("paper", f"/papers/{LATEX_PAPER}"),
     Stop("paper-signed-in", f"/papers/{LATEX_PAPER}", MEMBER),

@@ -170,7 +170,10 @@ def test_search_filter_and_page(browser, live_server: str, viewport: Viewport) -
         journey.fits()
         journey.shot("results")
 
-        page.get_by_label("Published from").fill("2007-01-01")
+        filters = page.locator("details.search-refine > summary")
+        if filters.is_visible():  # on a phone the filters fold under their summary
+            filters.click()
+        page.get_by_label("Published on arXiv from").fill("2007-01-01")
         page.get_by_label("to", exact=True).fill("2007-12-31")
         page.locator("form.search-form").get_by_role("button", name="Search").click()
         page.wait_for_url("**from=2007-01-01**")
@@ -190,7 +193,7 @@ def test_search_filter_and_page(browser, live_server: str, viewport: Viewport) -
         second_page = titles.evaluate_all("els => els.map(e => e.getAttribute('href'))")
         assert second_page and not set(second_page) & set(first_page)
         assert all(href.startswith("/papers/0704.") for href in second_page)
-        assert page.get_by_label("Published from").input_value() == "2007-01-01"
+        assert page.get_by_label("Published on arXiv from").input_value() == "2007-01-01"
         page.locator(".pager").scroll_into_view_if_needed()
         journey.fits()
         journey.shot("second-page")

@@ -15,7 +15,7 @@ from paperfeed.digest.sending import send_due
 from paperfeed.models import Subscription
 from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW, make_settings
-from tests.web.browser import Journey, Viewport, browser, link_path, mail_to, viewport
+from tests.web.browser import Journey, Viewport, browser, link_path, mail_to, open_menu, viewport
 from tests.web.live import start_server
 
 pytestmark = pytest.mark.browser
@@ -64,8 +64,9 @@ def test_subscribe_from_the_header_confirm_and_unsubscribe(
     with Journey(browser, "digest", viewport) as journey:
         page = journey.page
         page.goto(base + "/")
-        if viewport.label == "mobile":  # a phone's header links to the digest page instead
+        if viewport.label == "mobile":  # a phone's header menu links to the digest page instead
             assert not page.get_by_label("Paper digest: your address").is_visible()
+            open_menu(page)
             page.locator("header").get_by_role("link", name="Digest").click()
             page.wait_for_url("**/digest")
             page.get_by_label("Email", exact=True).fill(email)

@@ -33,7 +33,7 @@ def test_home_shows_the_latest_day_ordered_by_upvotes(client: TestClient) -> Non
 
 def test_day_page_with_newest_first(client: TestClient) -> None:
     html = client.get("/papers/date/2026-11-18?sort=newest").text
-    times = re.findall(r'<time datetime="([^"]+)"', html)
+    times = re.findall(r'<time class="feed-date" datetime="([^"]+)"', html)
     assert len(times) == 27 and times == sorted(times, reverse=True)
     assert 'rel="next" href="/papers/date/2026-11-19"' in html
 

@@ -15,7 +15,7 @@ def test_search_page_shows_count_highlights_and_filters(search_client: TestClien
     assert result_ids(html)[0] == "0704.0001"
     assert re.search(r"\d+ papers? match", html)
     assert "<mark>diphoton</mark>" in html.lower() or "<mark>Diphoton</mark>" in html
-    for label in ("Published from", "Organization", "Author", "Sort by"):
+    for label in ("Published on arXiv from", "Organization", "Author", "Sort by"):
         assert label in html
 
 

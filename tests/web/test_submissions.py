@@ -62,7 +62,7 @@ def test_submit_by_url_enters_todays_feed(app, db: Database) -> None:  # type: i
     assert response.status_code == 303
     assert response.headers["location"] == "/papers/2408.00716?submitted=accepted"
     page = ada.get("/papers/2408.00716").text
-    assert "submitted by" in page and ">ada</a>" in page
+    assert "Submitted by" in page and ">ada</a>" in page
     with db.reader() as session:
         paper = session.execute(select(Paper).where(Paper.public_id == "2408.00716")).scalar_one()
         assert paper.feed_at == DAY_AFTER

@@ -20,6 +20,9 @@ from paperfeed import __version__
 from paperfeed.papers.store import current_change_seq
 
 SESSION_COOKIE = "pf_session"
+# Set once a visitor dismisses the demo banner (web/routes/banner.py): it changes the page,
+# so it is part of the validator.
+DEMO_BANNER_COOKIE = "pf_demo_banner"
 
 
 def is_anonymous(request: Request) -> bool:
@@ -60,8 +63,9 @@ def validators(request: Request, session: Session, extra: str = "") -> Validator
     if request.method not in ("GET", "HEAD") or not is_anonymous(request):
         return None
     seq, updated_at = current_change_seq(session)
+    banner = request.cookies.get(DEMO_BANNER_COOKIE, "")
     digest = hashlib.sha1(
-        f"{__version__}|{request.url.path}|{request.url.query}|{extra}".encode()
+        f"{__version__}|{request.url.path}|{request.url.query}|{extra}|{banner}".encode()
     ).hexdigest()[:16]
     return Validators(f'W/"{seq}-{digest}"', updated_at)
 

@@ -15,6 +15,9 @@ from paperfeed.web.routes import (
     accounts,
     admin,
     api_docs,
+    banner,
+    calendar,
+    categories,
     comments,
     digest,
     downloads,
@@ -41,6 +44,13 @@ ROUTERS: list[APIRouter] = [
     api.router,
     digest.router,
     outbox_page.router,
+    banner.router,
+    # `/papers/calendar/{month}`: before the pages, whose `/papers/{kind}/{key}` would read
+    # "calendar" as the first part of an old-style paper id.
+    calendar.router,
+    # `/papers/category/{code}/...` and `/papers/categories`: before the pages, whose
+    # `/papers/{kind}/{key}` and `/papers/{id:path}` would read them as paper ids.
+    categories.router,
     # Last: `/papers/{id:path}` takes anything under /papers that nothing above claimed.
     pages.router,
 ]

@@ -26,6 +26,8 @@
       if (!response.ok) throw new Error("vote failed: " + response.status);
       const state = await response.json();
       count.textContent = state.upvotes.toLocaleString("en-US");
+      const noun = form.querySelector(".noun");
+      if (noun) noun.textContent = state.upvotes === 1 ? noun.dataset.one : noun.dataset.many;
       button.setAttribute("aria-pressed", state.upvoted ? "true" : "false");
       form.classList.toggle("voted", state.upvoted);
       input.value = state.upvoted ? "0" : "1";
@@ -35,5 +37,20 @@
       delete form.dataset.busy;
       button.removeAttribute("aria-busy");
     }
+  });
+})();
+
+// The header menu (a <details>) closes on Escape and on a click outside it, as menus do.
+(function () {
+  "use strict";
+  const menu = document.querySelector("details.site-menu");
+  if (!menu) return;
+  document.addEventListener("click", function (event) {
+    if (menu.open && !menu.contains(event.target)) menu.open = false;
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || !menu.open) return;
+    menu.open = false;
+    menu.querySelector("summary").focus();
   });
 })();
