@@ -7,17 +7,18 @@ range scan of the `feed_at` index: a page costs the same on 10k papers as on 2.6
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.errors import UserError
-from paperfeed.models import Organization, Paper, PaperAuthor, User
+from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, User
 from paperfeed.papers.related import CategoryTag, load_categories
+from paperfeed.papers.topics import Topic
 
 Kind = Literal["date", "week", "month"]
 Sort = Literal["upvotes", "newest"]
@@ -34,6 +35,11 @@ class Period:
     kind: Kind
     first: date  # first local day in the period
     last: date  # last local day in the period (inclusive)
+    base: str = "/papers"  # the feed it belongs to: the whole site's, or a topic's
+
+    def under(self, base: str) -> Period:
+        """The same period of another feed (`/papers/category/cs.CL`)."""
+        return replace(self, base=base)
 
     @property
     def key(self) -> str:
@@ -46,7 +52,7 @@ class Period:
 
     @property
     def path(self) -> str:
-        return f"/papers/{self.kind}/{self.key}"
+        return f"{self.base}/{self.kind}/{self.key}"
 
     @property
     def label(self) -> str:
@@ -132,10 +138,18 @@ def papers_in_period(
     sort: Sort = "upvotes",
     limit: int = 50,
     offset: int = 0,
+    topic: Topic | None = None,
 ) -> tuple[list[Paper], int]:
-    """One page of a period's papers, plus how many the period has in all."""
+    """One page of a period's papers (of a topic), plus how many the period has in all."""
     start, end = period.utc_range(tz)
-    in_range = (Paper.feed_at >= start, Paper.feed_at < end, Paper.hidden_at.is_(None))
+    in_range: tuple[ColumnElement[bool], ...] = (
+        Paper.feed_at >= start,
+        Paper.feed_at < end,
+        Paper.hidden_at.is_(None),
+    )
+    if topic is not None:  # a range of the topic's index, not of the whole feed
+        ids = topic.paper_ids(PaperCategory.feed_at >= start, PaperCategory.feed_at < end)
+        in_range = (Paper.id.in_(ids), Paper.hidden_at.is_(None))
     order = (
         (Paper.upvotes.desc(), Paper.feed_at.desc(), Paper.id.desc())
         if sort == "upvotes"
@@ -152,38 +166,49 @@ def papers_in_period(
     return papers, total
 
 
-def latest_feed_day(session: Session, tz: ZoneInfo, now: datetime) -> date | None:
-    """The most recent local day (not in the future) that has a paper."""
-    latest = session.execute(
-        select(func.max(Paper.feed_at)).where(Paper.feed_at <= now, Paper.hidden_at.is_(None))
-    ).scalar_one()
+def latest_feed_day(
+    session: Session, tz: ZoneInfo, now: datetime, topic: Topic | None = None
+) -> date | None:
+    """The most recent local day (not in the future) that has a paper (of the topic)."""
+    if topic is not None:
+        latest = topic.instant(session, True, PaperCategory.feed_at <= now)
+    else:
+        latest = session.execute(
+            select(func.max(Paper.feed_at)).where(Paper.feed_at <= now, Paper.hidden_at.is_(None))
+        ).scalar_one()
     if latest is None:
         return None
     return _aware(latest).astimezone(tz).date()
 
 
 def neighbours(
-    session: Session, period: Period, tz: ZoneInfo
+    session: Session, period: Period, tz: ZoneInfo, topic: Topic | None = None
 ) -> tuple[Period | None, Period | None]:
-    """The nearest earlier and later periods of the same kind that have papers."""
+    """The nearest earlier and later periods of the same kind that have papers (of the
+    topic), in the same feed as `period`."""
     start, end = period.utc_range(tz)
-    before = session.execute(
-        select(Paper.feed_at)
-        .where(Paper.feed_at < start, Paper.hidden_at.is_(None))
-        .order_by(Paper.feed_at.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    after = session.execute(
-        select(Paper.feed_at)
-        .where(Paper.feed_at >= end, Paper.hidden_at.is_(None))
-        .order_by(Paper.feed_at)
-        .limit(1)
-    ).scalar_one_or_none()
+    if topic is not None:
+        before = topic.instant(session, True, PaperCategory.feed_at < start)
+        after = topic.instant(session, False, PaperCategory.feed_at >= end)
+    else:
+        before = session.execute(
+            select(Paper.feed_at)
+            .where(Paper.feed_at < start, Paper.hidden_at.is_(None))
+            .order_by(Paper.feed_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        after = session.execute(
+            select(Paper.feed_at)
+            .where(Paper.feed_at >= end, Paper.hidden_at.is_(None))
+            .order_by(Paper.feed_at)
+            .limit(1)
+        ).scalar_one_or_none()
 
     def around(instant: datetime | None) -> Period | None:
         if instant is None:
             return None
-        return period_containing(period.kind, _aware(instant).astimezone(tz).date())
+        day = _aware(instant).astimezone(tz).date()
+        return period_containing(period.kind, day).under(period.base)
 
     return around(before), around(after)
 

@@ -6,7 +6,8 @@
 visible comments, `hours_since_feed` the time since the paper entered the feed, and
 `gravity` 1.5 by default (`PAPERFEED_TRENDING_GRAVITY`). Only papers that entered the feed
 in the last 14 days (`PAPERFEED_TRENDING_WINDOW_DAYS`) compete. A quiet site with nothing
-in the window shows trending as of its latest feed day, and says so.
+in the window shows trending as of its latest feed day, and says so. A topic (an arXiv
+category or archive) ranks only its own papers, by the same formula.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from paperfeed.models import Paper
+from paperfeed.models import Paper, PaperCategory
+from paperfeed.papers.topics import Topic
 
 COMMENT_WEIGHT = 2
 AGE_OFFSET_HOURS = 2
@@ -44,16 +46,22 @@ def trending(
     gravity: float = 1.5,
     limit: int = 50,
     offset: int = 0,
+    topic: Topic | None = None,
 ) -> Trending:
     as_of, stale = now, False
-    rows = _window(session, now, window_days)
+    rows = _window(session, now, window_days, topic)
     if not rows:
-        latest = session.execute(
-            select(func.max(Paper.feed_at)).where(Paper.feed_at <= now, Paper.hidden_at.is_(None))
-        ).scalar_one()
+        if topic is not None:
+            latest = topic.instant(session, True, PaperCategory.feed_at <= now)
+        else:
+            latest = session.execute(
+                select(func.max(Paper.feed_at)).where(
+                    Paper.feed_at <= now, Paper.hidden_at.is_(None)
+                )
+            ).scalar_one()
         if latest is not None:
             as_of, stale = _aware(latest) + timedelta(hours=1), True
-            rows = _window(session, as_of, window_days)
+            rows = _window(session, as_of, window_days, topic)
     scored = sorted(
         (
             (
@@ -76,14 +84,17 @@ def trending(
     )
 
 
-def _window(session: Session, now: datetime, days: int) -> list[tuple[int, int, int, datetime]]:
-    rows = session.execute(
-        select(Paper.id, Paper.upvotes, Paper.comment_count, Paper.feed_at).where(
-            Paper.feed_at > now - timedelta(days=days),
-            Paper.feed_at <= now,
-            Paper.hidden_at.is_(None),
-        )
-    ).all()
+def _window(
+    session: Session, now: datetime, days: int, topic: Topic | None = None
+) -> list[tuple[int, int, int, datetime]]:
+    since = now - timedelta(days=days)
+    query = select(Paper.id, Paper.upvotes, Paper.comment_count, Paper.feed_at).where(
+        Paper.feed_at > since, Paper.feed_at <= now, Paper.hidden_at.is_(None)
+    )
+    if topic is not None:
+        ids = topic.paper_ids(PaperCategory.feed_at > since, PaperCategory.feed_at <= now)
+        query = query.where(Paper.id.in_(ids))
+    rows = session.execute(query).all()
     return [tuple(row) for row in rows]  # type: ignore[misc]  # tuple() loses the Row's types; no NULL feed_at by the WHERE
 
 

@@ -20,6 +20,7 @@ from paperfeed.community import organizations
 from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.papers.related import load_related
+from paperfeed.papers.topics import Topic
 from paperfeed.papers.trending import trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import search
@@ -81,22 +82,59 @@ def _sort(request: Request, default: str) -> str:
 
 
 def period_listing(
-    request: Request, session: Session, period: feeds.Period, limit: int, offset: int
+    request: Request,
+    session: Session,
+    period: feeds.Period,
+    limit: int,
+    offset: int,
+    topic: Topic | None = None,
 ) -> Listing:
     settings = get_settings(request)
     sort = _sort(request, "upvotes")
-    papers, total = feeds.papers_in_period(session, period, settings.tz, sort, limit, offset)  # type: ignore[arg-type]  # _sort checks it
+    papers, total = feeds.papers_in_period(
+        session,
+        period,
+        settings.tz,
+        sort,  # type: ignore[arg-type]  # _sort checks it
+        limit,
+        offset,
+        topic,
+    )
     kind = {"date": "Daily", "week": "Weekly", "month": "Monthly"}[period.kind]
+    within = f" in {topic.label}" if topic else ""
     return Listing(
-        title=f"{kind} papers: {period.label} · {settings.site_name}",
-        description=f"Papers that entered the {settings.site_name} feed "
+        title=f"{topic.name + ': ' if topic else ''}{kind} papers: {period.label} · "
+        f"{settings.site_name}",
+        description=f"Papers{within} that entered the {settings.site_name} feed "
         f"{'on' if period.kind == 'date' else 'in'} {period.label}"
         + (", newest first." if sort == "newest" else ", most upvoted first."),
         page_path=_with_query(period.path, _query(request, "sort")),
-        slug=f"{period.kind}-{period.key}",
+        slug=f"{topic.code + '-' if topic else ''}{period.kind}-{period.key}",
         papers=papers,
         total=total,
     )
+
+
+def topic_listing(
+    request: Request, session: Session, topic: Topic, limit: int, offset: int
+) -> Listing:
+    """A topic's latest feed day, as its address without a date shows."""
+    settings = get_settings(request)
+    day = feeds.latest_feed_day(session, settings.tz, clock.now(), topic)
+    if day is None:
+        return Listing(
+            title=f"{topic.name}: daily papers · {settings.site_name}",
+            description=f"No papers in {topic.label} yet.",
+            page_path=topic.path,
+            slug=topic.code,
+            papers=[],
+            total=0,
+        )
+    period = feeds.day_period(day).under(topic.path)
+    listing = period_listing(request, session, period, limit, offset, topic)
+    listing.page_path = _with_query(topic.path, _query(request, "sort"))
+    listing.title = f"{topic.name}: daily papers · {settings.site_name}"
+    return listing
 
 
 def home_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
@@ -118,7 +156,9 @@ def home_listing(request: Request, session: Session, limit: int, offset: int) ->
     return listing
 
 
-def trending_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
+def trending_listing(
+    request: Request, session: Session, limit: int, offset: int, topic: Topic | None = None
+) -> Listing:
     settings = get_settings(request)
     result = trending(
         session,
@@ -127,16 +167,19 @@ def trending_listing(request: Request, session: Session, limit: int, offset: int
         settings.trending_gravity,
         limit,
         offset,
+        topic,
     )
+    within = f" in {topic.label}" if topic else ""
     return Listing(
-        title=f"Trending papers · {settings.site_name}",
+        title=f"Trending{' in ' + topic.name if topic else ' papers'} · {settings.site_name}",
         description=(
-            f"Papers from the last {plural(settings.trending_window_days, 'day')} ranked by "
+            f"Papers{within} from the last {plural(settings.trending_window_days, 'day')} "
+            "ranked by "
             "100 × (upvotes + 2 × comments) / (hours since entering the feed + 2)^"
             f"{settings.trending_gravity}."
         ),
-        page_path="/papers/trending",
-        slug="trending",
+        page_path=f"{topic.path}/trending" if topic else "/papers/trending",
+        slug=f"{topic.code}-trending" if topic else "trending",
         papers=result.papers,
         total=result.total,
         scores=result.scores,

@@ -17,6 +17,7 @@ from paperfeed.web.routes import (
     api_docs,
     banner,
     calendar,
+    categories,
     comments,
     digest,
     downloads,
@@ -47,6 +48,9 @@ ROUTERS: list[APIRouter] = [
     # `/papers/calendar/{month}`: before the pages, whose `/papers/{kind}/{key}` would read
     # "calendar" as the first part of an old-style paper id.
     calendar.router,
+    # `/papers/category/{code}/...` and `/papers/categories`: before the pages, whose
+    # `/papers/{kind}/{key}` and `/papers/{id:path}` would read them as paper ids.
+    categories.router,
     # Last: `/papers/{id:path}` takes anything under /papers that nothing above claimed.
     pages.router,
 ]

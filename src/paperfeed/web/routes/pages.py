@@ -12,6 +12,7 @@ from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_categories
+from paperfeed.papers.topics import Topic
 from paperfeed.papers.trending import trending
 from paperfeed.search.engine import similar
 from paperfeed.search.runtime import served_state
@@ -43,7 +44,9 @@ def feed_page(
     sort: str,
     page: int,
     is_home: bool = False,
+    topic: Topic | None = None,
 ) -> Response:
+    """A period's feed page: the whole site's, or a topic's (`period.base` is its feed)."""
     size = settings.page_size
     papers, total = feeds.papers_in_period(
         session,
@@ -52,10 +55,11 @@ def feed_page(
         sort,  # type: ignore[arg-type]  # upvotes or newest: SortParam and feed_params check it
         size,
         (page - 1) * size,
+        topic,
     )
     if page > 1 and not papers:
         raise HTTPException(404, f"Page {page} is past the end of this list ({total} papers).")
-    previous, following = feeds.neighbours(session, period, settings.tz)
+    previous, following = feeds.neighbours(session, period, settings.tz, topic)
     context = {
         "view": period.kind,
         "period": period,
@@ -68,8 +72,10 @@ def feed_page(
         "previous": previous,
         "following": following,
         "is_home": is_home,
+        "topic": topic,
         "switch": {
-            kind: feeds.period_containing(kind, period.first) for kind in ("date", "week", "month")
+            kind: feeds.period_containing(kind, period.first).under(period.base)
+            for kind in ("date", "week", "month")
         },
     }
     return public_page(request, session, "feed.html", context)
@@ -96,10 +102,23 @@ def home(
 def trending_page(
     request: Request, session: ReaderDep, settings: SettingsDep, p: int = PageParam
 ) -> Response:
+    return trending_view(request, session, settings, p)
+
+
+def trending_view(
+    request: Request, session: Session, settings: Settings, p: int, topic: Topic | None = None
+) -> Response:
+    """The trending page: the whole site's, or a topic's."""
     size = settings.page_size
     now = clock.now()
     result = trending(
-        session, now, settings.trending_window_days, settings.trending_gravity, size, (p - 1) * size
+        session,
+        now,
+        settings.trending_window_days,
+        settings.trending_gravity,
+        size,
+        (p - 1) * size,
+        topic,
     )
     if p > 1 and not result.papers:
         raise HTTPException(404, f"Page {p} is past the end of this list ({result.total} papers).")
@@ -114,6 +133,7 @@ def trending_page(
         "pages": max(1, -(-result.total // size)),
         "gravity": settings.trending_gravity,
         "window_days": settings.trending_window_days,
+        "topic": topic,
     }
     # Scores decay with time: the validator changes every ten minutes even with no new data.
     return public_page(
