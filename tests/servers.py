@@ -11,6 +11,9 @@ Use as a pytest plugin (`pytest_plugins = ["tests.servers"]`) to get the fixture
   tests/ingest/data/arxiv_api_*.xml, with scripted faults.
 - `oai_pmh`: arXiv's OAI-PMH `ListRecords` with resumption tokens, answering from
   tests/ingest/data/oai_*_records.xml, with scripted faults and OAI errors.
+- `silent_server`: a service that is down the hard way: it accepts connections and never
+  answers (`silent_server.url`, `silent_server.connections`). `refused_url()` gives an
+  address where nothing listens, so connections are refused at once.
 
 Test modules also import the classes from here, before pytest loads it as a plugin, hence
 PYTEST_DONT_REWRITE (it has no asserts worth rewriting).
@@ -452,6 +455,49 @@ class HttpServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+class SilentServer:
+    """Accepts every connection and never answers: a remote service that hangs."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server((HOST, 0))
+        self.port = int(self._socket.getsockname()[1])
+        self.url = f"http://{HOST}:{self.port}/api/query"
+        self.connections = 0
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:  # closed by stop()
+                return
+            self.connections += 1
+            self._held.append(connection)  # held open, never read from or written to
+
+    def start(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._socket.close()
+        for connection in self._held:
+            connection.close()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[SilentServer]:
+    server = SilentServer().start()
+    yield server
+    server.stop()
+
+
+def refused_url() -> str:
+    """An address on loopback where nothing listens: connecting is refused at once."""
+    return f"http://{HOST}:{free_port()}/api/query"
 
 
 # --- arXiv query API ---------------------------------------------------------------------

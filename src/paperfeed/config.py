@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
     arxiv_oai_url: str = "https://oaipmh.arxiv.org/oai"
     arxiv_request_interval: float = 3.0
+    # Seconds a person submitting a paper waits for arXiv at most: the whole lookup, pacing
+    # and retries included (a harvest keeps its own patience). Unreachable, the page says so.
+    arxiv_timeout: float = Field(default=10.0, gt=0)
     # arXiv harvesting (OAI-PMH): format, set (None: all of arXiv), and which newly
     # announced papers enter the daily feed: submissions (none, like HF) | all | categories.
     arxiv_oai_format: Literal["arXivRaw", "arXiv"] = "arXivRaw"

@@ -21,7 +21,7 @@ from paperfeed.config import Settings
 from paperfeed.ingest.arxiv_api import ArxivClient, ArxivError, ArxivIdError, parse_feed
 from paperfeed.ingest.http_client import RateLimiter
 from paperfeed.papers.records import RecordError, Version
-from tests.servers import HOST, FakeArxivApi, Response, free_port
+from tests.servers import HOST, FakeArxivApi, Response, free_port, refused_url
 
 pytest_plugins = ["tests.servers"]
 
@@ -345,7 +345,7 @@ def test_gives_up_after_max_retries(arxiv_api: FakeArxivApi, client: ClientFacto
     with pytest.raises(ArxivError) as caught:
         client(max_retries=3, backoff=1.0, sleep=sleep).fetch_one("2408.00716")
 
-    assert "failed 4 time(s)" in str(caught.value) and "HTTP 503" in str(caught.value)
+    assert "failed 4 times" in str(caught.value) and "HTTP 503" in str(caught.value)
     assert len(arxiv_api.requests) == 4
     assert sleep.calls == [1.0, 2.0, 4.0]
 
@@ -416,3 +416,34 @@ def test_from_settings(arxiv_api: FakeArxivApi) -> None:
     [request] = arxiv_api.requests
     assert request.headers["user-agent"].startswith("paperfeed/")
     assert "https://papers.example.org" in request.headers["user-agent"]
+
+
+# --- someone waiting: the interactive client ------------------------------------------------
+
+
+def test_the_harvesters_client_keeps_its_patience() -> None:
+    with ArxivClient.from_settings(Settings(arxiv_timeout=2.0)) as patient:
+        assert patient.lookup_timeout is None
+        assert (patient.timeout, patient.max_retries, patient.backoff) == (30.0, 4, 2.0)
+    with ArxivClient.interactive(Settings(arxiv_timeout=2.0)) as waited_on:
+        assert waited_on.lookup_timeout == 2.0
+
+
+@pytest.mark.parametrize("down", ["silent", "refused"])
+def test_an_interactive_lookup_ends_within_the_timeout(down: str, request) -> None:  # type: ignore[no-untyped-def]
+    """A stand-in that accepts and never answers, and an address that refuses: with the
+    harvester's settings these took 3 minutes and 31 s; a person waits 1.5 s at most."""
+    url = request.getfixturevalue("silent_server").url if down == "silent" else refused_url()
+    settings = Settings(arxiv_api_url=url, arxiv_timeout=1.5, arxiv_request_interval=0.0)
+    started = time.monotonic()
+    with ArxivClient.interactive(settings) as api, pytest.raises(ArxivError) as caught:
+        api.fetch_one("2408.00716")
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.5 + 0.5, elapsed
+    assert caught.value.url == url
+    if down == "silent":
+        assert elapsed >= 1.4 and caught.value.problem == "no answer within 1.5 s"
+    else:
+        assert "network error (ConnectError" in caught.value.problem
+        # Refused at once, again after 1 s; the next wait (2 s) would end past the deadline.
+        assert "failed 2 times before the deadline" in str(caught.value)

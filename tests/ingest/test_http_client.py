@@ -29,7 +29,7 @@ from paperfeed.ingest.http_client import (
     parse_retry_after,
     user_agent,
 )
-from tests.servers import HOST, HttpServer, Request, Response, free_port
+from tests.servers import HOST, HttpServer, Request, Response, SilentServer, free_port
 
 
 class ScriptedServer:
@@ -154,6 +154,16 @@ def test_rate_limiter_waits_only_for_what_is_left() -> None:
     assert slept == [pytest.approx(2.0), pytest.approx(3.0)]
 
 
+def test_rate_limiter_gives_up_at_once_when_its_turn_comes_too_late() -> None:
+    now = [100.0]
+    slept: list[float] = []
+    limiter = RateLimiter(3.0, clock=lambda: now[0], sleep=slept.append)
+    assert limiter.wait(until=101.0)  # free: taken at once
+    now[0] += 1.0
+    assert not limiter.wait(until=102.5)  # its turn is at 103: no wait, nothing taken
+    assert limiter.wait(until=103.5) and slept == [pytest.approx(2.0)]
+
+
 # --- retries -----------------------------------------------------------------------------
 
 
@@ -191,7 +201,7 @@ def test_backoff_doubles_then_gives_up_with_a_clear_message(
     with pytest.raises(RemoteUnavailable) as caught:
         client(max_retries=3, backoff=0.5, sleep=sleeps).get(server.url, read=text)
     assert str(caught.value) == (
-        f"the test service at {server.url} failed 4 time(s), last with HTTP 503"
+        f"the test service at {server.url} failed 4 times, last with HTTP 503"
     )
     assert (caught.value.attempts, caught.value.problem) == (4, "HTTP 503")
     assert sleeps == [0.5, 1.0, 2.0]
@@ -267,6 +277,45 @@ def test_a_timeout_is_retried(server: ScriptedServer, client: Callable[..., Poli
     server.script.append(Response(delay=3.0))
     assert client(timeout=0.2, max_retries=1, backoff=0.01).get(server.url, read=text) == "ok"
     assert len(server.requests) == 2
+
+
+def test_a_deadline_cuts_the_attempt_and_skips_a_retry_that_would_end_past_it(
+    silent_server: SilentServer, client: Callable[..., PoliteClient]
+) -> None:
+    # A harvester's patience (30 s per attempt, 4 retries) with a 1 s deadline: one attempt
+    # cut to what is left, then no retry, since its 2 s backoff ends past the deadline.
+    patient = client(timeout=30.0, max_retries=4, backoff=2.0)
+    started = time.monotonic()
+    with pytest.raises(RemoteUnavailable) as caught:
+        patient.get(silent_server.url, read=text, deadline=started + 1.0)
+    assert 1.0 <= time.monotonic() - started < 1.5
+    assert str(caught.value) == (
+        f"the test service at {silent_server.url} failed 1 time before the deadline, last "
+        "with no answer within 1 s"
+    )
+    assert silent_server.connections == 1
+
+
+def test_a_deadline_leaves_time_for_quick_retries(client: Callable[..., PoliteClient]) -> None:
+    url = f"http://{HOST}:{free_port()}/thing"  # refused at once
+    started = time.monotonic()
+    with pytest.raises(RemoteUnavailable) as caught:
+        client(max_retries=10, backoff=0.1).get(url, read=text, deadline=started + 1.0)
+    elapsed = time.monotonic() - started
+    # Retries 0.1, 0.2 and 0.4 s apart fit in the second; the next (0.8 s) would not.
+    assert caught.value.attempts == 4 and elapsed < 1.0
+    assert "network error (ConnectError" in caught.value.problem
+
+
+def test_a_deadline_gives_up_rather_than_wait_for_its_turn(
+    server: ScriptedServer, client: Callable[..., PoliteClient]
+) -> None:
+    paced = client(request_interval=5.0)
+    assert paced.get(server.url, read=text) == "ok"
+    started = time.monotonic()
+    with pytest.raises(RemoteUnavailable, match="no turn to ask before the deadline"):
+        paced.get(server.url, read=text, deadline=started + 1.0)
+    assert time.monotonic() - started < 0.5 and len(server.requests) == 1
 
 
 # --- who is asking -----------------------------------------------------------------------

@@ -367,7 +367,7 @@ def test_a_killed_import_command_resumes_where_it_stopped(db: Database, tmp_path
     assert result.returncode == 0, result.stderr
     assert f"resumed after line {stopped_at:,}" in result.stdout
     assert f"{30_000 - stopped_at} added, 0 updated, 0 unchanged, 0 skipped" in result.stdout
-    assert "Keyword index: 30000 papers indexed" in result.stdout
+    assert "Keyword index: 30,000 papers indexed" in result.stdout
     with db.reader() as session:
         assert session.execute(select(func.count()).select_from(Paper)).scalar_one() == 30_000
         assert (

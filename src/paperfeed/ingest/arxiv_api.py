@@ -6,6 +6,12 @@ Retry-After when busy, so one `ArxivClient` spaces its requests, retries with ba
 asks for up to 100 ids per request. Ids arXiv has no paper for, or rejects as malformed,
 are per-id errors (`ArxivIdError`); only a service that keeps failing is an `ArxivError`.
 
+Someone submitting a paper waits on the page, so `ArxivClient.interactive` gives the whole
+lookup `PAPERFEED_ARXIV_TIMEOUT` seconds, pacing and retries included. The defaults
+(30 s per attempt, 4 retries 2, 4, 8 and 16 s apart) suit a harvest, which can wait: with
+arXiv unreachable they kept a submission waiting 31 s (refused at once, five times, then
+the backoff), and one whose requests go unanswered 3 minutes.
+
 The API's Atom entries carry the v1 date (`published`) and the date of the version
 returned (`updated`), not the full history, so `versions` holds just those two.
 """
@@ -46,7 +52,16 @@ _ERROR_SUBJECT = re.compile(r"incorrect[ _]id[ _]format[ _]for[ _](?P<id>\S+)$",
 
 
 class ArxivError(RuntimeError):
-    """The arXiv API could not be reached or kept failing; try again later."""
+    """The arXiv API could not be reached or kept failing; try again later.
+
+    `url` is the API's address as configured and `problem` the last thing that went wrong,
+    for the operator ("no answer within 10 s", "network error (ConnectError: ...)").
+    """
+
+    def __init__(self, message: str, url: str | None = None, problem: str = "") -> None:
+        super().__init__(message)
+        self.url = url
+        self.problem = problem
 
 
 class ArxivIdError(RecordError):
@@ -201,11 +216,14 @@ class ArxivClient(PoliteClient):
         request_interval: float = 3.0,
         *,
         batch_size: int = BATCH_SIZE,
+        lookup_timeout: float | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.batch_size = batch_size
+        # Seconds one `lookup` may take in all (None: as long as its retries take).
+        self.lookup_timeout = lookup_timeout
         defaults: ClientOptions = {"timeout": 30.0, "max_retries": 4, "backoff": 2.0}
         super().__init__(
             "the arXiv API",
@@ -221,6 +239,18 @@ class ArxivClient(PoliteClient):
         """The client of `PAPERFEED_ARXIV_API_URL`, telling arXiv which site is asking."""
         options.setdefault("user_agent", user_agent(settings))
         return cls(settings.arxiv_api_url, settings.arxiv_request_interval, **options)
+
+    @classmethod
+    def interactive(cls, settings: Settings) -> Self:
+        """The client for someone waiting on a page: each lookup, pacing and retries
+        included, ends within `PAPERFEED_ARXIV_TIMEOUT`, retrying soon rather than long."""
+        return cls(
+            settings.arxiv_api_url,
+            settings.arxiv_request_interval,
+            lookup_timeout=settings.arxiv_timeout,
+            user_agent=user_agent(settings),
+            backoff=1.0,
+        )
 
     # --- lookups -------------------------------------------------------------------------
 
@@ -241,9 +271,10 @@ class ArxivClient(PoliteClient):
         pending = list(dict.fromkeys(aid for aid in asked.values() if aid is not None))
         found: dict[ArxivId, ArxivRecord] = {}
         rejected: dict[ArxivId, str] = {}
+        deadline = None if self.lookup_timeout is None else self._clock() + self.lookup_timeout
         for start in range(0, len(pending), self.batch_size):
             batch_found, batch_rejected = self._fetch_batch(
-                pending[start : start + self.batch_size]
+                pending[start : start + self.batch_size], deadline
             )
             found.update(batch_found)
             rejected.update(batch_rejected)
@@ -259,7 +290,7 @@ class ArxivClient(PoliteClient):
         return result
 
     def _fetch_batch(
-        self, batch: list[ArxivId]
+        self, batch: list[ArxivId], deadline: float | None = None
     ) -> tuple[dict[ArxivId, ArxivRecord], dict[ArxivId, str]]:
         """Query a batch; an id arXiv rejects spoils its whole request, so drop it and re-ask."""
         found: dict[ArxivId, ArxivRecord] = {}
@@ -267,7 +298,7 @@ class ArxivClient(PoliteClient):
         queue = [batch]
         while queue:
             part = queue.pop()
-            feed = self._query(part)
+            feed = self._query(part, deadline)
             found.update(_match(feed.entries, part))
             culprits = _attribute(feed.errors, part)
             rejected.update({aid: f"arXiv rejects the id {aid}: {msg}" for aid, msg in culprits})
@@ -293,18 +324,22 @@ class ArxivClient(PoliteClient):
                 )
         return found, rejected
 
-    def _query(self, batch: list[ArxivId]) -> Feed:
+    def _query(self, batch: list[ArxivId], deadline: float | None = None) -> Feed:
         params = {
             "id_list": ",".join(str(aid) for aid in batch),
             "start": "0",
             "max_results": str(len(batch)),
         }
         try:
-            return self.get(self.base_url, params, read=_read_feed, answers=_is_answer)
+            return self.get(
+                self.base_url, params, read=_read_feed, answers=_is_answer, deadline=deadline
+            )
         except RemoteRefused as exc:
-            raise ArxivError(f"{exc}: check PAPERFEED_ARXIV_API_URL") from None
+            raise ArxivError(
+                f"{exc}: check PAPERFEED_ARXIV_API_URL", exc.url, f"HTTP {exc.status}"
+            ) from None
         except RemoteUnavailable as exc:
-            raise ArxivError(f"{exc}; try again later") from None
+            raise ArxivError(f"{exc}; try again later", exc.url, exc.problem) from None
 
 
 def _is_answer(response: httpx.Response) -> bool:

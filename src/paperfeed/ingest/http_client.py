@@ -7,7 +7,10 @@ Polite means what the services ask of harvesters:
   server's `Retry-After` (seconds or an HTTP date), capped so a server's word never
   parks a job for hours;
 - a timeout on every request, and a User-Agent naming the site and a contact
-  (`user_agent(settings)`), so the service knows whom to write to instead of blocking.
+  (`user_agent(settings)`), so the service knows whom to write to instead of blocking;
+- for someone waiting on a page, a `deadline` for the whole call: each attempt's timeout is
+  cut to the time left, and a wait for the pace or a retry that would end past it gives up
+  at once, so the answer comes within the deadline instead of after every retry.
 
 What a service answers is the caller's business: `get` hands each answer to `read`, which
 returns the result or raises `TryAgain` (a cut-off body, say) to have it asked again. A
@@ -32,6 +35,7 @@ import httpx
 
 from paperfeed import __version__
 from paperfeed.config import Settings
+from paperfeed.plurals import plural
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +121,24 @@ class RateLimiter:
             slot = _HOSTS.setdefault(host.lower(), _Slot())
         return cls(interval, clock=clock, sleep=sleep, _slot=slot)
 
-    def wait(self) -> None:
-        with self._slot.lock:
+    def wait(self, until: float | None = None) -> bool:
+        """Wait for this host's slot and take it; False (having taken nothing) if the slot
+        would not be free before `until` (a time on this limiter's clock)."""
+        if until is None:
+            self._slot.lock.acquire()
+        elif not self._slot.lock.acquire(timeout=max(0.0, until - self._clock())):
+            return False
+        try:
             if self._slot.last is not None:
                 delay = self._slot.last + self.interval - self._clock()
                 if delay > 0:
+                    if until is not None and self._clock() + delay > until:
+                        return False
                     self._sleep(delay)
             self._slot.last = self._clock()
+            return True
+        finally:
+            self._slot.lock.release()
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -246,21 +261,35 @@ class PoliteClient:
         *,
         read: Callable[[httpx.Response], T],
         answers: Callable[[httpx.Response], bool] = _ok,
+        deadline: float | None = None,
     ) -> T:
         """`read` of the first answer (`answers` says which statuses are answers: 200).
 
         Other statuses in `RETRY_STATUSES` or 5xx are retried, the rest are refused.
+        `deadline` (a time on this client's clock) ends the attempts when it comes.
         """
         attempts = self.max_retries + 1
         limiter = self.limiter or self._host_limiter(url)
         problem = ""
+        made = 0
         for attempt in range(attempts):
             retry_after: float | None = None
-            limiter.wait()
+            timeout = self.timeout
+            if deadline is None:
+                limiter.wait()
+            else:
+                if not limiter.wait(until=deadline):
+                    problem = problem or "no turn to ask before the deadline (others were asking)"
+                    break
+                timeout = min(timeout, deadline - self._clock())
+                if timeout <= 0:
+                    problem = problem or "no time left to ask"
+                    break
+            made += 1
             try:
-                response = self._http.get(url, params=params)
+                response = self._http.get(url, params=params, timeout=timeout)
             except httpx.TimeoutException:
-                problem = f"no answer within {self.timeout:g} s"
+                problem = f"no answer within {round(timeout, 1):g} s"
             except httpx.TransportError as exc:
                 problem = f"network error ({exc.__class__.__name__}: {exc})"
             else:
@@ -277,20 +306,29 @@ class PoliteClient:
                     raise RemoteRefused(
                         f"{self.service} at {url} answered HTTP {status}", url, status
                     )
-            if attempt + 1 < attempts:
-                self._pause(attempt, retry_after, problem)
+            if attempt + 1 < attempts and not self._pause(attempt, retry_after, problem, deadline):
+                break
+        cut_short = " before the deadline" if made < attempts else ""
         raise RemoteUnavailable(
-            f"{self.service} at {url} failed {attempts} time(s), last with {problem}",
+            f"{self.service} at {url} failed {plural(made, 'time')}{cut_short}, last with "
+            f"{problem}",
             url,
-            attempts,
+            made,
             problem,
         )
 
-    def _pause(self, attempt: int, retry_after: float | None, problem: str) -> None:
+    def _pause(
+        self, attempt: int, retry_after: float | None, problem: str, deadline: float | None
+    ) -> bool:
+        """Wait before the next attempt; False, without waiting, if it would end past the
+        deadline."""
         if retry_after is not None:
             delay = min(retry_after, self.max_retry_after)
         else:
             delay = min(self.backoff * 2**attempt, self.max_backoff)
+        if deadline is not None and self._clock() + delay >= deadline:
+            log.warning("%s: %s; no time left for a retry", self.service, problem)
+            return False
         log.warning(
             "%s: %s; retry %d of %d in %.1f s",
             self.service,
@@ -300,3 +338,4 @@ class PoliteClient:
             delay,
         )
         self._sleep(delay)
+        return True

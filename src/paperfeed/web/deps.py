@@ -58,11 +58,12 @@ _client_lock = threading.Lock()
 
 
 def arxiv_client(request: Request) -> ArxivClient:
-    """One client per process, so arXiv's one-request-per-3-seconds pacing holds."""
+    """One client per process, so arXiv's one-request-per-3-seconds pacing holds; someone
+    waits on the page, so each lookup ends within PAPERFEED_ARXIV_TIMEOUT."""
     state = request.app.state
     with _client_lock:  # routes run in threads: two first submissions must share one client
         if getattr(state, "arxiv", None) is None:
-            state.arxiv = ArxivClient.from_settings(state.settings)
+            state.arxiv = ArxivClient.interactive(state.settings)
     return state.arxiv
 
 

@@ -1,6 +1,14 @@
-"""`/papers/submit`: put an arXiv paper on today's feed."""
+"""`/papers/submit`: put an arXiv paper on today's feed.
+
+The paper is looked up on arXiv while the person waits, within `PAPERFEED_ARXIV_TIMEOUT`
+(deps.py gives this route `ArxivClient.interactive`). When arXiv cannot be reached the page
+says to try later, and tells the operator which address the server could not reach; the
+form's script (static/submit.js) shows that the lookup is under way meanwhile.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,6 +25,10 @@ from paperfeed.web.responses import page
 from paperfeed.web.security import SignedInUser, check_csrf, enforce
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger(__name__)
+UNREACHABLE = (
+    "arXiv could not be reached, so the paper was not submitted. Please try again in a few minutes."
+)
 
 
 def my_organizations(db: Database, user: User) -> list[tuple[str, str]]:
@@ -46,14 +58,14 @@ def submit_paper(
     form: FormDep,
     arxiv: ArxivDep,
 ) -> Response:
-    """Sync: asking arXiv can take 30 s or more, which must wait in a thread, not the loop."""
+    """Sync: asking arXiv takes up to PAPERFEED_ARXIV_TIMEOUT, in a thread, not the loop."""
     values = {
         "arxiv": form.text("arxiv", max_len=200).strip(),
         "org": form.text("org", max_len=200),
     }
     if user.role != "admin":
         enforce(db, SUBMIT, f"user:{user.id}")
-    status, error = 400, None
+    status, error, operator_note = 400, None, None
     try:
         outcome = submit(
             db,
@@ -71,16 +83,24 @@ def submit_paper(
             if hasattr(exc, "arxiv_id")
             else str(exc)
         )
-    except ArxivError:
-        status, error = 503, "arXiv did not answer. Please try again in a few minutes."
+    except ArxivError as exc:
+        log.warning("submission of %r: %s", values["arxiv"], exc)
+        status, error = 503, UNREACHABLE
+        operator_note = (
+            f"For the site's operator: this server could not reach arXiv at "
+            f"{settings.arxiv_api_url} ({exc.problem or exc}). Check the server's network "
+            "connection and PAPERFEED_ARXIV_API_URL."
+        )
     if error is not None:
         return page(
             request,
             "submit.html",
             status=status,
+            headers={"Retry-After": "60"} if status == 503 else None,
             view="submit",
             form=values,
             error=error,
+            operator_note=operator_note,
             orgs=my_organizations(db, user),
         )
     return RedirectResponse(
