@@ -7,6 +7,7 @@ from paperfeed.db import Database
 from paperfeed.papers import feeds
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
+from tests.papers.test_related import counted, listed, seed
 
 NY = ZoneInfo("America/New_York")
 
@@ -101,3 +102,21 @@ def test_latest_day_ignores_future_papers(db: Database, fixed_clock: datetime) -
     add(db, "future", datetime(2026, 11, 25, 15, tzinfo=UTC))
     with db.reader() as session:
         assert feeds.latest_feed_day(session, NY, fixed_clock) == date(2026, 11, 18)
+
+
+def test_cards_get_their_first_authors_organization_and_submitter_in_four_queries(
+    db: Database,
+) -> None:
+    seed(db, extra=20)
+    papers = listed(db)
+    with db.reader() as session, counted(db) as statements:
+        extras = feeds.card_extras(session, papers)
+    assert len(statements) == 4  # authors, organizations, users, categories: not one per card
+    many, none = papers[0], papers[1]
+    assert extras.authors[many.id] == list("ABCD")  # CARD_AUTHORS of six
+    assert extras.authors[none.id] == []
+    assert many.organization_id is not None
+    assert extras.organizations[many.organization_id].name == "lab"
+    assert many.submitted_by_id is not None
+    assert extras.submitters[many.submitted_by_id].username == "alice"
+    assert none.submitted_by_id is None and extras.categories[none.id] == []

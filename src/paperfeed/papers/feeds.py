@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.errors import UserError
-from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, User
-from paperfeed.papers.related import CategoryTag, load_categories
+from paperfeed.models import Organization, Paper, PaperCategory, User
+from paperfeed.papers.related import CategoryTag, load_related
 from paperfeed.papers.topics import Topic
 
 Kind = Literal["date", "week", "month"]
@@ -220,40 +220,16 @@ class CardExtras:
 
     authors: dict[int, list[str]]
     organizations: dict[int, Organization]
-    submitters: dict[int, User]
+    submitters: dict[int, User]  # by id, with the accounts that claimed a shown author
     categories: dict[int, list[CategoryTag]]
 
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
-    """Fetch in four small queries (never one per card) what the cards need."""
-    ids = [p.id for p in papers]
-    authors: dict[int, list[str]] = {pid: [] for pid in ids}
-    if ids:
-        rows = session.execute(
-            select(PaperAuthor.paper_id, PaperAuthor.name)
-            .where(PaperAuthor.paper_id.in_(ids), PaperAuthor.position < CARD_AUTHORS)
-            .order_by(PaperAuthor.paper_id, PaperAuthor.position)
-        ).all()
-        for paper_id, name in rows:
-            authors[paper_id].append(name)
-    org_ids = {p.organization_id for p in papers if p.organization_id}
-    orgs = (
-        {
-            o.id: o
-            for o in session.execute(
-                select(Organization).where(Organization.id.in_(org_ids))
-            ).scalars()
-        }
-        if org_ids
-        else {}
+    """What the cards need, in four small queries (never one per card)."""
+    related = load_related(session, papers, first_authors=CARD_AUTHORS, categories=True)
+    return CardExtras(
+        related.author_names(), related.organizations, related.users, related.categories
     )
-    user_ids = {p.submitted_by_id for p in papers if p.submitted_by_id}
-    users = (
-        {u.id: u for u in session.execute(select(User).where(User.id.in_(user_ids))).scalars()}
-        if user_ids
-        else {}
-    )
-    return CardExtras(authors, orgs, users, load_categories(session, ids))
 
 
 def _aware(value: datetime) -> datetime:
