@@ -6,14 +6,19 @@ At start it also reads whether the database is the demo's, for the banner every 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from paperfeed.db import Database, is_outage
 from paperfeed.demo import is_demo_database
 from paperfeed.outbox import Sender
 from paperfeed.search.runtime import follow_while_serving
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -38,7 +43,9 @@ def _is_demo(db: Database) -> bool:
     try:
         with db.reader() as session:
             return is_demo_database(session)
-    except Exception as exc:
-        if is_outage(exc):  # the site starts during an outage and serves 503s until it ends
-            return False
-        raise
+    except SQLAlchemyError as exc:
+        # The site still starts: during an outage it serves 503s until the database is back,
+        # and a broken database (no tables) shows on the pages that query it, not here.
+        if not is_outage(exc):
+            log.exception("could not tell whether this is the demo's database")
+        return False
