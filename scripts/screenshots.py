@@ -3,7 +3,7 @@
 Runs `paperfeed demo` on a free loopback port with a throwaway data folder, so the shots
 show exactly what a new user sees, and writes small PNGs (a 1280x800 viewport, not the
 full page; 390x844 for the phone) to docs/screenshots/, squeezed with pngquant when the
-machine has it.
+machine has it. The demo banner is dismissed first, as a visitor would after reading it.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 """
@@ -41,9 +41,13 @@ SHOTS = [
     Shot("paper.png", "{paper}", DESKTOP),
     Shot("search.png", "/papers?q=language+models+for+code", DESKTOP),
     Shot("trending.png", "/papers/trending", DESKTOP),
+    Shot("calendar.png", "/papers/calendar", DESKTOP),
     Shot("feed-mobile.png", "/", PHONE),
+    Shot("search-mobile.png", "/papers?q=language+models+for+code", PHONE),
     Shot("paper-dark.png", "{paper}", DESKTOP, "dark"),
+    Shot("trending-dark.png", "/papers/trending", DESKTOP, "dark"),
 ]
+BANNER_DISMISSED = {"name": "pf_demo_banner", "value": "hidden"}  # routes/banner.py
 
 
 def free_port() -> int:
@@ -94,6 +98,7 @@ def photograph(base: str, out: Path) -> None:
         page.close()
         for shot in SHOTS:
             context = browser.new_context(viewport=shot.viewport, color_scheme=shot.scheme)
+            context.add_cookies([{**BANNER_DISMISSED, "url": base}])
             page = context.new_page()
             page.goto(base + shot.path.format(paper=paper))
             page.wait_for_load_state("networkidle")
