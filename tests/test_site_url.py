@@ -22,13 +22,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from paperfeed.cli import listen_url
 from paperfeed.community import accounts
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.models import OutgoingMail, Paper
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
+from paperfeed.serving import listen_url
 from tests.web.live import free_port
 
 FORGED = {

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,13 +13,17 @@ from paperfeed.cli_support import (
     NO_DATA_ADVICE,
     database_location,
     fail,
+    job_names,
     load_settings,
     open_database,
+    report_bad_line,
 )
-from paperfeed.config import Settings, get_settings
+from paperfeed.config import Settings
+from paperfeed.demo_cli import demo
 from paperfeed.digest.cli import digest
 from paperfeed.latex import plain_text
 from paperfeed.plurals import plural
+from paperfeed.serving import require_real_secret_key, serve_site
 
 if TYPE_CHECKING:  # imported where used: the command starts without loading them
     from datetime import datetime
@@ -28,37 +31,8 @@ if TYPE_CHECKING:  # imported where used: the command starts without loading the
     from sqlalchemy.orm import Session
 
     from paperfeed.db import Database
-    from paperfeed.demo import DemoAccount
-    from paperfeed.jobs.worker import Worker
     from paperfeed.models import User
     from paperfeed.search.engine import SearchSort
-
-PLACEHOLDER_SECRET_KEYS = {"change-me", "changeme", "change_me", "secret", "your-secret-key"}
-MIN_SECRET_KEY_LENGTH = 16
-
-
-def require_real_secret_key(settings: Settings) -> None:
-    """Refuse a placeholder PAPERFEED_SECRET_KEY: anyone who read the example could forge
-    the tokens it signs. Unset is fine (a random key is generated into the data dir)."""
-    key = settings.secret_key
-    if key is None:
-        return
-    stripped = key.strip().strip("\"'").strip()
-    if stripped.lower() in PLACEHOLDER_SECRET_KEYS or not stripped:
-        problem = f"PAPERFEED_SECRET_KEY is a placeholder ({key!r})"
-    elif len(stripped) < MIN_SECRET_KEY_LENGTH:
-        problem = (
-            f"PAPERFEED_SECRET_KEY is {plural(len(stripped), 'character')} long; "
-            f"use at least {MIN_SECRET_KEY_LENGTH}"
-        )
-    else:
-        return
-    fail(
-        f"{problem}. Generate one with\n"
-        "  python3 -c 'import secrets; print(secrets.token_urlsafe(48))'\n"
-        "and set the same value on every node (or unset the variable on a single-node site "
-        "to have a key generated into the data directory)."
-    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,135 +43,6 @@ def main() -> None:
     Settings come from PAPERFEED_* environment variables (see docs/configuration.md); with none
     set, data lives in a SQLite file under ~/.local/share/paperfeed.
     """
-
-
-DEMO_JOBS = "index,digest,mail"
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--no-serve", is_flag=True, help="Only create or update the demo database.")
-@click.option(
-    "--jobs",
-    default=DEMO_JOBS,
-    show_default=True,
-    help="Worker jobs to run beside the site (as `paperfeed worker --jobs`; '' for none). "
-    "harvest is left out by default: it fetches arXiv over the network.",
-)
-def demo(host: str, port: int, no_serve: bool, jobs: str) -> None:
-    """Load the bundled sample papers into the database and serve the site as a demo.
-
-    The first run places the sample papers on the 14 feed days before today and creates two
-    accounts (demo-admin and demo-member) whose passwords it prints at every start; later
-    runs find the data already loaded and start at once. It uses the same database as every
-    other command, and refuses one that holds a site of its own. Mail is kept at
-    /demo/outbox instead of being sent, unless PAPERFEED_MAIL_BACKEND says otherwise; the
-    worker's jobs run in the background.
-    """
-    from paperfeed.demo import NotADemoDatabase, ensure_demo_accounts, load_demo
-
-    job_names = _job_names(jobs)
-    # The demo sends no mail: messages wait at /demo/outbox (the served process inherits it).
-    os.environ.setdefault("PAPERFEED_MAIL_BACKEND", "outbox")
-    settings = load_settings()
-    url = settings.resolved_database_url()
-    where = database_location(url)
-    started = time.perf_counter()
-    db = open_database(url)
-    try:
-        stats = load_demo(db, settings.tz, report=_report_bad_line, where=where)
-    except NotADemoDatabase as exc:
-        fail(str(exc))
-    if stats is None:
-        click.echo(f"Demo data already loaded ({time.perf_counter() - started:.2f}s).")
-    else:
-        click.echo(
-            f"Demo data loaded: {stats.added} added, {stats.updated} updated, "
-            f"{stats.unchanged} unchanged, {stats.skipped} skipped "
-            f"({time.perf_counter() - started:.1f}s)."
-        )
-    accounts = ensure_demo_accounts(db)
-    _index_quietly(db, settings)
-    db.dispose()
-    click.echo(_demo_guide(where, accounts, listen_url(host, port), settings))
-    if not no_serve:
-        _serve(url, host, port, workers=1, jobs=job_names)
-
-
-def _demo_guide(where: str, accounts: list[DemoAccount], site: str, settings: Settings) -> str:
-    """What a newcomer needs to act at once: the accounts, the outbox, the shell commands."""
-    command = _self_command()
-    lines = [
-        "",
-        f"This is a demo site. Its data lives in {where}",
-        "(the database every paperfeed command uses with these settings).",
-        f"Sign in at {site}/login as:",
-    ]
-    for account in accounts:
-        secret = account.password or "(changed on the site since the demo set it)"
-        lines.append(f"  {account.username:<12} password {secret}   ({account.role})")
-    if settings.mail_backend == "outbox":
-        lines.append(f"Mail is not sent: read it at {site}/demo/outbox")
-    lines += [
-        "From another shell:",
-        f"  {command} user create NAME --email NAME@example.com --role admin",
-        f'  {command} search "speculative decoding"',
-        f"  {command} status",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _self_command() -> str:
-    """How to run this same `paperfeed` again, with the settings this run was given."""
-    import shlex
-    import shutil
-
-    argv0 = Path(sys.argv[0])
-    if argv0.name == "paperfeed" and shutil.which("paperfeed") == str(argv0.resolve()):
-        program = "paperfeed"
-    elif argv0.name == "paperfeed" and argv0.exists():
-        relative = os.path.relpath(argv0)
-        program = str(argv0.resolve()) if relative.startswith("..") else relative
-        program = program if "/" in program else f"./{program}"
-    else:
-        program = f"{shlex.quote(sys.executable)} -m paperfeed.cli"
-    given = [
-        f"{name}={shlex.quote(os.environ[name])}"
-        for name in ("PAPERFEED_DATA_DIR", "PAPERFEED_DATABASE_URL")
-        if os.environ.get(name)
-    ]
-    return " ".join([*given, program])
-
-
-def _job_names(jobs: str) -> list[str]:
-    from paperfeed.jobs.worker import ORDER
-
-    names = [n.strip() for n in jobs.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(ORDER))
-    if unknown:
-        fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
-    return names
-
-
-def _index_quietly(db: Database, settings: Settings) -> None:
-    """Bring the search index up to date, saying so only when there was work to do."""
-    from paperfeed.progress import Progress
-    from paperfeed.search.indexing import run_index
-
-    started = time.perf_counter()
-    try:
-        stats = run_index(db, settings, progress=Progress)
-    except Exception as exc:  # a missing model must not stop the site from serving
-        click.secho(f"warning: search index not updated ({exc}); keyword search only", err=True)
-        return
-    if stats.embed.embedded or stats.sync.papers:
-        click.echo(
-            f"Search index: {plural(stats.embed.embedded, 'paper')} embedded, "
-            f"{stats.sync.papers} indexed "
-            f"({time.perf_counter() - started:.1f}s)."
-        )
 
 
 @main.command()
@@ -233,68 +78,7 @@ def serve(host: str, port: int, workers: int, allow_demo: bool) -> None:
             "PAPERFEED_DATABASE_URL at your site's database, run `paperfeed demo` to serve the "
             "demo, or pass --allow-demo to serve it anyway."
         )
-    _serve(url, host, port, workers)
-
-
-def listen_url(host: str, port: int) -> str:
-    """The address links use when PAPERFEED_SITE_URL is unset: where this server listens.
-
-    A wildcard address (`0.0.0.0`, `::`) names no host a browser can reach, so links say
-    loopback; a site served to others sets PAPERFEED_SITE_URL (the README says so).
-    """
-    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}.get(host, host)
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
-
-
-def _serve(url: str, host: str, port: int, workers: int, jobs: list[str] | None = None) -> None:
-    """Run the site; with `jobs`, also those worker jobs in a thread of this process."""
-    import uvicorn
-
-    os.environ["PAPERFEED_DATABASE_URL"] = url
-    # Worker processes (`--workers N`) read their settings from this environment too.
-    os.environ["PAPERFEED_LISTEN_URL"] = listen_url(host, port)
-    get_settings.cache_clear()
-    settings = load_settings()
-    click.echo(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    if not settings.site_url_is_set:
-        click.echo(f"Links point at {settings.site_url} (set PAPERFEED_SITE_URL to change).")
-    background = _start_worker(url, settings, jobs) if jobs else None
-    try:
-        _run_uvicorn(uvicorn, host, port, workers)
-    finally:
-        if background is not None:
-            background.stopping.set()
-
-
-def _start_worker(url: str, settings: Settings, jobs: list[str]) -> Worker | None:
-    """`paperfeed worker --jobs ...` in a daemon thread: the same jobs and leases."""
-    import logging
-    import threading
-
-    from paperfeed.jobs.worker import Worker, jobs_from_settings
-
-    scheduled = jobs_from_settings(settings, jobs)
-    if not scheduled:
-        return None
-    logging.getLogger("paperfeed").setLevel(logging.INFO)
-    runner = Worker(open_database(url), settings, scheduled)
-    threading.Thread(target=runner.run_forever, name="worker", daemon=True).start()
-    click.echo(f"Worker jobs running in the background: {', '.join(j.name for j in scheduled)}.")
-    return runner
-
-
-def _run_uvicorn(uvicorn: Any, host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        "paperfeed.web.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=True,
-        log_level="info",
-    )
+    serve_site(url, host, port, workers)
 
 
 @main.command("import")
@@ -331,7 +115,7 @@ def import_(file: Path, fmt: str, restart: bool, no_index: bool) -> None:
         _import_snapshot(db, settings, file, restart, no_index)
         return
     started = time.perf_counter()
-    stats = import_file(db, file, fmt, settings.tz, report=_report_bad_line)
+    stats = import_file(db, file, fmt, settings.tz, report=report_bad_line)
     elapsed = time.perf_counter() - started
     click.echo(
         f"{file.name}: {stats.added} added, {stats.updated} updated, "
@@ -350,7 +134,7 @@ def _import_snapshot(
 
     started = time.perf_counter()
     progress = Progress(f"importing {file.name}")
-    stats = import_snapshot(db, file, report=_report_bad_line, progress=progress, restart=restart)
+    stats = import_snapshot(db, file, report=report_bad_line, progress=progress, restart=restart)
     progress.close()
     elapsed = time.perf_counter() - started
     resumed = f" (resumed after line {stats.resumed_at_line:,})" if stats.resumed_at_line else ""
@@ -389,10 +173,6 @@ def _import_embeddings(db: Database, file: Path) -> None:
     )
     if stats.unknown_ids and not stats.imported:
         fail("none of the ids in the file are papers here")
-
-
-def _report_bad_line(number: int, reason: str) -> None:
-    click.echo(f"line {number}: {reason} (skipped)", err=True)
 
 
 @main.group()
@@ -649,7 +429,7 @@ def worker(once: bool, jobs: str) -> None:
 
     from paperfeed.jobs.worker import Worker, jobs_from_settings
 
-    names = _job_names(jobs)
+    names = job_names(jobs)
     settings = load_settings()
     require_real_secret_key(settings)
     db = open_database(settings.resolved_database_url())
@@ -784,6 +564,7 @@ def upgrade() -> None:
     click.echo(f"Database schema at revision {current_revision(database.engine)}.")
 
 
+main.add_command(demo)
 main.add_command(digest)
 
 

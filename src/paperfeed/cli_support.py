@@ -1,18 +1,20 @@
 """What every `paperfeed` subcommand needs: settings, the database, and one way to fail.
 
-`cli.py` and the feature command groups it adds (`digest/cli.py`) both import from here,
-so neither has to import the other.
+`cli.py` and the commands it adds (`demo_cli.py`, `digest/cli.py`) all import from here,
+so none has to import another.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from paperfeed.config import Settings, get_settings
+from paperfeed.plurals import plural
 
 if TYPE_CHECKING:
     from paperfeed.db import Database
@@ -72,3 +74,36 @@ def open_database(url: str, *, must_exist: bool = False) -> Database:
             f"{exc.orig}\nCheck PAPERFEED_DATABASE_URL and that the server is running."
         )
     return db
+
+
+def report_bad_line(number: int, reason: str) -> None:
+    click.echo(f"line {number}: {reason} (skipped)", err=True)
+
+
+def job_names(jobs: str) -> list[str]:
+    from paperfeed.jobs.worker import ORDER
+
+    names = [n.strip() for n in jobs.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(ORDER))
+    if unknown:
+        fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
+    return names
+
+
+def index_quietly(db: Database, settings: Settings) -> None:
+    """Bring the search index up to date, saying so only when there was work to do."""
+    from paperfeed.progress import Progress
+    from paperfeed.search.indexing import run_index
+
+    started = time.perf_counter()
+    try:
+        stats = run_index(db, settings, progress=Progress)
+    except Exception as exc:  # a missing model must not stop the site from serving
+        click.secho(f"warning: search index not updated ({exc}); keyword search only", err=True)
+        return
+    if stats.embed.embedded or stats.sync.papers:
+        click.echo(
+            f"Search index: {plural(stats.embed.embedded, 'paper')} embedded, "
+            f"{stats.sync.papers} indexed "
+            f"({time.perf_counter() - started:.1f}s)."
+        )
