@@ -230,7 +230,7 @@ def check_digest() -> tuple[str, int]:
         token = link_token(settings, row, MANAGE)
     db.dispose()
     out = cli("digest", "send", "--dry-run", "--period", "daily")
-    assert "1 digest(s) would be sent" in out, out
+    assert "1 digest would be sent" in out, out
     sent = re.search(rf"would send to {re.escape(SUBSCRIBER)}: .*?(\d+) new papers?", out)
     assert sent, out
     print(f"    {sent.group(0)}")
