@@ -221,3 +221,13 @@ def test_the_categories_index_counts_papers(client: TestClient) -> None:
     assert 'href="/papers/category/cs.CL"' in html
     assert re.search(r"Computation and Language</a> <span[^>]*>cs.CL · 1</span>", html)
     assert "Hidden parsing" not in html
+
+
+def test_the_categories_index_links_only_to_pages_that_exist(client: TestClient) -> None:
+    # "A private code" is filed under xx.YY, which arXiv does not define: no page to link.
+    html = client.get("/papers/categories").text
+    links = set(re.findall(r'href="(/papers/category/[^"]+)"', html))
+    assert "/papers/category/cs.CL" in links
+    for link in links:
+        assert client.get(link).status_code in (200, 301, 302), link
+    assert "xx.YY" not in html

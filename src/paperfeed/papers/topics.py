@@ -114,10 +114,14 @@ def topic_counts(session: Session) -> list[ArchiveCounts]:
             .group_by(PaperCategory.archive)
         ).all()
     )
+    # A code arXiv does not define (`xx.YY`) has no page to link to: it is left out here
+    # (its papers still count in a known archive it is listed under).
+    by_archive = {code: n for code, n in by_archive.items() if taxonomy.is_archive(code)}
     grouped: dict[str, dict[str, int]] = {archive: {} for archive in by_archive}
     for code, count in by_category.items():
         archive = taxonomy.listing_archive(code)
-        if code != archive:  # an archive that is its own only category (hep-th) lists none
+        # An archive that is its own only category (hep-th) lists none.
+        if code != archive and archive in grouped and taxonomy.is_category(code):
             grouped[archive][code] = count
     return [
         ArchiveCounts(
