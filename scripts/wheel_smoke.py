@@ -238,13 +238,22 @@ def check_digest() -> tuple[str, int]:
 
 
 def check_pages(work: Path, manage_token: str, digest_papers: int) -> None:
-    """`paperfeed serve`: the feed, a stylesheet, a search, the digest preview, a 404 page."""
+    """`paperfeed serve`: the feed, a stylesheet, a search, the digest preview, a 404 page.
+
+    The data is the demo's, which `serve` refuses without `--allow-demo`.
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = work / "serve.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            [shutil.which("paperfeed") or "paperfeed", "serve", "--port", str(port)],
+            [
+                shutil.which("paperfeed") or "paperfeed",
+                "serve",
+                "--allow-demo",
+                "--port",
+                str(port),
+            ],
             stdout=output,
             stderr=subprocess.STDOUT,
         )
