@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 from paperfeed.config import Settings, get_settings
-from paperfeed.plurals import plural
+from paperfeed.plurals import noun, plural
 
 if TYPE_CHECKING:
     from paperfeed.db import Database
@@ -86,7 +86,8 @@ def job_names(jobs: str) -> list[str]:
     names = [n.strip() for n in jobs.split(",") if n.strip()]
     unknown = sorted(set(names) - set(ORDER))
     if unknown:
-        fail(f"unknown job(s) {', '.join(unknown)}: choose from {', '.join(ORDER)}")
+        which = f"{noun(len(unknown), 'job')} {', '.join(unknown)}"
+        fail(f"unknown {which}: choose from {', '.join(ORDER)}")
     return names
 
 

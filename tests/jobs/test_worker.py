@@ -318,7 +318,7 @@ def test_the_worker_command_rejects_unknown_jobs(tmp_path: Path, db: Database) -
         timeout=60,
     )
     assert result.returncode == 1
-    assert "unknown job(s) post: choose from harvest, index, digest, mail" in result.stderr
+    assert "unknown job post: choose from harvest, index, digest, mail" in result.stderr
 
 
 def test_the_worker_runs_on_until_told_to_stop(tmp_path: Path, db: Database) -> None:
