@@ -8,6 +8,7 @@ where the point is that the client really waits.
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections import deque
@@ -316,6 +317,45 @@ def test_a_deadline_gives_up_rather_than_wait_for_its_turn(
     with pytest.raises(RemoteUnavailable, match="no turn to ask before the deadline"):
         paced.get(server.url, read=text, deadline=started + 1.0)
     assert time.monotonic() - started < 0.5 and len(server.requests) == 1
+
+
+@pytest.fixture
+def trickling_url() -> Iterator[str]:
+    """A server that answers at once, then sends its 40-byte body a byte every 0.1 s: no
+    single read waits long, the whole answer takes 4 s."""
+    listener = socket.create_server((HOST, 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+            for _ in range(40):
+                if stop.wait(0.1):
+                    return
+                try:
+                    connection.sendall(b"x")
+                except OSError:  # the client hung up
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    yield f"http://{HOST}:{listener.getsockname()[1]}/thing"
+    stop.set()
+    thread.join(timeout=5)
+    listener.close()
+
+
+def test_a_deadline_ends_an_answer_that_is_still_trickling_in(
+    trickling_url: str, client: Callable[..., PoliteClient]
+) -> None:
+    # httpx's timeout bounds each read, not the whole answer: a body that keeps arriving
+    # slowly would hold the person on the page far past the deadline.
+    started = time.monotonic()
+    with pytest.raises(RemoteUnavailable, match="no answer within 1 s"):
+        client(timeout=30.0, max_retries=0).get(trickling_url, read=text, deadline=started + 1.0)
+    assert 1.0 <= time.monotonic() - started < 1.5
 
 
 # --- who is asking -----------------------------------------------------------------------

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from email.utils import parseaddr, parsedate_to_datetime
@@ -287,7 +287,7 @@ class PoliteClient:
                     break
             made += 1
             try:
-                response = self._http.get(url, params=params, timeout=timeout)
+                response = self._fetch(url, params, timeout, deadline)
             except httpx.TimeoutException:
                 problem = f"no answer within {round(timeout, 1):g} s"
             except httpx.TransportError as exc:
@@ -317,6 +317,22 @@ class PoliteClient:
             problem,
         )
 
+    def _fetch(
+        self,
+        url: str,
+        params: Mapping[str, str] | None,
+        timeout: float,
+        deadline: float | None,
+    ) -> httpx.Response:
+        """The whole answer. httpx's timeout bounds each read, not the body: with a
+        deadline, a body still arriving when it comes is cut off as a timeout."""
+        if deadline is None:
+            return self._http.get(url, params=params, timeout=timeout)
+        with self._http.stream("GET", url, params=params, timeout=timeout) as response:
+            response.stream = _Until(response.stream, deadline, self._clock, response.request)
+            response.read()
+        return response
+
     def _pause(
         self, attempt: int, retry_after: float | None, problem: str, deadline: float | None
     ) -> bool:
@@ -339,3 +355,28 @@ class PoliteClient:
         )
         self._sleep(delay)
         return True
+
+
+class _Until(httpx.SyncByteStream):
+    """A response body that raises ReadTimeout once `deadline` (on `clock`) has passed."""
+
+    def __init__(
+        self,
+        stream: httpx.SyncByteStream | httpx.AsyncByteStream,
+        deadline: float,
+        clock: Callable[[], float],
+        request: httpx.Request,
+    ) -> None:
+        assert isinstance(stream, httpx.SyncByteStream)
+        self._stream, self._deadline, self._clock, self._request = stream, deadline, clock, request
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._stream:
+            if self._clock() > self._deadline:
+                raise httpx.ReadTimeout(
+                    "the deadline came during the answer", request=self._request
+                )
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
