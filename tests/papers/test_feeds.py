@@ -41,6 +41,11 @@ def test_parses_periods(kind: str, text: str, first: date, last: date) -> None:
         ("date", "9999-12-31"),
         ("week", "9999-W52"),
         ("month", "0001-01"),
+        # Digits of other scripts: one address per period, in the digits its links use.
+        ("month", "２０２６-１１"),
+        ("week", "٢٠٢٦-W٤٧"),
+        ("date", "٢٠٢٦-١١-١٩"),
+        ("month", "²⁰²⁶-11"),  # digits to Unicode, not to int()
     ],
 )
 def test_rejects_malformed_periods_with_the_right_form(kind: str, text: str) -> None:

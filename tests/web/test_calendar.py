@@ -67,7 +67,7 @@ def test_month_links_go_to_the_nearest_months_with_papers(client: TestClient) ->
     assert 'rel="next" href="/papers/calendar/2026-11"' in empty.text
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-11", "nope", "9999-12"])
+@pytest.mark.parametrize("month", ["2026-13", "2026-1", "26-11", "nope", "9999-12", "²⁰²⁶-11"])
 def test_a_bad_month_is_a_400(client: TestClient, month: str) -> None:
     response = client.get(f"/papers/calendar/{month}")
     assert response.status_code == 400

@@ -98,23 +98,25 @@ MIN_YEAR, MAX_YEAR = 1000, 9998
 
 def parse_period(kind: str, text: str) -> Period:
     """Parse `2024-05-17`, `2024-W20` or `2024-05`; raise PeriodError with the right form."""
-    year = int(text[:4]) if text[:4].isdigit() else MIN_YEAR
+    # ASCII digits only: str.isdigit() is also true of ²³ (int() refuses) and of other
+    # scripts' digits (one address per period, in the digits its links use).
+    year = int(text[:4]) if text[:4].isascii() and text[:4].isdigit() else MIN_YEAR
     if not MIN_YEAR <= year <= MAX_YEAR:  # the neighbours' links must stay valid dates
         raise PeriodError(
             f"{text!r} is out of range. Please use a year from {MIN_YEAR} to {MAX_YEAR}."
         )
     try:
         if kind == "date":
-            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
                 raise ValueError
             return day_period(date.fromisoformat(text))
         if kind == "week":
-            match = re.fullmatch(r"(\d{4})-W(\d{2})", text)
+            match = re.fullmatch(r"(\d{4})-W(\d{2})", text, re.ASCII)
             if not match:
                 raise ValueError
             return week_period(date.fromisocalendar(int(match[1]), int(match[2]), 1))
         if kind == "month":
-            match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+            match = re.fullmatch(r"(\d{4})-(\d{2})", text, re.ASCII)
             if not match:
                 raise ValueError
             return month_period(date(int(match[1]), int(match[2]), 1))
