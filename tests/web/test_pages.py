@@ -1,9 +1,12 @@
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
 
+from paperfeed.db import Database
 from paperfeed.papers.ids import local_id_for
+from tests.papers.test_feeds import add
 
 
 def card_titles(html: str) -> list[str]:
@@ -192,3 +195,13 @@ def test_bare_period_links_go_to_the_latest_papers(
     response = client.get(path)
     assert response.status_code == 302
     assert response.headers["location"] == target
+
+
+def test_a_page_past_the_end_counts_one_paper_in_the_singular(
+    empty_client: TestClient, db: Database
+) -> None:
+    add(db, "the only one", datetime(2026, 11, 19, 15, 0, tzinfo=UTC))
+    for path in ("/papers/date/2026-11-19?p=2", "/papers/trending?p=2"):
+        response = empty_client.get(path)
+        assert response.status_code == 404, path
+        assert "past the end of this list (1 paper)." in response.text, path

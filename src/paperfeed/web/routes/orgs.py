@@ -24,6 +24,7 @@ from paperfeed.errors import UserError
 from paperfeed.models import Organization, OrgMembership, Paper, User
 from paperfeed.papers import feeds
 from paperfeed.papers.store import lock_changes
+from paperfeed.plurals import plural
 from paperfeed.web.deps import DatabaseDep, ReaderDep, SettingsDep
 from paperfeed.web.forms import Form, FormDep
 from paperfeed.web.responses import page, public_page, voted_for
@@ -96,7 +97,9 @@ def organization_list(
     ).all()
     total = session.execute(select(func.count()).select_from(Organization)).scalar_one()
     if p > 1 and not rows:
-        raise HTTPException(404, f"Page {p} is past the end of this list ({total} organizations).")
+        raise HTTPException(
+            404, f"Page {p} is past the end of this list ({plural(total, 'organization')})."
+        )
     listing = [(org, members, papers) for org, members, papers in rows]
     extra = _digest(total, [(o.name, o.fullname, o.description, m, n) for o, m, n in listing])
     context = {
@@ -222,7 +225,9 @@ def org_context(
     )
     total = session.execute(select(func.count()).select_from(Paper).where(*where)).scalar_one()
     if p > 1 and not papers:
-        raise HTTPException(404, f"Page {p} is past the end of this list ({total} papers).")
+        raise HTTPException(
+            404, f"Page {p} is past the end of this list ({plural(total, 'paper')})."
+        )
     viewer = resolve_user(request)
     mine = orgs.membership(session, org, viewer.id) if viewer is not None else None
     return {

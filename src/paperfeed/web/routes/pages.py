@@ -14,6 +14,7 @@ from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_categories
 from paperfeed.papers.topics import Topic
 from paperfeed.papers.trending import trending
+from paperfeed.plurals import plural
 from paperfeed.search.engine import similar
 from paperfeed.search.runtime import served_state
 from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep, get_search, get_settings
@@ -58,7 +59,9 @@ def feed_page(
         topic,
     )
     if page > 1 and not papers:
-        raise HTTPException(404, f"Page {page} is past the end of this list ({total} papers).")
+        raise HTTPException(
+            404, f"Page {page} is past the end of this list ({plural(total, 'paper')})."
+        )
     previous, following = feeds.neighbours(session, period, settings.tz, topic)
     context = {
         "view": period.kind,
@@ -121,7 +124,9 @@ def trending_view(
         topic,
     )
     if p > 1 and not result.papers:
-        raise HTTPException(404, f"Page {p} is past the end of this list ({result.total} papers).")
+        raise HTTPException(
+            404, f"Page {p} is past the end of this list ({plural(result.total, 'paper')})."
+        )
     context = {
         "view": "trending",
         "papers": result.papers,
