@@ -1,7 +1,7 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from paperfeed import clock
 from paperfeed.community.accounts import create_user, find_user, hash_password
@@ -84,3 +84,34 @@ def test_the_sample_is_never_loaded_into_a_site_of_its_own(settings, db) -> None
     with db.reader() as session:
         assert session.execute(select(func.count()).select_from(Paper)).scalar_one() == 0
         assert not is_demo_database(session)
+
+
+def test_a_first_run_stopped_midway_can_be_run_again(settings, db: Database) -> None:
+    # The first load takes seconds: Ctrl+C (here, as the next papers are written after some
+    # were committed) leaves part of the sample behind. It is the demo's, so the next run
+    # finishes the job instead of calling the database a site of its own.
+    seen = {"written": False, "committed": False}
+
+    def on_execute(conn, cursor, statement: str, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO PAPERS "):
+            if seen["committed"]:
+                raise KeyboardInterrupt
+            seen["written"] = True
+
+    def on_commit(conn) -> None:  # type: ignore[no-untyped-def]
+        seen["committed"] = seen["committed"] or seen["written"]
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    event.listen(db.engine, "commit", on_commit)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            load_demo(db, settings.tz)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", on_execute)
+        event.remove(db.engine, "commit", on_commit)
+    with db.reader() as session:
+        assert session.execute(select(func.count()).select_from(Paper)).scalar_one() > 0
+    assert load_demo(db, settings.tz) is not None
+    with db.reader() as session:
+        assert is_demo_database(session)
+    assert load_demo(db, settings.tz) is None  # now fully loaded

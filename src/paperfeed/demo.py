@@ -128,6 +128,10 @@ def load_demo(
     anchor = date.fromisoformat(meta[DEMO_MARK]) if DEMO_MARK in meta else None
     if anchor is None:
         anchor = clock.now().astimezone(tz).date()
+        # Marked before the first paper lands: a first run stopped midway leaves a database
+        # the next run knows as the demo's, and finishes loading.
+        with db.transaction() as session:
+            session.merge(SiteMeta(key=DEMO_MARK, value=anchor.isoformat()))
 
     def place_sample(number: int, record: PaperRecord) -> PaperRecord:
         record.feed_at = demo_feed_at(number - 1, anchor, tz)
