@@ -1,5 +1,6 @@
 """The demo banner: on every page of a demo site until the visitor dismisses it."""
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,6 +69,18 @@ def test_dismissing_never_leaves_the_site(demo: TestClient) -> None:
         response = dismiss(demo, target)
         assert response.status_code == 303
         assert response.headers["location"] == "/", target
+
+
+def test_dismissing_works_from_a_page_with_a_long_address(demo: TestClient) -> None:
+    # A search for 300 CJK characters: the page's own address, as its banner form sends
+    # it, is 2,710 characters long once percent-encoded.
+    search = "/papers?q=" + "%E4%B8%AD" * 300
+    form = demo.get(search).text.split('action="/demo/banner/dismiss"')[1]
+    sent = re.search(r'name="next" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    assert len(sent) > 2000
+    response = dismiss(demo, sent)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert response.headers["set-cookie"].startswith("pf_demo_banner=hidden;")
 
 
 def test_a_dismissal_sent_from_another_site_is_refused(demo: TestClient) -> None:

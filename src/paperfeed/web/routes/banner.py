@@ -23,6 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 HIDDEN = "hidden"  # templates/_demo_banner.html looks for this value of the cookie
 KEEP = 365 * 86400  # seconds: a browser that dismissed the banner does not see it again
+MAX_NEXT = 16_384  # characters: more than a request line the server accepts
 
 
 def from_this_site(request: Request, site_url: str) -> bool:
@@ -40,7 +41,9 @@ def from_this_site(request: Request, site_url: str) -> bool:
 def dismiss_banner(request: Request, form: FormDep, settings: SettingsDep) -> Response:
     if not from_this_site(request, settings.site_url):
         raise Forbidden("This form was sent from another site.")
-    back = safe_redirect_target(form.text("next", max_len=2000), settings.site_url)
+    # The page's own address, which may be long (a search's query, percent-encoded); one
+    # too long to go back to still hides the banner, and goes home.
+    back = safe_redirect_target(form.text("next", max_len=MAX_NEXT), settings.site_url)
     back = back or safe_redirect_target(request.headers.get("referer"), settings.site_url) or "/"
     response = RedirectResponse(back, status_code=303)
     set_lax_cookie(request, response, COOKIE, HIDDEN, KEEP)
