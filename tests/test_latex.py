@@ -36,6 +36,15 @@ def test_formulas_still_render_as_mathml() -> None:
     assert "tex-source" not in html
 
 
+def test_an_escaped_dollar_is_a_dollar_on_the_page_as_in_the_tab() -> None:
+    title = r"Costs \$5, $x$ more"
+    html = str(render(title))
+    assert html.startswith("Costs $5, <math") and "\\" not in html
+    assert plain_text(title) == "Costs $5, x more"
+    marked = str(render(title, re.compile(r"\bcosts\b", re.I)))
+    assert marked.startswith("<mark>Costs</mark> $5, <math")
+
+
 def test_a_formula_with_a_plain_less_than_in_text_shows_its_source() -> None:
     html = str(render(r"Where $\text{a < b}$ holds"))
     assert '<span class="tex-source">$\\text{a &lt; b}$</span>' in html

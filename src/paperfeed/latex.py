@@ -157,7 +157,11 @@ def render(text: str, marks: re.Pattern[str] | None = None) -> Markup:
     """Escape the text, turn its formulas into MathML, and <mark> words matching `marks`."""
     out: list[str] = []
     position = 0
-    plain = _escape if marks is None else (lambda part: _mark(part, marks))
+    mark = _escape if marks is None else (lambda part: _mark(part, marks))
+
+    def plain(part: str) -> str:
+        return mark(part.replace("\\$", "$"))  # `\$` is a dollar, as in `plain_text`
+
     for match in _MATH.finditer(text):
         out.append(plain(text[position : match.start()]))
         tex = next(g for g in match.groups() if g is not None)
