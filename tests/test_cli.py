@@ -160,6 +160,19 @@ def test_commands_after_the_demo_act_on_the_demo_database(demo_dir) -> None:
     assert sorted(p.name for p in folder.glob("*.sqlite3")) == ["paperfeed.sqlite3"]
 
 
+def test_the_demo_never_prints_the_database_password(tmp_path: Path, db: Database) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a password is part of a PostgreSQL address")
+    url = db.engine.url.set(password="S3cret-pass").render_as_string(hide_password=False)
+    env = {**unconfigured(tmp_path), "PAPERFEED_DATABASE_URL": url}
+    printed = run(["demo", "--no-serve"], env)
+    assert "S3cret-pass" not in printed.stdout + printed.stderr
+    assert "Its data lives in postgresql+psycopg://postgres:***@" in printed.stdout
+    # The commands it suggests still name the database, by the variable holding it.
+    suggested = r'PAPERFEED_DATABASE_URL="\$PAPERFEED_DATABASE_URL" .*paperfeed.* status'
+    assert re.search(suggested, printed.stdout)
+
+
 def test_serve_refuses_the_demo_database_unless_allowed(demo_dir) -> None:
     folder, _printed = demo_dir
     refused = run(["serve", "--port", "1"], unconfigured(folder), check=False)

@@ -118,8 +118,26 @@ def _self_command() -> str:
     else:
         program = f"{shlex.quote(sys.executable)} -m paperfeed.cli"
     given = [
-        f"{name}={shlex.quote(os.environ[name])}"
+        f"{name}={_shown(name, os.environ[name])}"
         for name in ("PAPERFEED_DATA_DIR", "PAPERFEED_DATABASE_URL")
         if os.environ.get(name)
     ]
     return " ".join([*given, program])
+
+
+def _shown(name: str, value: str) -> str:
+    """The variable's value for the shell, but a database password only by the variable's
+    name: what is printed ends up in scrollback and logs."""
+    import shlex
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if name == "PAPERFEED_DATABASE_URL":
+        try:
+            secret = make_url(value).password
+        except ArgumentError:
+            secret = None
+        if secret:
+            return f'"${name}"'
+    return shlex.quote(value)
