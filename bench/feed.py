@@ -61,7 +61,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from paperfeed import clock
+from paperfeed import clock, latex
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.models import (
@@ -76,7 +76,6 @@ from paperfeed.models import (
 from paperfeed.papers.feeds import local_midnight
 from paperfeed.papers.ids import title_key
 from paperfeed.papers.store import PAPER_CHANGE
-from paperfeed.web import latex
 from paperfeed.web.app import create_app
 
 if TYPE_CHECKING:

@@ -274,8 +274,15 @@ class Node:
         self.log_path = site.data_dir / f"node{slot}-{self.port}.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
-            paperfeed_command(
-                "serve", "--host", HOST, "--port", str(self.port), "--workers", str(workers)
+            paperfeed_command(  # the load corpus is the demo's: serve allows it when asked
+                "serve",
+                "--allow-demo",
+                "--host",
+                HOST,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
             ),
             env=site.env(slot),
             stdout=self._log,
@@ -910,7 +917,7 @@ def finish_profilers(profilers: list[tuple[Any, Path]]) -> collections.Counter[s
 # paperfeed's own Python (or the stdlib it calls) for paperfeed.
 CATEGORIES = [
     ("templates (Jinja)", re.compile(r"jinja2|markupsafe|\.html")),
-    ("LaTeX to MathML", re.compile(r"paperfeed/web/latex|latex2mathml")),
+    ("LaTeX to MathML", re.compile(r"paperfeed/latex|latex2mathml")),
     ("search (tantivy, usearch, ONNX)", re.compile(r"paperfeed/search/|onnxruntime|tantivy")),
     ("PostgreSQL driver (psycopg)", re.compile(r"psycopg")),
     ("SQLAlchemy (ORM and Core)", re.compile(r"sqlalchemy")),
