@@ -385,6 +385,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after(None) is None
     assert parse_retry_after("7") == 7.0
     assert parse_retry_after("soon") is None
+    assert parse_retry_after("²") is None  # a digit to str.isdigit, not a number
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: 1445412480.0) == 0.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: 1445412470.0) == 10.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 -0000", now=lambda: 1445412470.0) == 10.0
