@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from paperfeed.community.accounts import authenticate, find_user
 from paperfeed.db import Database
 from paperfeed.models import JobRun, Paper
+from tests.conftest import postgres_database
 from tests.web.live import free_port
 
 GOOD = {"title": "A good paper", "abstract": "It works.", "authors": ["Ada"], "upvotes": 3}
@@ -160,10 +162,10 @@ def test_commands_after_the_demo_act_on_the_demo_database(demo_dir) -> None:
     assert sorted(p.name for p in folder.glob("*.sqlite3")) == ["paperfeed.sqlite3"]
 
 
-def test_the_demo_never_prints_the_database_password(tmp_path: Path, db: Database) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("a password is part of a PostgreSQL address")
-    url = db.engine.url.set(password="S3cret-pass").render_as_string(hide_password=False)
+def test_the_demo_never_prints_the_database_password(tmp_path: Path) -> None:
+    """Only a server's address holds a password, so this runs on PostgreSQL alone."""
+    server = make_url(postgres_database("paperfeed_test_demo_password"))
+    url = server.set(password="S3cret-pass").render_as_string(hide_password=False)
     env = {**unconfigured(tmp_path), "PAPERFEED_DATABASE_URL": url}
     printed = run(["demo", "--no-serve"], env)
     assert "S3cret-pass" not in printed.stdout + printed.stderr
@@ -171,6 +173,15 @@ def test_the_demo_never_prints_the_database_password(tmp_path: Path, db: Databas
     # The commands it suggests still name the database, by the variable holding it.
     suggested = r'PAPERFEED_DATABASE_URL="\$PAPERFEED_DATABASE_URL" .*paperfeed.* status'
     assert re.search(suggested, printed.stdout)
+
+
+def test_the_demo_warns_when_other_machines_can_reach_it(demo_dir) -> None:
+    folder, _printed = demo_dir
+    local = run(["demo", "--no-serve"], unconfigured(folder))
+    assert "warning" not in local.stderr
+    exposed = run(["demo", "--no-serve", "--host", "0.0.0.0"], unconfigured(folder))
+    assert "other machines can reach it" in exposed.stderr
+    assert "reset demo-admin's password" in exposed.stderr
 
 
 def test_serve_refuses_the_demo_database_unless_allowed(demo_dir) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from paperfeed.demo import DemoAccount
 
 DEMO_JOBS = "index,digest,mail"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 
 @click.command()
@@ -75,6 +76,14 @@ def demo(host: str, port: int, no_serve: bool, jobs: str) -> None:
     index_quietly(db, settings)
     db.dispose()
     click.echo(_demo_guide(where, accounts, listen_url(host, port), settings))
+    if host not in LOOPBACK:
+        click.secho(
+            f"warning: the demo listens on {host}, so other machines can reach it. Its outbox "
+            "is public, so anyone who can reach it can reset demo-admin's password from there. "
+            "Serve a real site with `paperfeed serve`.",
+            fg="yellow",
+            err=True,
+        )
     if not no_serve:
         serve_site(url, host, port, workers=1, jobs=wanted)
 
