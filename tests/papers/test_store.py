@@ -216,3 +216,14 @@ def test_deleting_a_paper_deletes_its_category_rows(db: Database) -> None:
         session.delete(session.execute(select(Paper)).scalar_one())
     with db.reader() as session:
         assert session.execute(select(func.count()).select_from(PaperCategory)).scalar_one() == 0
+
+
+def test_a_token_too_long_to_be_a_category_gets_no_row_and_the_paper_imports(
+    db: Database,
+) -> None:
+    stray = "not-a-category-but-a-very-long-stray-word"
+    assert upsert(db, arxiv_record(categories=["cs.CL", stray, "cs.LG"])).added == 1
+    assert [(c, primary) for c, primary, _, _ in category_rows(db)] == [
+        ("cs.CL", True),
+        ("cs.LG", False),
+    ]

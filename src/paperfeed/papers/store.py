@@ -271,8 +271,16 @@ def _insert(
     return paper
 
 
+MAX_CATEGORY = 32  # paper_categories.category; arXiv's longest code has 18 characters
+
+
 def category_rows(categories: Sequence[str], feed_at: datetime | None) -> list[dict[str, Any]]:
-    """A paper's `paper_categories` rows (without the paper id), arXiv's first as primary."""
+    """A paper's `paper_categories` rows (without the paper id), arXiv's first as primary.
+
+    A token too long to be any category (a stray word in a record) gets no row, rather than
+    failing the paper's import on PostgreSQL; `papers.categories` still keeps it as given.
+    """
+    usable = [c for c in dict.fromkeys(categories) if len(c) <= MAX_CATEGORY]
     return [
         {
             "category": category,
@@ -281,7 +289,7 @@ def category_rows(categories: Sequence[str], feed_at: datetime | None) -> list[d
             "is_primary": i == 0,
             "feed_at": feed_at,
         }
-        for i, category in enumerate(dict.fromkeys(categories))
+        for i, category in enumerate(usable)
     ]
 
 
