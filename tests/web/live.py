@@ -5,9 +5,25 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from tests.conftest import make_settings
+
+
+def site_database(folder: Path, name: str = "demo.sqlite3") -> tuple[Database, Settings]:
+    """A migrated SQLite database in `folder` and test settings for it, the search index
+    beside it: what every live site of the browser journeys starts from."""
+    url = f"sqlite:///{folder / name}"
+    db = Database(url)
+    db.upgrade()
+    settings = make_settings(folder, url)
+    settings.index_dir = folder / "index"
+    return db, settings
 
 
 def free_port() -> int:

@@ -12,15 +12,14 @@ from pathlib import Path
 import pytest
 
 from paperfeed import clock
-from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.search.embeddings import import_embeddings
 from paperfeed.search.index import DIM
 from paperfeed.search.indexing import MODEL_NAME, run_index
 from paperfeed.web.app import create_app
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW
 from tests.web.browser import DESKTOP, Journey, Viewport, browser, viewport
-from tests.web.live import start_server
+from tests.web.live import site_database, start_server
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
@@ -36,11 +35,7 @@ def live_server(
     imported the documented way, so the browser tests do not embed the corpus again.
     """
     tmp = tmp_path_factory.mktemp("live")
-    url = f"sqlite:///{tmp / 'demo.sqlite3'}"
-    db = Database(url)
-    db.upgrade()
-    settings = make_settings(tmp, url)
-    settings.index_dir = tmp / "index"
+    db, settings = site_database(tmp)
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
         import_embeddings(db, sample_embeddings_file, DIM, MODEL_NAME)

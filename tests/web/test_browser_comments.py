@@ -19,9 +19,9 @@ from paperfeed.demo import load_demo
 from paperfeed.models import Paper
 from paperfeed.papers.counts import inconsistent
 from paperfeed.web.app import create_app
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW
 from tests.web.browser import Journey, Viewport, browser, viewport
-from tests.web.live import start_server
+from tests.web.live import site_database, start_server
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
@@ -45,11 +45,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The demo site with two members and an admin; on each MODERATED paper, a spam comment
     by bob that ada reported, and a fair one by ada that bob reported."""
     tmp = tmp_path_factory.mktemp("live-comments")
-    url = f"sqlite:///{tmp / 'demo.sqlite3'}"
-    db = Database(url)
-    db.upgrade()
-    settings = make_settings(tmp, url)
-    settings.index_dir = tmp / "index"  # no search index: similar papers say so, politely
+    db, settings = site_database(tmp)  # no search index: similar papers say so, politely
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
         with db.transaction() as session:

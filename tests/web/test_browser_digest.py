@@ -14,9 +14,9 @@ from paperfeed.demo import load_demo
 from paperfeed.digest.sending import send_due
 from paperfeed.models import Subscription
 from paperfeed.web.app import create_app
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW
 from tests.web.browser import Journey, Viewport, browser, link_path, mail_to, open_menu, viewport
-from tests.web.live import start_server
+from tests.web.live import site_database, start_server
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
@@ -30,11 +30,8 @@ def site(
 
     smtp = SmtpServer().start()
     tmp = tmp_path_factory.mktemp("live-digest")
-    url = f"sqlite:///{tmp / 'demo.sqlite3'}"
-    db = Database(url)
-    db.upgrade()
-    settings = smtp.settings(make_settings(tmp, url))
-    settings.index_dir = tmp / "index"
+    db, settings = site_database(tmp)
+    settings = smtp.settings(settings)
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
     live = start_server(create_app(settings, db))

@@ -11,13 +11,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from paperfeed import clock
-from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.digest import subscriptions as subs
 from paperfeed.web.app import create_app
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW
 from tests.web.browser import browser
-from tests.web.live import start_server
+from tests.web.live import site_database, start_server
 from tests.web.site_tour import ADMIN, DESKTOP, MEMBER, TOUR, chromium, sign_in, tour_site
 
 __all__ = ["browser", "chromium", "tour_site"]  # fixtures
@@ -128,11 +127,7 @@ def test_the_api_docs_render_swagger_ui_from_the_site_alone(chromium, tour_site:
 def preview_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The demo site with one confirmed digest subscription: base URL and its manage token."""
     tmp: Path = tmp_path_factory.mktemp("csp-preview")
-    url = f"sqlite:///{tmp / 'demo.sqlite3'}"
-    db = Database(url)
-    db.upgrade()
-    settings = make_settings(tmp, url)
-    settings.index_dir = tmp / "index"
+    db, settings = site_database(tmp)
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
         with db.transaction() as session:

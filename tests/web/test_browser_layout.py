@@ -14,14 +14,13 @@ from sqlalchemy import select
 
 from paperfeed import clock
 from paperfeed.community import accounts, comments
-from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.models import Paper
 from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW
 from tests.web.browser import MOBILE, Journey, Viewport, browser, open_menu, viewport
-from tests.web.live import start_server
+from tests.web.live import site_database, start_server
 
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
@@ -35,11 +34,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The demo (a demo database: every page has the banner) with a keyword index, a member,
     an admin, and a comment on the home page's first paper."""
     tmp = tmp_path_factory.mktemp("live-layout")
-    url = f"sqlite:///{tmp / 'demo.sqlite3'}"
-    db = Database(url)
-    db.upgrade()
-    settings = make_settings(tmp, url)
-    settings.index_dir = tmp / "index"
+    db, settings = site_database(tmp)
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
         with db.transaction() as session:
