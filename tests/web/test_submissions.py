@@ -14,7 +14,17 @@ from sqlalchemy import select
 from paperfeed import clock
 from paperfeed.community import accounts
 from paperfeed.db import Database
-from paperfeed.models import Organization, OrgMembership, Paper, Submission, Upvote, User
+from paperfeed.models import (
+    Organization,
+    OrgMembership,
+    Paper,
+    PaperCategory,
+    Submission,
+    Upvote,
+    User,
+)
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
 from tests.servers import Response
@@ -156,3 +166,30 @@ def test_visitors_must_log_in_to_submit(app) -> None:  # type: ignore[no-untyped
 
 
 __all__ = ["Iterator"]
+
+
+def test_submitting_a_paper_known_off_the_feed_puts_it_on_todays_category_pages(
+    app, db: Database
+) -> None:  # type: ignore[no-untyped-def]
+    """A paper imported from a snapshot has no feed date; submitting it gives it one, and
+    its category rows (which carry a copy of that date) must follow, or the category's
+    day page would miss it."""
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    arxiv_id="2408.00716",
+                    title="Known from the snapshot",
+                    abstract="x",
+                    categories=["cs.CL", "cs.LG"],
+                )
+            ],
+        )
+    response = post(client_for(app, "ada"), "2408.00716")
+    assert response.status_code == 303, response.text
+    with db.reader() as session:
+        dates = session.execute(select(PaperCategory.category, PaperCategory.feed_at)).all()
+        assert dates and all(instant == DAY_AFTER for _, instant in dates), dates
+    day = TestClient(app).get("/papers/category/cs.LG/date/2024-08-05")
+    assert day.status_code == 200 and "/papers/2408.00716" in day.text

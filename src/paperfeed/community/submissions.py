@@ -147,8 +147,6 @@ def submit(
         stats = upsert_papers(session, [record])
         paper = session.execute(select(Paper).where(Paper.public_id == stats.ids[0])).scalar_one()
         paper.submitted_by_id = user.id
-        if paper.feed_at is None:
-            paper.feed_at = clock.now()
         touch_paper(session, paper)
         session.add(
             Submission(
