@@ -315,6 +315,29 @@ def index(rebuild: bool, reembed: bool, no_embed: bool) -> None:
     )
 
 
+@main.command()
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Papers per transaction.")
+def keywords(batch: int | None) -> None:
+    """Extract keywords of new and changed papers (what the worker's keywords job does).
+
+    Incremental and resumable: papers whose title and abstract did not change keep their
+    keywords, and a killed run continues where it stopped.
+    """
+    from paperfeed.progress import Progress
+    from paperfeed.search.keywords import update_keywords
+
+    settings = load_settings()
+    database = open_database(settings.resolved_database_url())
+    started = time.perf_counter()
+    progress = Progress("keywords")
+    stats = update_keywords(database, settings, batch=batch, progress=progress)
+    progress.close()
+    click.echo(
+        f"{plural(stats.computed, 'paper')} given keywords "
+        f"({plural(stats.examined, 'paper')} examined) in {time.perf_counter() - started:.1f}s"
+    )
+
+
 @main.command("search")
 @click.argument("query")
 @click.option(
@@ -414,7 +437,7 @@ def search_command(
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option(
     "--jobs",
-    default="harvest,index,digest,mail",
+    default="harvest,index,keywords,digest,mail",
     show_default=True,
     help="Comma-separated jobs to run: harvest, index, digest, mail.",
 )

@@ -94,9 +94,12 @@ class Settings(BaseSettings):
     # long a job's lease lasts without renewal (a crashed worker's jobs wait this long).
     worker_harvest_interval: int = 6 * 3600
     worker_index_interval: int = 600
+    worker_keywords_interval: int = 600
     worker_digest_interval: int = 900
     worker_mail_interval: int = 30
     worker_lease_seconds: int = 300
+    # Papers per transaction of the keywords job (search/keywords.py; docs/keywords.md).
+    keywords_batch: int = Field(default=500, ge=1)
     # Email digests.
     digest_send_hour: int = Field(default=6, ge=0, le=23)  # local hour (feed zone) they go out
     digest_retries: int = Field(default=3, ge=0)  # per message, for transient SMTP failures

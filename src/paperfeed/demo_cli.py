@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from paperfeed.config import Settings
     from paperfeed.demo import DemoAccount
 
-DEMO_JOBS = "index,digest,mail"
+DEMO_JOBS = "index,keywords,digest,mail"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -186,6 +187,24 @@ class PaperCategory(Base):
         Index("ix_paper_categories_category_feed_at", "category", "feed_at", "paper_id"),
         Index("ix_paper_categories_archive_feed_at", "archive", "feed_at", "paper_id"),
     )
+
+
+class PaperKeyword(Base):
+    """One keyword of a paper, extracted from its title and abstract (search/keywords.py).
+
+    Derived data: `text_hash` is the hash of the text it was computed from (the same on
+    every row of a paper), so a paper whose text did not change is not recomputed.
+    """
+
+    __tablename__ = "paper_keywords"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0 = best
+    keyword: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)
+    text_hash: Mapped[str] = mapped_column(String(40))
 
 
 class PaperAlias(Base):

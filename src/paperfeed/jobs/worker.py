@@ -1,4 +1,4 @@
-"""`paperfeed worker`: harvest -> index -> digests, each on its own interval.
+"""`paperfeed worker`: harvest -> index -> keywords -> digests, each on its own interval.
 
 A job is due when its last run (by any worker) started at least its interval ago
 (`PAPERFEED_WORKER_*_INTERVAL`; 0 turns it off); a run cut short by a crash or an outage
@@ -32,7 +32,7 @@ from paperfeed.models import JobLease, JobRun
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Database, Settings], dict[str, Any]]
-ORDER = ("harvest", "index", "digest", "mail")
+ORDER = ("harvest", "index", "keywords", "digest", "mail")
 OUTAGE_WAIT = 5.0  # seconds between tries while the database is unreachable
 FINISHED = ("ok", "failed", "skipped")  # the statuses of runs that count as having run
 
@@ -72,6 +72,14 @@ def index_job(db: Database, settings: Settings) -> dict[str, Any]:
     return {"embedded": stats.embed.embedded, "indexed": stats.sync.papers}
 
 
+def keywords_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """Keywords for papers whose title or abstract is new or changed (search/keywords.py)."""
+    from paperfeed.search.keywords import update_keywords
+
+    stats = update_keywords(db, settings)
+    return {"examined": stats.examined, "computed": stats.computed}
+
+
 def digest_job(db: Database, settings: Settings) -> dict[str, Any]:
     try:
         from paperfeed.digest.sending import send_due
@@ -91,6 +99,7 @@ def mail_job(db: Database, settings: Settings) -> dict[str, Any]:
 FUNCTIONS: dict[str, JobFunction] = {
     "harvest": harvest_job,
     "index": index_job,
+    "keywords": keywords_job,
     "digest": digest_job,
     "mail": mail_job,
 }
@@ -100,6 +109,7 @@ def jobs_from_settings(settings: Settings, names: Iterable[str] = ORDER) -> list
     intervals = {
         "harvest": settings.worker_harvest_interval,
         "index": settings.worker_index_interval,
+        "keywords": settings.worker_keywords_interval,
         "digest": settings.worker_digest_interval,
         "mail": settings.worker_mail_interval,
     }
