@@ -1,8 +1,8 @@
 """What a list of papers shows beside the rows: its authors, organizations, people and
-arXiv categories.
+arXiv categories and keywords.
 
 One loader serves every list (feed cards, RSS/Atom and exports, the JSON API), in at most
-four queries however long the list is: never one per paper. Each caller says how much it
+five queries however long the list is: never one per paper. Each caller says how much it
 needs: a card names its first few authors, a feed leaves out hidden authors and names no
 accounts, the API wants everything.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, User
+from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, PaperKeyword, User
 from paperfeed.papers import taxonomy
 
 
@@ -52,6 +52,8 @@ class Related:
     users: dict[int, User]  # by id: the submitters and the accounts that claimed an author
     # With `categories`: every paper id -> its categories in arXiv's order, the primary first.
     categories: dict[int, list[CategoryTag]] = field(default_factory=dict)
+    # With `keywords`: every paper id -> its extracted keywords, best first (may be empty).
+    keywords: dict[int, list[str]] = field(default_factory=dict)
 
     def author_names(self) -> dict[int, list[str]]:
         return {pid: [a.name for a in bylines] for pid, bylines in self.authors.items()}
@@ -65,6 +67,7 @@ def load_related(
     hidden_authors: bool = True,
     people: bool = True,
     categories: bool = False,
+    keywords: bool = True,
 ) -> Related:
     """The authors, organizations and (with `people`) users of `papers`.
 
@@ -109,7 +112,8 @@ def load_related(
         else {}
     )
     tags = load_categories(session, ids) if categories else {}
-    return Related(authors, organizations, users, tags)
+    words = load_keywords(session, ids) if keywords else {}
+    return Related(authors, organizations, users, tags, words)
 
 
 def load_categories(session: Session, paper_ids: Sequence[int]) -> dict[int, list[CategoryTag]]:
@@ -124,3 +128,17 @@ def load_categories(session: Session, paper_ids: Sequence[int]) -> dict[int, lis
         for paper_id, code, primary in rows:
             tags[paper_id].append(CategoryTag(code, primary))
     return tags
+
+
+def load_keywords(session: Session, paper_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Every paper id -> its keywords (search/keywords.py), best first: one query."""
+    found: dict[int, list[str]] = {pid: [] for pid in paper_ids}
+    if paper_ids:
+        rows = session.execute(
+            select(PaperKeyword.paper_id, PaperKeyword.keyword)
+            .where(PaperKeyword.paper_id.in_(list(paper_ids)))
+            .order_by(PaperKeyword.paper_id, PaperKeyword.position)
+        )
+        for pid, keyword in rows:
+            found[pid].append(keyword)
+    return found

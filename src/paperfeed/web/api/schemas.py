@@ -56,6 +56,9 @@ class PaperOut(Open):
     numComments: int
     discussionId: str
     categories: list[str]
+    ai_keywords: list[str] = Field(
+        default_factory=list, description="Keywords extracted from the title and abstract"
+    )
     arxivId: str | None = None
     githubRepo: str | None = None
     projectPage: str | None = None
@@ -68,6 +71,7 @@ class PaperOut(Open):
 
 class DailyEntryOut(Open):
     paper: PaperOut
+    ai_keywords: list[str] = Field(default_factory=list, description="The paper's keywords")
     publishedAt: str | None = Field(description="When the paper entered the daily feed")
     submittedOnDailyAt: str | None
     title: str

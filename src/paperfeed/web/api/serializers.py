@@ -88,6 +88,8 @@ def paper_json(paper: Paper, related: Related) -> Json:
         "numComments": paper.comment_count,
         "discussionId": object_id("discussion", paper.public_id),
         "categories": paper.category_list,
+        # Extracted from title and abstract (search/keywords.py), as HF's PaperInfo.ai_keywords.
+        "ai_keywords": related.keywords.get(paper.id, []),
     }
     if paper.arxiv_id:
         data["arxivId"] = paper.arxiv_id
@@ -117,6 +119,7 @@ def daily_entry_json(paper: Paper, related: Related, score: float | None = None)
     }
     if "submittedOnDailyBy" in nested:
         entry["submittedBy"] = nested["submittedOnDailyBy"]
+    entry["ai_keywords"] = nested["ai_keywords"]  # the client reads it at the top level
     for key in ("organization", "githubRepo", "projectPage"):
         if key in nested:
             entry[key] = nested[key]
