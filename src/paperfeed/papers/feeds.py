@@ -7,7 +7,7 @@ range scan of the `feed_at` index: a page costs the same on 10k papers as on 2.6
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -224,13 +224,18 @@ class CardExtras:
     organizations: dict[int, Organization]
     submitters: dict[int, User]  # by id, with the accounts that claimed a shown author
     categories: dict[int, list[CategoryTag]]
+    keywords: dict[int, list[str]] = field(default_factory=dict)  # best first
 
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
     """What the cards need, in four small queries (never one per card)."""
     related = load_related(session, papers, first_authors=CARD_AUTHORS, categories=True)
     return CardExtras(
-        related.author_names(), related.organizations, related.users, related.categories
+        related.author_names(),
+        related.organizations,
+        related.users,
+        related.categories,
+        related.keywords,
     )
 
 
