@@ -46,4 +46,23 @@ def account_context(request: Request) -> dict[str, Any]:
     return {
         "current_user": lambda: resolve_user(request),
         "csrf_token": lambda: csrf_token(request),
+        "is_following": lambda kind, target: is_following(request, kind, target),
     }
+
+
+def is_following(request: Request, kind: str, target: str) -> bool:
+    """Whether the signed-in user follows (kind, target): their follows are read once per
+    request, however many follow buttons the page shows."""
+    from paperfeed.community.follows import followed_set, stored_form
+    from paperfeed.web.deps import get_db
+    from paperfeed.web.security import resolve_user
+
+    followed = getattr(request.state, "followed", None)
+    if followed is None:
+        user = resolve_user(request)
+        followed = set()
+        if user is not None:
+            with get_db(request).reader() as session:
+                followed = followed_set(session, user.id)
+        request.state.followed = followed
+    return stored_form(kind, target) in followed

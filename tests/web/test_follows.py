@@ -1,0 +1,99 @@
+"""Follow and unfollow forms: CSRF, signed-out visitors, bad input, same-site redirects."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from paperfeed.community import accounts, follows
+from paperfeed.db import Database
+from paperfeed.web.app import create_app
+from tests.conftest import make_settings
+from tests.web.conftest import BROWSER_HEADERS
+
+PASSWORD = "long enough password"
+
+
+@pytest.fixture
+def site(db: Database, tmp_path: Path) -> FastAPI:
+    with db.transaction() as session:
+        accounts.create_user(session, "reader", "r@example.org", PASSWORD, verified=True)
+    return create_app(make_settings(tmp_path, db.url), db)
+
+
+def logged_in(client: TestClient) -> str:
+    page = client.get("/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    client.post("/login", data={"csrf": token, "login": "reader", "password": PASSWORD})
+    account = client.get("/account")
+    return re.search(r'name="csrf" value="([^"]+)"', account.text).group(1)  # type: ignore[union-attr]
+
+
+def followed(db: Database) -> set[tuple[str, str]]:
+    with db.reader() as session:
+        user = accounts.find_user(session, "reader")
+        assert user is not None
+        return follows.followed_set(session, user.id)
+
+
+def test_follow_and_unfollow_by_form(site: FastAPI, db: Database) -> None:
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        token = logged_in(client)
+        done = client.post(
+            "/follow",
+            data={
+                "csrf": token,
+                "kind": "category",
+                "target": "math.IT",
+                "next": "/papers/categories",
+            },
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/papers/categories"
+        assert followed(db) == {("category", "cs.IT")}
+        again = client.post("/follow", data={"csrf": token, "kind": "category", "target": "cs.IT"})
+        assert again.status_code == 303 and followed(db) == {("category", "cs.IT")}
+        gone = client.post("/unfollow", data={"csrf": token, "kind": "category", "target": "cs.IT"})
+        assert gone.status_code == 303 and followed(db) == set()
+
+
+@pytest.mark.parametrize(
+    "evil",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+        "http://testserver.evil.example/",
+    ],
+)
+def test_next_off_the_site_is_refused(site: FastAPI, evil: str) -> None:
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        token = logged_in(client)
+        done = client.post(
+            "/follow", data={"csrf": token, "kind": "author", "target": "A. Author", "next": evil}
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/account#follows"
+
+
+def test_csrf_signed_out_and_bad_input(site: FastAPI, db: Database) -> None:
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        anonymous = client.post("/follow", data={"kind": "author", "target": "A. Author"})
+        assert anonymous.status_code in (303, 403)
+        token = logged_in(client)
+        forged = client.post("/follow", data={"csrf": "x", "kind": "author", "target": "A. Author"})
+        assert forged.status_code == 403
+        bad_kind = client.post("/follow", data={"csrf": token, "kind": "user", "target": "x"})
+        assert bad_kind.status_code == 400
+        bad_category = client.post(
+            "/follow", data={"csrf": token, "kind": "category", "target": "cs.NOPE"}
+        )
+        assert bad_category.status_code == 404 and "not an arXiv category" in bad_category.text
+        too_long = client.post(
+            "/follow", data={"csrf": token, "kind": "author", "target": "x" * 301}
+        )
+        assert too_long.status_code == 400
+        assert followed(db) == set()
