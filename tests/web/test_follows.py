@@ -97,3 +97,43 @@ def test_csrf_signed_out_and_bad_input(site: FastAPI, db: Database) -> None:
         )
         assert too_long.status_code == 400
         assert followed(db) == set()
+
+
+def test_an_organization_page_follows_and_the_account_lists_and_unfollows(
+    site: FastAPI, db: Database
+) -> None:
+    """The journey a reader takes: Follow on an organization's page, see it on /account
+    (linked to the page), Unfollow there."""
+    from paperfeed.community import organizations
+
+    with db.transaction() as session:
+        owner = accounts.find_user(session, "reader")
+        assert owner is not None
+        organizations.create(session, owner, "acme-lab", "Acme Lab")
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        logged_in(client)
+        assert "You follow nothing yet" in client.get("/account").text
+        org_page = client.get("/orgs/acme-lab").text
+        form = re.search(
+            r'<form class="follow-form"[^>]*action="/follow".*?</form>', org_page, re.S
+        )
+        assert form is not None, "no Follow button on the organization page"
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(0)))
+        assert fields["kind"] == "organization" and fields["target"] == "acme-lab"
+        done = client.post("/follow", data=fields)
+        assert done.status_code == 303 and done.headers["location"] == "/orgs/acme-lab"
+        assert "Following" in client.get("/orgs/acme-lab").text
+        account = client.get("/account").text
+        assert 'id="follows"' in account and 'href="/orgs/acme-lab"' in account
+        token = re.search(r'name="csrf" value="([^"]+)"', account).group(1)  # type: ignore[union-attr]
+        gone = client.post(
+            "/unfollow",
+            data={
+                "csrf": token,
+                "kind": "organization",
+                "target": "acme-lab",
+                "next": "/account#follows",
+            },
+        )
+        assert gone.status_code == 303 and followed(db) == set()
+        assert "You follow nothing yet" in client.get("/account").text

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock, outbox
-from paperfeed.community import accounts, api_tokens
+from paperfeed.community import accounts, api_tokens, follows
 from paperfeed.community.limits import (
     LOGIN,
     LOGIN_ACCOUNT,
@@ -222,14 +222,31 @@ def account_page(
     """The account page, with the user's API tokens and how its confirmation email fared."""
     with db.reader() as session:
         tokens = api_tokens.user_tokens(session, user.id)
+        followed = follows.grouped(follows.list_follows(session, user.id))
         mail = (
             None
             if user.email_verified_at is not None
             else outbox.latest_for_user(session, user.id, "verify")
         )
     return page(
-        request, "account.html", status=status, me=user, tokens=tokens, mail=mail, **context
+        request,
+        "account.html",
+        status=status,
+        me=user,
+        tokens=tokens,
+        mail=mail,
+        follows=followed,
+        follow_link=_follow_link,
+        **context,
     )
+
+
+def _follow_link(kind: str, target: str) -> str:
+    """Where a followed thing's page is."""
+    name = quote(target, safe="")
+    return {"author": "/authors/", "organization": "/orgs/", "category": "/papers/category/"}[
+        kind
+    ] + name
 
 
 @router.post("/account/tokens", dependencies=[Csrf])
