@@ -7,13 +7,15 @@ canonical code (`math.IT` is `cs.IT`), so each topic has one address.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from paperfeed.errors import NotFound
+from paperfeed.errors import NotFound, UserError
 from paperfeed.models import Paper, PaperCategory
 from paperfeed.papers import taxonomy
 
@@ -132,3 +134,86 @@ def topic_counts(session: Session) -> list[ArchiveCounts]:
         )
         for archive in sorted(by_archive, key=lambda a: (taxonomy.name(a) or a).lower())
     ]
+
+
+# --- a filter of several topics (`?category=cs.CL&category=hep-ph`) -----------------------
+
+MAX_FILTER_TOPICS = 20
+
+
+class UnknownCategory(UserError):
+    """A category filter names a code arXiv does not define (400: the request is wrong)."""
+
+
+@dataclass(frozen=True)
+class TopicFilter(Topic):
+    """Papers in any of several topics: a category filter on a list that is not a topic's.
+
+    It answers the same questions as one topic (`rows`, `paper_ids`, `instant`), so every
+    feed query that takes a topic takes a filter, on the same indexes of `paper_categories`.
+    """
+
+    topics: tuple[Topic, ...] = ()
+
+    @property
+    def codes(self) -> list[str]:
+        return [t.code for t in self.topics]
+
+    @property
+    def name(self) -> str:
+        return ", ".join(t.code for t in self.topics)
+
+    @property
+    def label(self) -> str:
+        return " or ".join(t.label for t in self.topics)
+
+    @property
+    def path(self) -> str:
+        return "/papers"  # the site's own feeds, filtered by their `?category=` query
+
+    @property
+    def query(self) -> str:
+        """`category=cs.CL&category=hep-ph`, for links that keep the filter."""
+        return "&".join(f"category={quote(code, safe='.')}" for code in self.codes)
+
+    def rows(self) -> ColumnElement[bool]:
+        return or_(*(t.rows() for t in self.topics))
+
+    def categories(self) -> set[str]:
+        """Every category code (aliases included) a paper may carry to match the filter."""
+        found: set[str] = set()
+        for t in self.topics:
+            members = taxonomy.archive_categories(t.code) if t.is_archive else [t.code]
+            for code in members:
+                found.update(taxonomy.equivalents(code))
+            found.add(t.code)
+        return found
+
+
+def category_filter(values: Iterable[str]) -> TopicFilter | None:
+    """The filter `category` values ask for (each may list several, comma-separated), or
+    None when none is given. An alias means its canonical topic (`math.IT` is `cs.IT`),
+    an archive all its categories; an unknown code is refused, by name."""
+    topics: list[Topic] = []
+    for value in values:
+        for raw in value.split(","):
+            code = raw.strip()
+            if not code:
+                continue
+            try:
+                topic = find_topic(code)
+            except UnknownTopic:
+                raise UnknownCategory(
+                    f"Unknown category “{code[:40]}”: category takes arXiv categories "
+                    "(cs.CL) or archives (cs, hep-ph); see /papers/categories."
+                ) from None
+            if topic not in topics:
+                topics.append(topic)
+    if not topics:
+        return None
+    if len(topics) > MAX_FILTER_TOPICS:
+        raise UnknownCategory(f"At most {MAX_FILTER_TOPICS} categories in one filter.")
+    first = topics[0]
+    return TopicFilter(
+        code="+".join(t.code for t in topics), is_archive=first.is_archive, topics=tuple(topics)
+    )

@@ -20,7 +20,7 @@ from paperfeed.community import organizations
 from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
 from paperfeed.papers.related import load_related
-from paperfeed.papers.topics import Topic
+from paperfeed.papers.topics import Topic, category_filter
 from paperfeed.papers.trending import trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import search
@@ -91,6 +91,8 @@ def period_listing(
 ) -> Listing:
     settings = get_settings(request)
     sort = _sort(request, "upvotes")
+    if topic is None:  # `?category=` on the site's own feeds
+        topic = category_filter(request.query_params.getlist("category"))
     papers, total = feeds.papers_in_period(
         session,
         period,
@@ -108,7 +110,7 @@ def period_listing(
         description=f"Papers{within} that entered the {settings.site_name} feed "
         f"{'on' if period.kind == 'date' else 'in'} {period.label}"
         + (", newest first." if sort == "newest" else ", most upvoted first."),
-        page_path=_with_query(period.path, _query(request, "sort")),
+        page_path=_with_query(period.path, _query(request, "sort", "category")),
         slug=f"{topic.code + '-' if topic else ''}{period.kind}-{period.key}",
         papers=papers,
         total=total,
@@ -140,7 +142,8 @@ def topic_listing(
 def home_listing(request: Request, session: Session, limit: int, offset: int) -> Listing:
     """The latest feed day, like the home page (an empty site gives an empty list)."""
     settings = get_settings(request)
-    day = feeds.latest_feed_day(session, settings.tz, clock.now())
+    wanted = category_filter(request.query_params.getlist("category"))
+    day = feeds.latest_feed_day(session, settings.tz, clock.now(), wanted)
     if day is None:
         return Listing(
             title=f"Daily papers · {settings.site_name}",
@@ -151,7 +154,7 @@ def home_listing(request: Request, session: Session, limit: int, offset: int) ->
             total=0,
         )
     listing = period_listing(request, session, feeds.day_period(day), limit, offset)
-    listing.page_path = _with_query("/", _query(request, "sort"))
+    listing.page_path = _with_query("/", _query(request, "sort", "category"))
     listing.title = f"Daily papers · {settings.site_name}"
     return listing
 
@@ -160,6 +163,8 @@ def trending_listing(
     request: Request, session: Session, limit: int, offset: int, topic: Topic | None = None
 ) -> Listing:
     settings = get_settings(request)
+    if topic is None:
+        topic = category_filter(request.query_params.getlist("category"))
     result = trending(
         session,
         clock.now(),

@@ -155,7 +155,7 @@ def test_the_schema_is_published(sample_api) -> None:  # type: ignore[no-untyped
     } <= paths
     daily = schema["paths"]["/api/daily_papers"]["get"]
     params = {p["name"] for p in daily["parameters"]}
-    assert params == {"p", "limit", "date", "week", "month", "submitter", "sort"}
+    assert params == {"p", "limit", "date", "week", "month", "submitter", "sort", "category"}
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
 
 

@@ -24,6 +24,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Paper, User
 from paperfeed.papers import feeds
 from paperfeed.papers.related import load_related
+from paperfeed.papers.topics import TopicFilter, category_filter
 from paperfeed.papers.trending import trending, trending_score
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, errors
@@ -33,6 +34,10 @@ from paperfeed.web.deps import ReaderDep, SettingsDep
 router = APIRouter()
 MAX_PAGE = 1000  # p x limit stays under 100k rows; /api/papers walks the whole archive
 DailySort = Literal["publishedAt", "trending", "upvotes"]
+CATEGORY_HELP = (
+    "Only papers in any of these arXiv categories (cs.CL) or archives (cs, hep-ph); "
+    "repeatable or comma-separated; aliases resolve (math.IT is cs.IT)"
+)
 
 
 def _period(
@@ -73,8 +78,10 @@ def select_papers(
     sort: str,
     limit: int,
     offset: int,
+    topics: TopicFilter | None = None,
 ) -> tuple[list[Paper], dict[int, float] | None]:
-    """One page of the feed, and the trending scores when sorted by them."""
+    """One page of the feed (of any of `topics`), and the trending scores when sorted by
+    them."""
     if sort == "trending" and period is None and submitter_id is None:
         result = trending(
             session,
@@ -83,6 +90,7 @@ def select_papers(
             settings.trending_gravity,
             limit,
             offset,
+            topics,
         )
         return result.papers, result.scores
     conditions = [Paper.hidden_at.is_(None), Paper.feed_at.is_not(None), Paper.feed_at <= now]
@@ -93,6 +101,8 @@ def select_papers(
         as_of = min(now, end)
     if submitter_id is not None:
         conditions.append(Paper.submitted_by_id == submitter_id)
+    if topics is not None:  # an EXISTS-style semi-join on paper_categories' indexes
+        conditions.append(Paper.id.in_(topics.paper_ids()))
     if sort == "trending":
         return _scored(session, settings, conditions, as_of, period is None, limit, offset)
     order = (
@@ -167,14 +177,16 @@ def daily_papers(
         DailySort,
         Query(description="publishedAt (newest first), trending, or upvotes"),
     ] = "publishedAt",
+    category: Annotated[list[str] | None, Query(max_length=200, description=CATEGORY_HELP)] = None,
 ) -> Response:
     period = _period(settings.tz, date, week, month)
+    topics = category_filter(category or [])
     now = clock.now()
 
     def build() -> list[Json]:
         submitter_id = _submitter_id(session, submitter)
         papers, scores = select_papers(
-            session, settings, now, period, submitter_id, sort, limit, p * limit
+            session, settings, now, period, submitter_id, sort, limit, p * limit, topics
         )
         related = load_related(session, papers)
         return [

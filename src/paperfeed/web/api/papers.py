@@ -26,11 +26,13 @@ from paperfeed.community import comments
 from paperfeed.models import Comment, Organization, Paper, User
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_related
+from paperfeed.papers.topics import category_filter
 from paperfeed.search.engine import SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import parse_query
 from paperfeed.search.runtime import served_state
 from paperfeed.web.api.common import cached_json
+from paperfeed.web.api.daily import CATEGORY_HELP
 from paperfeed.web.api.schemas import DailyEntryOut, PaperOut, errors
 from paperfeed.web.api.serializers import Json, daily_entry_json, iso, paper_json, user_json
 from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep
@@ -179,9 +181,13 @@ def list_papers(
     cursor: Annotated[
         str | None, Query(max_length=200, description="From the Link header of the last page")
     ] = None,
+    category: Annotated[list[str] | None, Query(max_length=200, description=CATEGORY_HELP)] = None,
 ) -> Response:
     now = clock.now()
+    topics = category_filter(category or [])
     conditions = [Paper.hidden_at.is_(None), Paper.feed_at.is_not(None), Paper.feed_at <= now]
+    if topics is not None:
+        conditions.append(Paper.id.in_(topics.paper_ids()))
     if cursor is not None:
         conditions.append(
             tuple_(Paper.feed_at, Paper.id) < tuple_(*_decode_cursor(session, cursor))

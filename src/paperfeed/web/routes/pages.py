@@ -12,7 +12,7 @@ from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_categories
-from paperfeed.papers.topics import Topic
+from paperfeed.papers.topics import Topic, category_filter
 from paperfeed.papers.trending import trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import similar
@@ -49,6 +49,8 @@ def feed_page(
 ) -> Response:
     """A period's feed page: the whole site's, or a topic's (`period.base` is its feed)."""
     size = settings.page_size
+    if topic is None:  # `?category=cs.CL&category=hep-ph` on the site's own feed
+        topic = category_filter(request.query_params.getlist("category"))
     papers, total = feeds.papers_in_period(
         session,
         period,
@@ -95,7 +97,8 @@ def home(
 
         return search_page(request, session, runtime)
     sort, p = feed_params(request)
-    day = feeds.latest_feed_day(session, settings.tz, clock.now())
+    wanted = category_filter(request.query_params.getlist("category"))
+    day = feeds.latest_feed_day(session, settings.tz, clock.now(), wanted)
     if day is None:
         return public_page(request, session, "empty.html", {"view": "date"})
     return feed_page(request, session, settings, feeds.day_period(day), sort, p, is_home=True)
@@ -114,6 +117,8 @@ def trending_view(
     """The trending page: the whole site's, or a topic's."""
     size = settings.page_size
     now = clock.now()
+    if topic is None:
+        topic = category_filter(request.query_params.getlist("category"))
     result = trending(
         session,
         now,
@@ -153,9 +158,11 @@ def latest_period(request: Request, session: ReaderDep, settings: SettingsDep) -
     """The period that holds the latest feed day (so "Weekly" is never empty on a Monday)."""
     kind = request.url.path.rsplit("/", 1)[1]
     today = clock.now().astimezone(settings.tz).date()
-    day = feeds.latest_feed_day(session, settings.tz, clock.now()) or today
+    wanted = category_filter(request.query_params.getlist("category"))
+    day = feeds.latest_feed_day(session, settings.tz, clock.now(), wanted) or today
     period = feeds.period_containing(kind, day)  # type: ignore[arg-type]  # date, week or month: the three routes above
-    return RedirectResponse(period.path, status_code=302)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(period.path + query, status_code=302)
 
 
 @router.get("/papers/{kind}/{key}")
