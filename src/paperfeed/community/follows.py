@@ -47,16 +47,9 @@ class Followed:
 
 
 def _author_name(raw: str) -> str:
-    try:  # variant grouping, where available: follow the group's canonical spelling
-        from paperfeed.papers import names  # type: ignore[attr-defined]
-
-        canonical_name = getattr(names, "canonical_name", None)
-    except ImportError:
-        canonical_name = None
-    name = " ".join(raw.split())
-    if canonical_name is not None and name:
-        name = str(canonical_name(name)) or name
-    return name
+    """An author as written, spaces collapsed (the variant groups of papers/names.py are
+    not yet stored, so a follow keeps the spelling it was made with)."""
+    return " ".join(raw.split())
 
 
 def normalize(session: Session, kind: str, target: str) -> tuple[str, str]:
