@@ -272,13 +272,13 @@ def test_the_demo_serves_and_runs_the_worker_jobs_in_the_background(demo_dir) ->
     try:
         deadline = time.monotonic() + 60
         ran: set[str] = set()
-        while time.monotonic() < deadline and ran != {"index", "digest", "mail"}:
+        while time.monotonic() < deadline and ran != {"index", "keywords", "digest", "mail"}:
             time.sleep(0.5)
             with db.reader() as session:
                 ran = set(
                     session.execute(select(JobRun.job).where(JobRun.status == "ok")).scalars()
                 )
-        assert ran == {"index", "digest", "mail"}
+        assert ran == {"index", "keywords", "digest", "mail"}
         while True:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as page:
@@ -291,5 +291,5 @@ def test_the_demo_serves_and_runs_the_worker_jobs_in_the_background(demo_dir) ->
         server.terminate()
         output = server.communicate(timeout=30)[0]
         db.dispose()
-    assert "Worker jobs running in the background: index, digest, mail." in output
+    assert "Worker jobs running in the background: index, keywords, digest, mail." in output
     assert "Traceback" not in output
