@@ -229,7 +229,9 @@ class CardExtras:
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
     """What the cards need, in four small queries (never one per card)."""
-    related = load_related(session, papers, first_authors=CARD_AUTHORS, categories=True)
+    related = load_related(
+        session, papers, first_authors=CARD_AUTHORS, categories=True, keywords=True
+    )
     return CardExtras(
         related.author_names(),
         related.organizations,

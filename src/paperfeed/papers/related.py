@@ -67,7 +67,7 @@ def load_related(
     hidden_authors: bool = True,
     people: bool = True,
     categories: bool = False,
-    keywords: bool = True,
+    keywords: bool = False,
 ) -> Related:
     """The authors, organizations and (with `people`) users of `papers`.
 

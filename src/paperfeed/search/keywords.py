@@ -55,7 +55,7 @@ def stopwords() -> frozenset[str]:
 
 @cache
 def _yake() -> Any:
-    import yake  # type: ignore[import-untyped]
+    import yake  # type: ignore[import-untyped]  # yake ships no type hints
 
     # More candidates than kept: the overlap filter below drops near-repeats.
     return yake.KeywordExtractor(lan="en", n=MAX_WORDS, top=COUNT * 4, dedupLim=0.7)

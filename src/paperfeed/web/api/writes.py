@@ -54,7 +54,7 @@ class CommentIn(BaseModel):
 def _paper_json(db: Database, public_id: str) -> Json:
     with db.reader() as session:
         paper = visible_paper(session, public_id).paper
-        return paper_json(paper, load_related(session, [paper]))
+        return paper_json(paper, load_related(session, [paper], keywords=True))
 
 
 @router.post(
