@@ -1,0 +1,103 @@
+"""Author pages: an author's papers, co-authors, categories, sort, 404, links on cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.db import Database
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
+from paperfeed.web.app import create_app
+from tests.conftest import make_settings
+from tests.web.conftest import BROWSER_HEADERS
+
+FEED_AT = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
+EARLIER = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def client(db: Database, tmp_path: Path) -> Iterator[TestClient]:
+    def record(arxiv_id: str, title: str, authors: list[str], **more: object) -> PaperRecord:
+        paper = PaperRecord(
+            title=title,
+            abstract="a",
+            arxiv_id=arxiv_id,
+            categories=["cs.CL"],
+            authors=authors,
+            feed_at=FEED_AT,
+        )
+        for key, value in more.items():
+            setattr(paper, key, value)
+        return paper
+
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                record("2411.00001", "Newer low", ["Zoë Åberg", "Bo Li"], upvotes=1),
+                record(
+                    "2411.00002",
+                    "Older high",
+                    ["Zoë Åberg", "Bo Li", "Cy Ng"],
+                    upvotes=9,
+                    feed_at=EARLIER,
+                    categories=["hep-th"],
+                ),
+                record("2411.00003", "Someone else", ["Cy Ng"], upvotes=5),
+            ],
+        )
+    app = create_app(make_settings(tmp_path, db.url), db)
+    with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as test_client:
+        yield test_client
+
+
+def url(name: str) -> str:
+    return "/authors/" + quote(name)
+
+
+def test_page_lists_the_authors_papers_newest_first(client: TestClient) -> None:
+    response = client.get(url("Zoë Åberg"))
+    assert response.status_code == 200
+    html = response.text
+    assert "Newer low" in html and "Older high" in html
+    assert "Someone else" not in html
+    assert html.index("Newer low") < html.index("Older high")
+
+
+def test_sort_by_upvotes(client: TestClient) -> None:
+    html = client.get(url("Zoë Åberg") + "?sort=upvotes").text
+    assert html.index("Older high") < html.index("Newer low")
+
+
+def test_spaces_collapsed(client: TestClient) -> None:
+    assert client.get(url("Zoë  Åberg ")).status_code == 200
+
+
+def test_coauthors_with_counts_and_categories(client: TestClient) -> None:
+    html = client.get(url("Zoë Åberg")).text
+    assert f'href="{url("Bo Li")}">Bo Li</a> <span class="count">(2 papers)' in html
+    assert f'href="{url("Cy Ng")}">Cy Ng</a> <span class="count">(1 paper)' in html
+    assert 'href="/papers/category/cs.CL"' in html
+    assert 'href="/papers/category/hep-th"' in html
+
+
+def test_unknown_author_is_404(client: TestClient) -> None:
+    response = client.get(url("Nobody Here"))
+    assert response.status_code == 404
+    assert "Nobody Here" in response.text
+
+
+def test_bad_sort_is_rejected(client: TestClient) -> None:
+    assert client.get(url("Bo Li") + "?sort=sideways").status_code in (400, 422)
+
+
+def test_names_on_cards_and_paper_page_link_to_author_pages(client: TestClient) -> None:
+    link = f'<a href="{url("Zoë Åberg")}">Zoë Åberg</a>'
+    assert link in client.get("/papers/date/2026-11-19").text
+    assert link in client.get("/papers/2411.00001").text
