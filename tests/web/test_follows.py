@@ -137,3 +137,52 @@ def test_an_organization_page_follows_and_the_account_lists_and_unfollows(
         )
         assert gone.status_code == 303 and followed(db) == set()
         assert "You follow nothing yet" in client.get("/account").text
+
+
+def follow_form(html: str) -> dict[str, str]:
+    form = re.search(r'<form class="follow-form"[^>]*action="/follow".*?</form>', html, re.S)
+    assert form is not None, "no Follow button on the page"
+    return dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(0)))
+
+
+def test_category_and_paper_pages_follow_the_category(site: FastAPI, db: Database) -> None:
+    """A category's feed and a paper's page both offer to follow the (primary) category,
+    and following it from the paper page comes back to the paper."""
+    from datetime import UTC, datetime
+
+    from paperfeed.papers.records import PaperRecord
+    from paperfeed.papers.store import upsert_papers
+
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="Parsing with transformers",
+                    abstract="a",
+                    arxiv_id="2411.00001",
+                    categories=["cs.CL", "cs.LG"],
+                    feed_at=datetime(2026, 11, 19, 15, 0, tzinfo=UTC),
+                )
+            ],
+        )
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        signed_out = client.get("/papers/category/cs.CL", follow_redirects=True).text
+        assert "follow-login" in signed_out
+        logged_in(client)
+        fields = follow_form(client.get("/papers/category/cs.CL", follow_redirects=True).text)
+        assert fields["kind"] == "category" and fields["target"] == "cs.CL"
+        fields = follow_form(client.get("/papers/category/cs/trending").text)
+        assert fields["kind"] == "category" and fields["target"] == "cs"
+        # A filtered site feed is not a topic one can follow.
+        assert (
+            "follow-form"
+            not in client.get("/papers?category=cs.CL&category=hep-th", follow_redirects=True).text
+        )
+        paper = client.get("/papers/2411.00001").text
+        fields = follow_form(paper)
+        assert fields["kind"] == "category" and fields["target"] == "cs.CL"
+        done = client.post("/follow", data=fields)
+        assert done.status_code == 303 and done.headers["location"] == "/papers/2411.00001"
+        assert followed(db) == {("category", "cs.CL")}
+        assert 'action="/unfollow"' in client.get("/papers/2411.00001").text

@@ -11,7 +11,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
-from paperfeed.papers.related import load_categories
+from paperfeed.papers.related import load_categories, load_keywords
 from paperfeed.papers.topics import Topic, category_filter
 from paperfeed.papers.trending import trending
 from paperfeed.plurals import plural
@@ -209,6 +209,7 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "similar": neighbours,
         "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
         "categories": load_categories(session, [paper.id])[paper.id],
+        "keywords": load_keywords(session, [paper.id]).get(paper.id, []),
         "index_ready": index is not None,
         "comments": comment_section(request, session, paper),
     }
