@@ -101,3 +101,16 @@ def test_names_on_cards_and_paper_page_link_to_author_pages(client: TestClient) 
     link = f'<a href="{url("Zoë Åberg")}">Zoë Åberg</a>'
     assert link in client.get("/papers/date/2026-11-19").text
     assert link in client.get("/papers/2411.00001").text
+
+
+def test_rss_and_atom_of_the_authors_papers(client: TestClient) -> None:
+    import xml.etree.ElementTree as ET
+
+    rss = client.get(url("Zoë Åberg") + ".rss")
+    assert rss.status_code == 200 and "rss" in rss.headers["content-type"]
+    titles = [t.text for t in ET.fromstring(rss.content).iter("title")]
+    assert "Newer low" in titles and "Older high" in titles and "Someone else" not in titles
+    atom = client.get(url("Zoë Åberg") + ".atom")
+    assert atom.status_code == 200
+    ET.fromstring(atom.content)
+    assert client.get(url("Nobody") + ".rss").status_code == 404

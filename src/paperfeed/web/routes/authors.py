@@ -10,6 +10,7 @@ author claim.
 from __future__ import annotations
 
 from collections import Counter
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -19,13 +20,49 @@ from paperfeed.models import Paper, PaperAuthor, User
 from paperfeed.papers import feeds
 from paperfeed.plurals import plural
 from paperfeed.web.deps import ReaderDep, SettingsDep
+from paperfeed.web.listings import Listing
 from paperfeed.web.responses import public_page
+from paperfeed.web.routes.downloads import respond
 from paperfeed.web.routes.orgs import SortParam
 from paperfeed.web.routes.pages import PageParam
 
 router = APIRouter(include_in_schema=False)
 MAX_NAME = 300  # paper_authors.name
 COAUTHORS_SHOWN = 30
+FEEDS = ("rss", "atom")  # `/authors/{name}.rss`: the author's newest papers
+
+
+def _feed(
+    request: Request, session: ReaderDep, settings: SettingsDep, wanted: str, fmt: str
+) -> Response:
+    ids = select(PaperAuthor.paper_id).where(
+        PaperAuthor.name == wanted, PaperAuthor.hidden.is_(False)
+    )
+    where = (Paper.id.in_(ids), Paper.hidden_at.is_(None))
+
+    def build(limit: int, offset: int) -> Listing:
+        papers = list(
+            session.execute(
+                select(Paper)
+                .where(*where)
+                .order_by(Paper.feed_at.desc(), Paper.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).scalars()
+        )
+        total = session.execute(select(func.count()).select_from(Paper).where(*where)).scalar_one()
+        if total == 0:
+            raise HTTPException(404, f"No papers here list an author named “{wanted[:80]}”.")
+        return Listing(
+            title=f"Papers by {wanted} · {settings.site_name}",
+            description=f"New papers by {wanted} on {settings.site_name}, newest first.",
+            page_path=f"/authors/{quote(wanted)}",
+            slug="author",
+            papers=papers,
+            total=total,
+        )
+
+    return respond(request, session, settings, fmt, build)
 
 
 @router.get("/authors/{name}")
@@ -37,6 +74,9 @@ def author_page(
     p: int = PageParam,
     sort: str = SortParam,
 ) -> Response:
+    base, _, fmt = name.rpartition(".")
+    if fmt in FEEDS and base.strip():
+        return _feed(request, session, settings, " ".join(base.split()), fmt)
     wanted = " ".join(name.split())
     if not wanted or len(wanted) > MAX_NAME:
         raise HTTPException(400, f"An author name has 1 to {MAX_NAME} characters.")
