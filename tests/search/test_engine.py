@@ -170,3 +170,47 @@ def test_when_both_halves_fail_both_errors_are_reported(
     with pytest.raises(RuntimeError) as alone:
         run(search_site, broken, "speculative decoding")
     assert not getattr(alone.value, "__notes__", None)
+
+
+def _most_frequent_author(site) -> tuple[str, set[str]]:  # type: ignore[no-untyped-def]
+    """An author's full name with more than one visible paper, and those papers' ids."""
+    from sqlalchemy import func
+
+    from paperfeed.models import PaperAuthor
+
+    with site.db.reader() as session:
+        name = session.execute(
+            select(PaperAuthor.name)
+            .join(Paper, Paper.id == PaperAuthor.paper_id)
+            .where(Paper.hidden_at.is_(None))
+            .group_by(PaperAuthor.name)
+            .having(func.count() > 1)
+            .order_by(func.count().desc(), PaperAuthor.name)
+            .limit(1)
+        ).scalar_one()
+        ids = set(
+            session.execute(
+                select(Paper.public_id)
+                .join(PaperAuthor, PaperAuthor.paper_id == Paper.id)
+                .where(PaperAuthor.name == name, Paper.hidden_at.is_(None))
+            ).scalars()
+        )
+    return name, ids
+
+
+def test_an_author_filter_without_words_lists_the_authors_papers(
+    search_site, query_embeddings
+) -> None:
+    name, expected = _most_frequent_author(search_site)
+    result, ids = run(search_site, query_embeddings, "", filters=Filters(author=name))
+    assert set(ids) == expected and len(ids) == len(expected) > 1
+    assert result.total == len(expected) and result.message is None
+    with search_site.db.reader() as session:
+        papers = {
+            p.public_id: p
+            for p in session.execute(select(Paper).where(Paper.public_id.in_(ids))).scalars()
+        }
+    dates = [(papers[i].published_at or papers[i].feed_at or papers[i].created_at) for i in ids]
+    assert dates == sorted(dates, reverse=True)
+    nobody, none = run(search_site, query_embeddings, "", filters=Filters(author="Zzyzx Qwerty"))
+    assert none == [] and nobody.total == 0 and "No papers match" in (nobody.message or "")

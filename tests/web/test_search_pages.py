@@ -74,3 +74,11 @@ def test_without_an_index_the_page_explains(client: TestClient) -> None:
     assert "paperfeed index" in html
     search = client.get("/papers?q=graphs")
     assert search.status_code == 200 and "paperfeed index" in search.text
+
+
+def test_an_author_alone_lists_the_authors_papers(search_client: TestClient) -> None:
+    response = search_client.get("/papers?author=Ileana+Streinu")
+    assert response.status_code == 200
+    assert result_ids(response.text) == ["0704.0002"]
+    assert "1 paper matches" in response.text
+    assert "Type a few words" not in response.text

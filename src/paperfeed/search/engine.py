@@ -123,6 +123,11 @@ def search(
                 f"arXiv:{parsed.arxiv_id.base} is not here yet. Signed-in users can submit it."
             )
         return empty
+    if parsed.is_empty and request.filters.author:
+        if index is None or not index.ready:
+            empty.message = "The search index is not built yet. Run `paperfeed index`."
+            return empty
+        return _filter_listing(session, index, request, parsed)
     if parsed.is_empty:
         empty.message = "Type a few words, an author's name, or an arXiv id to search."
         return empty
@@ -175,6 +180,30 @@ def search(
     ]
     result = SearchResult(parsed, hits, max(total, len(ordered)), request.page, pages)
     result.semantic = semantic
+    if not ordered:
+        result.message = "No papers match. Try other words, or fewer filters."
+    return result
+
+
+def _filter_listing(
+    session: Session, index: SearchIndex, request: SearchRequest, parsed: ParsedQuery
+) -> SearchResult:
+    """An author filter and no words: every paper that passes the filters, newest first
+    (or by upvotes), counted exactly."""
+    assert index.lexical is not None
+    pks, matched = index.lexical.filter_only(request.filters, EXACT_SUBSET_LIMIT)
+    if matched > EXACT_SUBSET_LIMIT:
+        result = SearchResult(parsed, [], matched, request.page, 1)
+        result.message = "Too many papers match to list them all. Add words or narrower filters."
+        return result
+    sort = "upvotes" if request.sort == "upvotes" else "newest"
+    ordered = _visible_in_order(session, sorted(pks), sort)
+    pages = max(1, math.ceil(len(ordered) / request.per_page))
+    start = (request.page - 1) * request.per_page
+    page_ids = ordered[start : start + request.per_page]
+    papers = _load(session, page_ids)
+    hits = [Hit(papers[pid], 0.0, None, None, None) for pid in page_ids if pid in papers]
+    result = SearchResult(parsed, hits, len(ordered), request.page, pages, semantic=False)
     if not ordered:
         result.message = "No papers match. Try other words, or fewer filters."
     return result

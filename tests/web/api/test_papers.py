@@ -183,6 +183,12 @@ def test_search_limits_filters_and_ids(search_api: TestClient) -> None:
         assert message in response.json()["error"], query
 
 
+def test_search_by_author_alone(search_api: TestClient) -> None:
+    found = search_api.get("/api/papers/search?author=Ileana%20Streinu").json()
+    assert [e["paper"]["id"] for e in found] == ["0704.0002"]
+    assert search_api.get("/api/papers/search?author=Zzyzx%20Qwerty").json() == []
+
+
 def test_search_without_an_index_says_so(api: TestClient) -> None:
     response = api.get("/api/papers/search?q=attention")
     assert response.status_code == 503

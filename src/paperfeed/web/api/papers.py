@@ -121,7 +121,7 @@ def search_papers(
             related = load_related(session, papers, keywords=True)
             return [daily_entry_json(paper, related) for paper in papers]
         parsed = parse_query(q)
-        needs_index = parsed.arxiv_id is None and not parsed.is_empty
+        needs_index = parsed.arxiv_id is None and (not parsed.is_empty or bool(filters.author))
         if needs_index and not parsed.only_stop_words and (index is None or not index.ready):
             raise HTTPException(
                 503, "The search index is not built yet. Run `paperfeed index` on the server."

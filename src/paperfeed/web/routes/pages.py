@@ -92,7 +92,7 @@ def home(
     request: Request, session: ReaderDep, settings: SettingsDep, runtime: SearchDep
 ) -> Response:
     """The latest day's papers; with `?q=` the search page."""
-    if "q" in request.query_params:
+    if "q" in request.query_params or request.query_params.get("author", "").strip():
         from paperfeed.web.routes.search import search_page
 
         return search_page(request, session, runtime)
