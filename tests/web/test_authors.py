@@ -114,3 +114,11 @@ def test_rss_and_atom_of_the_authors_papers(client: TestClient) -> None:
     assert atom.status_code == 200
     ET.fromstring(atom.content)
     assert client.get(url("Nobody") + ".rss").status_code == 404
+
+
+def test_the_author_page_links_its_feeds(client: TestClient) -> None:
+    page = client.get(url("Zoë Åberg")).text
+    for ext, kind in (("rss", "application/rss+xml"), ("atom", "application/atom+xml")):
+        href = url("Zoë Åberg") + "." + ext
+        assert f'<link rel="alternate" type="{kind}"' in page and f'href="{href}"' in page
+        assert client.get(href).status_code == 200
