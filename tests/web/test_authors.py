@@ -122,3 +122,24 @@ def test_the_author_page_links_its_feeds(client: TestClient) -> None:
         href = url("Zoë Åberg") + "." + ext
         assert f'<link rel="alternate" type="{kind}"' in page and f'href="{href}"' in page
         assert client.get(href).status_code == 200
+
+
+def test_an_approved_claim_shows_the_member_profile(client: TestClient, db: Database) -> None:
+    from paperfeed.community import accounts, claims
+
+    assert "Member profile" not in client.get(url("Zoë Åberg")).text
+    with db.transaction() as session:
+        admin = accounts.create_user(session, "boss", "b@example.org", "x" * 12, role="admin")
+        zoe = accounts.create_user(session, "zoe", "z@example.org", "y" * 12, verified=True)
+    with db.transaction() as session:
+        user = accounts.find_user(session, "zoe")
+        assert user is not None and zoe is not None
+        claim = claims.submit(session, "2411.00001", user, 0)
+        claim_id = claim.id
+    with db.transaction() as session:
+        boss = accounts.find_user(session, "boss")
+        assert boss is not None and admin is not None
+        claims.approve(session, claim_id, boss)
+    page = client.get(url("Zoë Åberg")).text
+    assert "Member profile" in page and 'href="/users/zoe"' in page
+    assert "Member profile" not in client.get(url("Bo Li")).text  # the claim is Zoë's only
