@@ -116,7 +116,9 @@ def test_cards_get_their_first_authors_organization_and_submitter_in_four_querie
     papers = listed(db)
     with db.reader() as session, counted(db) as statements:
         extras = feeds.card_extras(session, papers)
-    assert len(statements) == 4  # authors, organizations, users, categories: not one per card
+    assert (
+        len(statements) == 5
+    )  # authors, organizations, users, categories, keywords: not one per card
     many, none = papers[0], papers[1]
     assert extras.authors[many.id] == list("ABCD")  # CARD_AUTHORS of six
     assert extras.authors[none.id] == []

@@ -228,7 +228,7 @@ class CardExtras:
 
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
-    """What the cards need, in four small queries (never one per card)."""
+    """What the cards need, in five small queries (never one per card)."""
     related = load_related(
         session, papers, first_authors=CARD_AUTHORS, categories=True, keywords=True
     )
