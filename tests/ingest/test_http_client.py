@@ -351,9 +351,10 @@ def test_a_deadline_ends_an_answer_that_is_still_trickling_in(
     trickling_url: str, client: Callable[..., PoliteClient]
 ) -> None:
     # httpx's timeout bounds each read, not the whole answer: a body that keeps arriving
-    # slowly would hold the person on the page far past the deadline.
+    # slowly would hold the person on the page far past the deadline. The message names the
+    # time that was left when the request went out: a loaded machine may have spent some of it.
     started = time.monotonic()
-    with pytest.raises(RemoteUnavailable, match="no answer within 1 s"):
+    with pytest.raises(RemoteUnavailable, match=r"no answer within (1|0\.\d) s"):
         client(timeout=30.0, max_retries=0).get(trickling_url, read=text, deadline=started + 1.0)
     assert 1.0 <= time.monotonic() - started < 1.5
 
