@@ -139,6 +139,9 @@ class PaperAuthor(Base):
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300), index=True)
+    # papers/names.py `name_key` of `name` ("berger|e"): every possible variant of a name
+    # shares it, so the variants of an author are one index lookup. Set by every writer.
+    name_key: Mapped[str] = mapped_column(String(130), index=True, server_default="")
     affiliation: Mapped[str | None] = mapped_column(String(500))
     # Set when the author claims the paper and the claim is approved.
     user_id: Mapped[int | None] = mapped_column(

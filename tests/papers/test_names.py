@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from paperfeed.papers.names import parse, same_author, surname_key
+from paperfeed.papers.names import compatible, name_key, parse, same_author, surname_key
 
 PAIRS = Path(__file__).parent / "data" / "name_pairs.csv"
 RECALL_FLOOR = 0.8
@@ -74,3 +74,13 @@ def test_distinct_full_first_names_never_merge_whatever_the_evidence() -> None:
     assert not same_author(
         "Edmond Berger", "Edward Berger", ["J. Qiu"], ["J. Qiu"], ["hep-ph"], ["hep-ph"]
     )
+
+
+def test_every_pair_the_rule_can_merge_shares_a_name_key() -> None:
+    # The author page looks variants up by key: a mergeable pair with different keys
+    # would never be found.
+    for row in _rows():
+        if compatible(parse(row["name_a"]), parse(row["name_b"])):
+            assert name_key(row["name_a"]) == name_key(row["name_b"]), row
+    assert name_key("Berger, E.L.") == name_key("Edmond L. Berger") == "berger|e"
+    assert name_key("Plato") == "plato|"

@@ -39,6 +39,7 @@ from paperfeed.db import Database
 from paperfeed.ingest.jsonl import parse_snapshot
 from paperfeed.models import IngestCursor, Paper, PaperAuthor, PaperCategory, PaperVersion
 from paperfeed.papers.ids import NEW_STYLE, OLD_STYLE
+from paperfeed.papers.names import name_key
 from paperfeed.papers.records import PaperRecord, RecordError, Version
 from paperfeed.papers.store import (
     SCALAR_FIELDS,
@@ -459,7 +460,13 @@ def _insert_fresh(session: Session, fresh: list[PaperRecord], keys: dict[str | N
         ).all()
     )
     authors = [
-        {"paper_id": ids[r.arxiv_id], "position": i, "name": name, "hidden": False}
+        {
+            "paper_id": ids[r.arxiv_id],
+            "position": i,
+            "name": name,
+            "name_key": name_key(name),
+            "hidden": False,
+        }
         for r in fresh
         for i, name in enumerate(r.authors)
     ]

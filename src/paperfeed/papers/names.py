@@ -14,8 +14,9 @@ and often initials (two "J. Wang" in different fields). The rule (docs/authors.m
 - otherwise (an initial, or a middle name one of them lacks) they are merged only with
   evidence: a shared co-author or a shared arXiv category.
 
-`surname_key` is stored on `paper_authors` (indexed), so every name that may be a
-variant of another is found by one index lookup.
+`name_key` (the folded surname and the first given initial) is stored on `paper_authors`
+(indexed): two names can only be variants if their keys are equal, so every candidate
+variant of a name is found by one index lookup. papers/authors.py groups them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-MAX_KEY = 120  # paper_authors.surname_key
+MAX_KEY = 130  # paper_authors.name_key
 
 PARTICLES = frozenset(
     {"van", "von", "der", "den", "de", "del", "della", "di", "da", "la", "le", "du", "dos",
@@ -109,8 +110,17 @@ def _surname(text: str) -> str:
 
 
 def surname_key(name: str) -> str:
-    """The indexed key: the folded surname, with spaces and hyphens as written."""
-    return parse(name).surname[:MAX_KEY]
+    """The folded surname, with spaces and hyphens as written (co-authors compare by it)."""
+    return parse(name).surname[: MAX_KEY - 2]
+
+
+def name_key(name: str) -> str:
+    """The stored lookup key: "berger|e" for "Edmond L. Berger", "E. L. Berger" and
+    "Berger, E.L." alike. Compatible names always share it (same surname, same first
+    initial); a name without given names has the key "berger|" and matches only itself."""
+    parsed = parse(name)
+    initial = parsed.given[0][0] if parsed.given else ""
+    return f"{parsed.surname[: MAX_KEY - 2]}|{initial}"
 
 
 def compatible(a: Name, b: Name) -> bool:

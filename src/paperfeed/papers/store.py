@@ -36,6 +36,7 @@ from paperfeed.models import (
 )
 from paperfeed.papers import taxonomy
 from paperfeed.papers.ids import local_id_for, title_key
+from paperfeed.papers.names import name_key
 from paperfeed.papers.records import PaperRecord
 
 Outcome = Literal["added", "updated", "unchanged"]
@@ -258,7 +259,9 @@ def _insert(
     paper.abstract = record.abstract or ""
     if record.organization:
         paper.organization = orgs[record.organization.name]
-    paper.authors = [PaperAuthor(position=i, name=n) for i, n in enumerate(record.authors)]
+    paper.authors = [
+        PaperAuthor(position=i, name=n, name_key=name_key(n)) for i, n in enumerate(record.authors)
+    ]
     paper.versions = [
         PaperVersion(version=v.version, submitted_at=v.submitted_at, size=v.size)
         for v in sorted(record.versions, key=lambda v: v.version)
@@ -361,7 +364,8 @@ def _replace_authors(session: Session, paper: Paper, names: list[str]) -> None:
     paper.authors.clear()
     session.flush()
     paper.authors.extend(
-        PaperAuthor(position=i, name=name, user_id=claimed.get(i)) for i, name in enumerate(names)
+        PaperAuthor(position=i, name=name, name_key=name_key(name), user_id=claimed.get(i))
+        for i, name in enumerate(names)
     )
 
 
