@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from paperfeed.digest.content import ContentSource
+from paperfeed import clock
+from paperfeed.community import accounts, follows
+from paperfeed.db import Database
+from paperfeed.digest.content import ContentSource, follows_of
 from paperfeed.digest.sending import engine_searcher
 from paperfeed.models import Organization, Paper, Subscription
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
 from paperfeed.search.engine import SearchRequest, search
 from paperfeed.search.lexical import Filters
+from tests.conftest import make_settings
 
 # Week 47's digest window at FIXED_NOW: Nov 9 to Nov 16, midnight in New York.
 START = datetime(2026, 11, 9, 5, 0, tzinfo=UTC)
@@ -85,3 +92,95 @@ def test_organization_filters_and_one_appearance_per_paper(search_site, query_em
     assert len(shown) == len(set(shown))
     assert [s.kind for s in content.sections][-1] == "trending"
     assert len(content.sections[-1].papers) == 10
+
+
+# --- followed categories ------------------------------------------------------------------
+
+INSIDE = START + timedelta(days=2)
+
+
+def add_papers(db: Database, *papers: tuple[str, list[str], datetime, int]) -> dict[str, int]:
+    """(title, categories, feed_at, upvotes) papers; their ids by title."""
+    records = [
+        PaperRecord(title=title, abstract="a", categories=cats, feed_at=at, upvotes=votes)
+        for title, cats, at, votes in papers
+    ]
+    with db.transaction() as session:
+        upsert_papers(session, records)
+        return {title: pid for title, pid in session.execute(select(Paper.title, Paper.id))}
+
+
+def digest_of(db: Database, tmp_path: Path, followed: list[tuple[str, str]]):  # type: ignore[no-untyped-def]
+    with db.reader() as session:
+        source = ContentSource(make_settings(tmp_path, db.url), session)
+        subscriber = Subscription(id=1, email="x@example.org", include_trending=False)
+        return source.for_subscription(subscriber, [], followed, START, END)
+
+
+def test_a_followed_category_has_its_window_papers_primary_or_cross_listed(
+    db: Database, tmp_path: Path
+) -> None:
+    ids = add_papers(
+        db,
+        ("Primary", ["cs.CL"], INSIDE, 3),
+        ("Cross-listed", ["cs.LG", "cs.CL"], INSIDE, 9),
+        ("Under the old code", ["cmp-lg"], INSIDE, 1),
+        ("At the window's end", ["cs.CL", "cs.AI"], END, 0),
+        ("Other category", ["cs.LG"], INSIDE, 50),
+        ("Same category, before the window", ["cs.CL"], START, 50),
+        ("Same category, after the window", ["cs.CL"], END + timedelta(seconds=1), 50),
+        ("Hidden", ["cs.CL"], INSIDE, 50),
+    )
+    with db.transaction() as session:
+        session.execute(
+            update(Paper).where(Paper.id == ids["Hidden"]).values(hidden_at=clock.now())
+        )
+        user = accounts.create_user(session, "reader", "r@example.org", "long enough password")
+        follows.follow(session, user.id, "category", "cs.CL")
+    with db.reader() as session:
+        followed = follows_of(session, user.id)
+    assert followed == [("category", "cs.CL")]
+    (section,) = digest_of(db, tmp_path, followed).sections
+    assert section.kind == "category"
+    assert section.title == "Computation and Language (cs.CL)"
+    assert section.path == "/papers/category/cs.CL"
+    # Ranked as followed authors and organizations are: most upvoted first.
+    assert [p.title for p in section.papers] == [
+        "Cross-listed",
+        "Primary",
+        "Under the old code",
+        "At the window's end",
+    ]
+
+
+def test_an_archive_follow_covers_its_categories_and_papers_show_once(
+    db: Database, tmp_path: Path
+) -> None:
+    add_papers(
+        db,
+        ("Language", ["cs.CL"], INSIDE, 5),
+        ("Learning", ["cs.LG", "stat.ML"], INSIDE, 4),
+        ("Combinatorics, cross-listed", ["math.CO", "cs.DM"], INSIDE, 3),
+        ("Physics only", ["hep-th"], INSIDE, 40),
+        ("Statistics only", ["stat.ML"], INSIDE, 30),
+        ("Computer science, last month", ["cs.AI"], START - timedelta(days=30), 20),
+    )
+    content = digest_of(db, tmp_path, [("category", "cs.CL"), ("category", "cs")])
+    language, archive = content.sections
+    assert [p.title for p in language.papers] == ["Language"]
+    assert archive.title == "Computer Science (cs)"
+    assert archive.path == "/papers/category/cs"
+    assert [p.title for p in archive.papers] == ["Learning", "Combinatorics, cross-listed"]
+
+
+def test_a_category_with_nothing_new_or_no_longer_defined_makes_no_section(
+    db: Database, tmp_path: Path
+) -> None:
+    add_papers(db, ("Learning", ["cs.LG"], INSIDE, 1), ("Physics", ["hep-th"], INSIDE, 1))
+    # astro-ph.GA has no paper in the window; `xx.YY` stands for a follow of a code arXiv
+    # has since retired (the follow stays, it just has nothing to show).
+    followed = [("category", "astro-ph.GA"), ("category", "xx.YY"), ("category", "cs.LG")]
+    content = digest_of(db, tmp_path, followed)
+    assert [(s.kind, s.title, [p.title for p in s.papers]) for s in content.sections] == [
+        ("category", "Machine Learning (cs.LG)", ["Learning"])
+    ]

@@ -1,9 +1,10 @@
 """What goes into one subscriber's digest: papers that entered the feed in their window.
 
 Sections, in order: each followed topic (a saved search, ranked exactly as on the search
-page), each followed author and organization (of a linked account), then trending. A paper
-shows up once, in its first section. Most subscribers share a window and many share
-topics, so a `ContentSource` answers each (question, window) once per run.
+page), each author, organization and arXiv category (or whole archive) a linked account
+follows, in the order followed, then trending. A paper shows up once, in its first
+section. Most subscribers share a window and many share topics, so a `ContentSource`
+answers each (question, window) once per run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
 from paperfeed.latex import plain_text
-from paperfeed.models import Follow, Organization, Paper, PaperAuthor, SavedSearch, Subscription
+from paperfeed.models import (
+    Follow,
+    Organization,
+    Paper,
+    PaperAuthor,
+    PaperCategory,
+    SavedSearch,
+    Subscription,
+)
+from paperfeed.papers.topics import Topic, TopicFilter, UnknownCategory, category_filter
 from paperfeed.papers.trending import trending_score
 from paperfeed.plurals import plural
 from paperfeed.search.lexical import Filters
@@ -73,7 +83,7 @@ class PaperView:
 @dataclass
 class Section:
     title: str
-    kind: str  # topic | author | organization | trending
+    kind: str  # topic | author | organization | category | trending
     papers: list[PaperView]
     path: str  # where the site shows more of the same
 
@@ -172,6 +182,31 @@ class ContentSource:
         statement = statement.order_by(Paper.upvotes.desc(), Paper.id.desc())
         return list(self.session.execute(statement.limit(5000)).scalars())
 
+    def category(self, code: str, start: datetime, end: datetime) -> list[int]:
+        """A followed category or archive: the window's papers listed in it, as primary or
+        cross-list, ranked as followed authors and organizations are (most upvoted first)."""
+        key = ("category", code, start, end)
+        if key not in self._ranked:
+            topics = _followed_topic(code)
+            if topics is None:
+                self._ranked[key] = []
+                return []
+            # The category rows carry the paper's feed date: the window is a range scan of
+            # the topic's index, not a pass over all its papers.
+            listed = topics.paper_ids(PaperCategory.feed_at > start, PaperCategory.feed_at <= end)
+            statement = (
+                select(Paper.id)
+                .where(
+                    Paper.id.in_(listed),
+                    Paper.feed_at > start,
+                    Paper.feed_at <= end,
+                    Paper.hidden_at.is_(None),
+                )
+                .order_by(Paper.upvotes.desc(), Paper.id.desc())
+            )
+            self._ranked[key] = list(self.session.execute(statement.limit(5000)).scalars())
+        return self._ranked[key]
+
     def _in_window(self, ranked: list[int], start: datetime, end: datetime) -> list[int]:
         if not ranked:
             return []
@@ -213,6 +248,12 @@ class ContentSource:
             ids = self.topic(saved.query, saved.filters, start, end)
             plan.append((saved.name, "topic", _topic_path(saved), ids, TOPIC_PAPERS))
         for kind, target in follows:
+            if kind == "category":
+                topic = _category_page(target)
+                if topic is not None:
+                    ids = self.category(target, start, end)
+                    plan.append((topic.label, kind, topic.path, ids, TOPIC_PAPERS))
+                continue
             filters = {"author": target} if kind == "author" else {"org": target}
             ids = self.topic("", filters, start, end)
             path = (
@@ -279,15 +320,30 @@ class ContentSource:
 
 
 def follows_of(session: Session, user_id: int | None) -> list[tuple[str, str]]:
-    """The authors and organizations an account follows, in the order followed."""
+    """The authors, organizations and categories an account follows, in the order followed."""
     if user_id is None:
         return []
     rows = session.execute(
         select(Follow.kind, Follow.target)
-        .where(Follow.user_id == user_id, Follow.kind.in_(("author", "organization")))
+        .where(Follow.user_id == user_id, Follow.kind.in_(("author", "organization", "category")))
         .order_by(Follow.id)
     ).all()
     return [(kind, target) for kind, target in rows]
+
+
+def _followed_topic(code: str) -> TopicFilter | None:
+    """The topic filter a category follow selects papers with, or None for a code arXiv
+    no longer defines (the follow stays, but has no papers to show)."""
+    try:
+        return category_filter([code])
+    except UnknownCategory:
+        return None
+
+
+def _category_page(code: str) -> Topic | None:
+    """The followed category or archive itself: its name and its page on the site."""
+    topics = _followed_topic(code)
+    return topics.topics[0] if topics is not None else None
 
 
 def _topic_path(saved: SavedSearch) -> str:
