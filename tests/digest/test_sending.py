@@ -4,17 +4,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from paperfeed import clock
+from paperfeed.community.accounts import create_user, find_user
 from paperfeed.db import Database
 from paperfeed.digest import subscriptions as subs
 from paperfeed.digest.compose import digest_message_id
 from paperfeed.digest.sending import RunAborted, send_digests, send_due
 from paperfeed.models import DigestDelivery, Follow, Organization, Paper, Subscription
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
+from paperfeed.web.app import create_app
 from tests.conftest import FIXED_NOW
 from tests.digest.conftest import mail_settings
 from tests.servers import FaultySmtpServer, SmtpServer
+from tests.web.conftest import BROWSER_HEADERS
+from tests.web.test_follows import PASSWORD, logged_in
 
 # FIXED_NOW is Friday 2026-11-20, 15:00 in New York: the daily digest covers Nov 19.
 DAY_START = datetime(2026, 11, 19, 5, 0, tzinfo=UTC)
@@ -123,6 +130,62 @@ def test_followed_organizations_and_authors_make_sections(
     assert f"## From {org.name}" in mail.text
     assert f"/papers/{paper.public_id}" in mail.text
     assert "## Trending" not in mail.text
+
+
+def test_a_category_followed_on_the_site_is_a_section_of_the_digest_sent(
+    db: Database, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    settings = mail_settings(smtp_server, tmp_path, db)
+    with db.transaction() as session:
+        create_user(session, "reader", "r@example.org", PASSWORD, verified=True)
+    app = create_app(settings, db)
+    # The site's own address: its cookies are Secure there.
+    with TestClient(
+        app, base_url=settings.site_url, follow_redirects=False, headers=BROWSER_HEADERS
+    ) as client:
+        token = logged_in(client)
+        done = client.post("/follow", data={"csrf": token, "kind": "category", "target": "cmp-lg"})
+        assert done.status_code == 303
+    day = DAY_START + timedelta(hours=10)
+    papers = {
+        "Parsing with Primary Listings": (["cs.CL"], day, 2),
+        "Translation Cross-listed Here": (["cs.LG", "cs.CL"], day, 7),
+        "Vision Elsewhere Entirely": (["cs.CV"], day, 30),
+        "Language from the Day Before": (["cs.CL"], DAY_START - timedelta(hours=2), 30),
+    }
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(title=t, abstract="a", categories=c, feed_at=at, upvotes=v)
+                for t, (c, at, v) in papers.items()
+            ],
+        )
+        ids = {t: pid for t, pid in session.execute(select(Paper.title, Paper.public_id))}
+        user = find_user(session, "reader")
+        assert user is not None
+        user_id = user.id
+    add(db, "r@example.org", include_trending=False, user_id=user_id)
+    assert send_due(settings, db)["sent"] == 1
+    (mail,) = smtp_server.messages
+    assert mail.html is not None
+    page = "https://papers.example.org/papers/category/cs.CL"
+    assert "## Computation and Language (cs.CL)" in mail.text
+    assert f"More: {page}\n" in mail.text
+    assert ">Computation and Language (cs.CL)</h2>" in mail.html
+    assert f'href="{page}"' in mail.html
+    shown, left_out = list(papers)[:2], list(papers)[2:]
+    for part in (mail.text, mail.html):
+        # Most upvoted first, as for followed authors and organizations.
+        assert part.index(shown[1]) < part.index(shown[0])
+        for title in shown:
+            assert f"https://papers.example.org/papers/{ids[title]}" in part
+        for title in left_out:
+            assert title not in part and ids[title] not in part
+    assert "2 new papers" in mail.subject
+    # Sent once: the next run finds it in the ledger.
+    assert send_due(settings, db)["sent"] == 0
+    assert len(smtp_server.messages) == 1
 
 
 def test_transient_failures_are_retried_with_backoff(
