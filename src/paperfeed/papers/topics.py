@@ -47,6 +47,13 @@ class Topic:
             return PaperCategory.archive == self.code
         return PaperCategory.category.in_(taxonomy.equivalents(self.code))
 
+    def ranges(self) -> list[ColumnElement[bool]]:
+        """The topic's rows as ranges of one index each (the same rows as `rows()`): its
+        archive, or each code that means the category (`cs.CL`, `cmp-lg`)."""
+        if self.is_archive:
+            return [PaperCategory.archive == self.code]
+        return [PaperCategory.category == code for code in taxonomy.equivalents(self.code)]
+
     def paper_ids(self, *where: ColumnElement[bool]) -> Select[int]:
         """The ids of the topic's papers (each once) whose rows also meet `where`."""
         return select(PaperCategory.paper_id).where(self.rows(), *where)
@@ -55,16 +62,28 @@ class Topic:
         self, session: Session, latest: bool, *where: ColumnElement[bool]
     ) -> datetime | None:
         """The latest (or earliest) feed instant of a visible paper of the topic meeting
-        `where`: the first row of an index scan, not an aggregate over the topic."""
+        `where`: the first row of an index scan, not an aggregate over the topic.
+
+        One scan per range: ordered by `feed_at` over an IN list (a category and its
+        alias), the database reads and sorts every row of the topic before the instant,
+        a cost that grows with the archive.
+        """
         order = PaperCategory.feed_at.desc() if latest else PaperCategory.feed_at
-        return session.execute(
-            select(PaperCategory.feed_at)
-            .join(Paper, Paper.id == PaperCategory.paper_id)
-            .where(self.rows(), PaperCategory.feed_at.is_not(None), Paper.hidden_at.is_(None))
-            .where(*where)
-            .order_by(order)
-            .limit(1)
-        ).scalar_one_or_none()
+        found: list[datetime] = []
+        for key in self.ranges():
+            instant = session.execute(
+                select(PaperCategory.feed_at)
+                .join(Paper, Paper.id == PaperCategory.paper_id)
+                .where(key, PaperCategory.feed_at.is_not(None), Paper.hidden_at.is_(None))
+                .where(*where)
+                .order_by(order)
+                .limit(1)
+            ).scalar_one_or_none()
+            if instant is not None:
+                found.append(instant)
+        if not found:
+            return None
+        return max(found) if latest else min(found)
 
 
 def find_topic(code: str) -> Topic:
@@ -178,6 +197,9 @@ class TopicFilter(Topic):
 
     def rows(self) -> ColumnElement[bool]:
         return or_(*(t.rows() for t in self.topics))
+
+    def ranges(self) -> list[ColumnElement[bool]]:
+        return [key for t in self.topics for key in t.ranges()]
 
     def categories(self) -> set[str]:
         """Every category code (aliases included) a paper may carry to match the filter."""
