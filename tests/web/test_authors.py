@@ -143,3 +143,69 @@ def test_an_approved_claim_shows_the_member_profile(client: TestClient, db: Data
     page = client.get(url("Zoë Åberg")).text
     assert "Member profile" in page and 'href="/users/zoe"' in page
     assert "Member profile" not in client.get(url("Bo Li")).text  # the claim is Zoë's only
+
+
+@pytest.fixture
+def variants(db: Database, tmp_path: Path) -> Iterator[TestClient]:
+    """One physicist under three spellings, a namesake in another field, a name with a slash."""
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title=title,
+                    abstract="a",
+                    arxiv_id=arxiv_id,
+                    categories=categories,
+                    authors=authors,
+                    feed_at=FEED_AT,
+                )
+                for arxiv_id, title, authors, categories in [
+                    ("2411.00011", "Full name", ["Edmond L. Berger", "Bo Li"], ["hep-ph"]),
+                    ("2411.00012", "Initials", ["E. L. Berger", "Bo Li"], ["hep-ex"]),
+                    ("2411.00013", "Comma form", ["Berger, E.L."], ["hep-ph"]),
+                    ("2411.00014", "Namesake", ["Edward Berger"], ["q-bio.NC"]),
+                    ("2411.00015", "Collaboration", ["ATLAS/CMS Group"], ["hep-ex"]),
+                ]
+            ],
+        )
+    app = create_app(make_settings(tmp_path, db.url), db)
+    with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as test_client:
+        yield test_client
+
+
+def test_a_variant_redirects_to_the_fullest_form(variants: TestClient) -> None:
+    for variant in ("E. L. Berger", "Berger, E.L."):
+        response = variants.get(url(variant) + "?sort=upvotes&p=1")
+        assert response.status_code == 301
+        assert response.headers["location"] == url("Edmond L. Berger") + "?sort=upvotes&p=1"
+    response = variants.get(url("E. L. Berger") + ".rss")
+    assert response.status_code == 301
+    assert response.headers["location"] == url("Edmond L. Berger") + ".rss"
+
+
+def test_the_page_lists_every_variants_papers_and_names_them(variants: TestClient) -> None:
+    html = variants.get(url("Edmond L. Berger")).text
+    assert "Full name" in html and "Initials" in html and "Comma form" in html
+    assert "Namesake" not in html  # Edward is another person
+    assert "Also listed as" in html and "E. L. Berger" in html and "Berger, E.L." in html
+    assert "3 papers" in html
+    # Co-authors never include the author's own variants.
+    coauthors = html[html.index('id="coauthors-h"') : html.index('id="categories-h"')]
+    assert "Bo Li" in coauthors and "(2 papers)" in coauthors
+    assert "E. L. Berger" not in coauthors
+    feed = variants.get(url("Edmond L. Berger") + ".rss").text
+    assert feed.count("<item>") == 3
+
+
+def test_a_namesake_keeps_a_page_of_their_own(variants: TestClient) -> None:
+    html = variants.get(url("Edward Berger")).text
+    assert "Namesake" in html and "Full name" not in html and "Also listed as" not in html
+
+
+def test_a_name_with_a_slash_has_a_page(variants: TestClient) -> None:
+    paper = variants.get("/papers/2411.00015").text
+    assert 'href="/authors/ATLAS/CMS%20Group"' in paper
+    response = variants.get("/authors/ATLAS/CMS%20Group")
+    assert response.status_code == 200 and "Collaboration" in response.text
+    assert variants.get("/authors/ATLAS/CMS%20Group.atom").status_code == 200

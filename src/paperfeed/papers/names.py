@@ -144,6 +144,33 @@ def needs_evidence(a: Name, b: Name) -> bool:
     return a.first_full is None or b.first_full is None or len(a.given) != len(b.given)
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """What the papers listing a name show about its author."""
+
+    coauthors: frozenset[str] = frozenset()  # folded surnames of the co-authors
+    categories: frozenset[str] = frozenset()
+    claimed_by: frozenset[int] = frozenset()  # accounts whose approved claims list it
+
+
+def may_merge(a: str, b: str, evidence_a: Evidence, evidence_b: Evidence) -> bool:
+    """The grouping rule for two names, given the evidence of their papers.
+
+    An approved claim is the strongest evidence either way: one account's claims make
+    two names one person, two accounts' claims keep them apart.
+    """
+    if evidence_a.claimed_by and evidence_b.claimed_by:
+        return bool(evidence_a.claimed_by & evidence_b.claimed_by)
+    pa, pb = parse(a), parse(b)
+    if not compatible(pa, pb):
+        return False
+    if fold(a) == fold(b) or not needs_evidence(pa, pb):
+        return True
+    return bool(
+        evidence_a.coauthors & evidence_b.coauthors or evidence_a.categories & evidence_b.categories
+    )
+
+
 def same_author(
     a: str,
     b: str,
@@ -152,15 +179,13 @@ def same_author(
     categories_a: Iterable[str] = (),
     categories_b: Iterable[str] = (),
 ) -> bool:
-    """The grouping rule for two names, given what their papers show about them."""
-    pa, pb = parse(a), parse(b)
-    if not compatible(pa, pb):
-        return False
-    if fold(a) == fold(b) or not needs_evidence(pa, pb):
-        return True
-    shared_coauthor = {surname_key(n) for n in coauthors_a} & {surname_key(n) for n in coauthors_b}
-    shared_category = set(categories_a) & set(categories_b)
-    return bool(shared_coauthor or shared_category)
+    """`may_merge` for two names, from their co-authors' names and their categories."""
+    return may_merge(
+        a,
+        b,
+        Evidence(frozenset(map(surname_key, coauthors_a)), frozenset(categories_a)),
+        Evidence(frozenset(map(surname_key, coauthors_b)), frozenset(categories_b)),
+    )
 
 
 def full_form_score(name: str) -> tuple[int, int]:

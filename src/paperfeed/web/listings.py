@@ -9,16 +9,19 @@ page's filters), so a feed never disagrees with the page it is the alternate of.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 from fastapi import HTTPException, Request
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
 from paperfeed.community import organizations
 from paperfeed.models import Organization, Paper, PaperAuthor, Upvote, User
 from paperfeed.papers import feeds
+from paperfeed.papers.authors import Author
 from paperfeed.papers.related import load_related
 from paperfeed.papers.topics import Topic, category_filter
 from paperfeed.papers.trending import trending
@@ -199,14 +202,13 @@ def find_organization(session: Session, name: str) -> Organization:
     return org
 
 
-def organization_listing(
-    request: Request, session: Session, org: Organization, limit: int, offset: int
-) -> Listing:
-    settings = get_settings(request)
-    sort = _sort(request, "newest")
-    where = (Paper.organization_id == org.id, Paper.hidden_at.is_(None))
+def newest_or_upvoted(
+    session: Session, where: Sequence[ColumnElement[bool]], sort: str, limit: int, offset: int
+) -> tuple[list[Paper], int]:
+    """The papers matching `where`, newest first or by upvotes, and how many match: the
+    list of an organization's or an author's page and of its feeds."""
     order = (
-        (Paper.upvotes.desc(), Paper.id.desc())
+        (Paper.upvotes.desc(), Paper.feed_at.desc(), Paper.id.desc())
         if sort == "upvotes"
         else (Paper.feed_at.desc(), Paper.id.desc())
     )
@@ -216,12 +218,45 @@ def organization_listing(
         .all()
     )
     total = session.execute(select(func.count()).select_from(Paper).where(*where)).scalar_one()
+    return papers, total
+
+
+def organization_listing(
+    request: Request, session: Session, org: Organization, limit: int, offset: int
+) -> Listing:
+    settings = get_settings(request)
+    where = (Paper.organization_id == org.id, Paper.hidden_at.is_(None))
+    papers, total = newest_or_upvoted(session, where, _sort(request, "newest"), limit, offset)
     name = org.fullname or org.name
     return Listing(
         title=f"{name} · {settings.site_name}",
         description=org.description or f"Papers from {name} on {settings.site_name}.",
         page_path=_with_query(f"/orgs/{org.name}", _query(request, "sort")),
         slug=f"org-{org.name}",
+        papers=papers,
+        total=total,
+    )
+
+
+def author_papers(author: Author) -> tuple[ColumnElement[bool], ...]:
+    """The visible papers listing any of the author's names."""
+    ids = select(PaperAuthor.paper_id).where(
+        PaperAuthor.name.in_(author.names), PaperAuthor.hidden.is_(False)
+    )
+    return (Paper.id.in_(ids), Paper.hidden_at.is_(None))
+
+
+def author_listing(
+    request: Request, session: Session, author: Author, limit: int, offset: int
+) -> Listing:
+    settings = get_settings(request)
+    where = author_papers(author)
+    papers, total = newest_or_upvoted(session, where, _sort(request, "newest"), limit, offset)
+    return Listing(
+        title=f"Papers by {author.name} · {settings.site_name}",
+        description=f"New papers by {author.name} on {settings.site_name}, newest first.",
+        page_path=_with_query(f"/authors/{quote(author.name)}", _query(request, "sort")),
+        slug="author",
         papers=papers,
         total=total,
     )
@@ -317,7 +352,7 @@ def search_listing(request: Request, session: Session, limit: int, page: int) ->
             ).scalars()
         )
         total = len(papers)
-    shown = _query(request, "q", "from", "to", "org", "author", "sort")
+    shown = _query(request, "q", "from", "to", "org", "author", "category", "sort")
     described = form["q"] or "everything"
     return Listing(
         title=f"Search: {described} · {settings.site_name}",

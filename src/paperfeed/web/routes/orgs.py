@@ -27,6 +27,7 @@ from paperfeed.papers.store import lock_changes
 from paperfeed.plurals import plural
 from paperfeed.web.deps import DatabaseDep, ReaderDep, SettingsDep
 from paperfeed.web.forms import Form, FormDep
+from paperfeed.web.listings import newest_or_upvoted
 from paperfeed.web.responses import page, public_page, voted_for
 from paperfeed.web.routes.pages import PageParam
 from paperfeed.web.security import CurrentUser, SignedInUser, check_csrf, enforce, resolve_user
@@ -213,17 +214,7 @@ def org_context(
     """Everything org.html shows; raises 404 for a page past the end."""
     size = settings.page_size
     where = (Paper.organization_id == org.id, Paper.hidden_at.is_(None))
-    order = (
-        (Paper.upvotes.desc(), Paper.id.desc())
-        if sort == "upvotes"
-        else (Paper.feed_at.desc(), Paper.id.desc())
-    )
-    papers = list(
-        session.execute(
-            select(Paper).where(*where).order_by(*order).limit(size).offset((p - 1) * size)
-        ).scalars()
-    )
-    total = session.execute(select(func.count()).select_from(Paper).where(*where)).scalar_one()
+    papers, total = newest_or_upvoted(session, where, sort, size, (p - 1) * size)
     if p > 1 and not papers:
         raise HTTPException(
             404, f"Page {p} is past the end of this list ({plural(total, 'paper')})."
