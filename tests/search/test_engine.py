@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from paperfeed.models import Organization, Paper
 from paperfeed.papers.ids import local_id_for
+from paperfeed.papers.topics import category_filter
 from paperfeed.search.engine import QueryEmbeddings, SearchRequest, search, similar
 from paperfeed.search.lexical import Filters
 
@@ -214,3 +215,138 @@ def test_an_author_filter_without_words_lists_the_authors_papers(
     assert dates == sorted(dates, reverse=True)
     nobody, none = run(search_site, query_embeddings, "", filters=Filters(author="Zzyzx Qwerty"))
     assert none == [] and nobody.total == 0 and "No papers match" in (nobody.message or "")
+
+
+# --- the category filter ----------------------------------------------------------------------
+
+
+def in_categories(*codes: str) -> Filters:
+    return Filters(categories=category_filter(codes))
+
+
+def _papers_in(site, *codes: str) -> dict[str, Paper]:  # type: ignore[no-untyped-def]
+    """The visible papers the feed pages list under these topics (`paper_categories`)."""
+    topics = category_filter(codes)
+    assert topics is not None
+    with site.db.reader() as session:
+        return {
+            p.public_id: p
+            for p in session.execute(
+                select(Paper).where(Paper.id.in_(topics.paper_ids()), Paper.hidden_at.is_(None))
+            ).scalars()
+        }
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "vector"])
+def test_a_category_filter_holds_for_both_halves_and_the_count(
+    search_site, query_embeddings, mode: str
+) -> None:
+    expected = _papers_in(search_site, "hep-ph")
+    result, ids = run(
+        search_site,
+        query_embeddings,
+        "particle physics at colliders",
+        filters=in_categories("hep-ph"),
+        per_page=200,
+        mode=mode,
+    )
+    assert ids and set(ids) <= set(expected)
+    assert result.total == len(ids), "the count is of papers in the category"
+    _, unfiltered = run(
+        search_site, query_embeddings, "particle physics at colliders", per_page=200, mode=mode
+    )
+    assert set(unfiltered) - set(expected), "the words alone find papers of other categories"
+
+
+def test_a_category_filter_with_words_finds_cross_listed_papers(
+    search_site, query_embeddings
+) -> None:
+    # 0704.0002 is math.CO, cross-listed in cs.CG; 0704.0098 is cs.IT itself.
+    _, ids = run(search_site, query_embeddings, "sparse", filters=in_categories("cs"), per_page=200)
+    assert {"0704.0002", "0704.0098"} <= set(ids)
+    assert set(ids) <= set(_papers_in(search_site, "cs"))
+
+
+def test_an_archive_filter_combines_with_the_other_filters(search_site, query_embeddings) -> None:
+    filters = in_categories("hep-ph", "hep-th")
+    filters.date_from, filters.date_to = date(2007, 1, 1), date(2007, 12, 31)
+    result, ids = run(search_site, query_embeddings, "quarks", filters=filters, per_page=200)
+    expected = _papers_in(search_site, "hep-ph", "hep-th")
+    assert ids and set(ids) <= set(expected) and result.total == len(ids)
+
+
+@pytest.mark.parametrize("sort", ["newest", "upvotes"])
+def test_a_category_filter_without_words_lists_the_categorys_papers(
+    search_site, query_embeddings, sort: str
+) -> None:
+    expected = _papers_in(search_site, "cs")
+    cross_listed = {i for i, p in expected.items() if not p.categories.startswith("cs")}
+    assert cross_listed, "the sample has papers cross-listed in cs"
+    result, ids = run(
+        search_site, query_embeddings, "", filters=in_categories("cs"), per_page=200, sort=sort
+    )
+    assert set(ids) == set(expected) and result.total == len(expected)
+    assert result.message is None and not result.semantic
+    papers = [expected[i] for i in ids]
+    keys = [
+        p.upvotes if sort == "upvotes" else (p.published_at or p.feed_at or p.created_at)
+        for p in papers
+    ]
+    assert keys == sorted(keys, reverse=True)
+    paged, first = run(search_site, query_embeddings, "", filters=in_categories("cs"), per_page=3)
+    assert (
+        paged.pages == -(-len(expected) // 3)
+        and first
+        == run(search_site, query_embeddings, "", filters=in_categories("cs"), per_page=3)[1]
+    )
+
+
+def test_too_many_papers_of_a_category_to_list_point_to_its_page(
+    search_site, query_embeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paperfeed.search.engine as engine
+
+    monkeypatch.setattr(engine, "EXACT_SUBSET_LIMIT", 10)
+    many = len(_papers_in(search_site, "math"))
+    assert many > 10
+    result, ids = run(search_site, query_embeddings, "", filters=in_categories("math"))
+    assert ids == [] and result.total == many
+    assert "/papers/category/math" in (result.message or "")
+    assert result.see_also == [("Mathematics (math)", "/papers/category/math")]
+    both, _ = run(search_site, query_embeddings, "", filters=in_categories("math", "cs"))
+    assert [path for _, path in both.see_also] == ["/papers/category/math", "/papers/category/cs"]
+
+
+def test_a_broad_category_filter_over_fetches_neighbours_that_pass(
+    search_site, query_embeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above the exact-scan limit the vector half checks over-fetched neighbours."""
+    import paperfeed.search.engine as engine
+
+    expected = _papers_in(search_site, "math")
+    _, exact = run(
+        search_site,
+        query_embeddings,
+        "algebraic structures",
+        filters=in_categories("math"),
+        mode="vector",
+        per_page=200,
+    )
+    monkeypatch.setattr(engine, "EXACT_SUBSET_LIMIT", 10)
+    result, fetched = run(
+        search_site,
+        query_embeddings,
+        "algebraic structures",
+        filters=in_categories("math"),
+        mode="vector",
+        per_page=200,
+    )
+    assert fetched and set(fetched) <= set(expected) and result.total == len(fetched)
+    assert fetched == exact, "the sample is small: every neighbour is fetched either way"
+
+
+def test_no_paper_in_the_category_matches(search_site, query_embeddings) -> None:
+    result, ids = run(search_site, query_embeddings, "graphs", filters=in_categories("econ"))
+    assert ids == [] and result.total == 0 and "No papers match" in (result.message or "")
+    listing, none = run(search_site, query_embeddings, "", filters=in_categories("econ.GN"))
+    assert none == [] and listing.total == 0 and "No papers match" in (listing.message or "")

@@ -20,7 +20,11 @@ from sqlalchemy import func, select
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.models import Paper
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
+from paperfeed.papers.topics import category_filter
 from paperfeed.search.embeddings import embed_pending
+from paperfeed.search.engine import OUTDATED_INDEX, SearchRequest, search
 from paperfeed.search.follow import IndexFollower, database_position, index_is_current
 from paperfeed.search.index import (
     BUILDS_DIR,
@@ -30,10 +34,12 @@ from paperfeed.search.index import (
     Manifest,
     SearchIndex,
 )
-from paperfeed.search.lexical import LexicalIndex
+from paperfeed.search.lexical import Filters, LexicalIndex
 from paperfeed.search.runtime import SearchRuntime
 from paperfeed.search.vectors import VectorStore
+from tests.conftest import FIXED_NOW
 from tests.search.test_follow import add_papers
+from tests.search.test_lexical import write_first_schema_index
 
 ROOT = Path(__file__).resolve().parents[2]
 OLD, NEW = 40, 50  # papers in the index being replaced, and in the database
@@ -347,3 +353,77 @@ def test_an_old_layout_index_emptied_by_an_interrupted_swap_is_rebuilt(
     settings.index_dir = old_index
     assert IndexFollower(settings, db).tick() == "synced", "its manifest claims it is current"
     assert_whole_and_clean(old_index, db)
+
+
+# --- an index of an older keyword index schema ----------------------------------------------
+
+
+def to_first_schema(path: Path, db: Database) -> None:
+    """Rewrite an index's keyword part as schema version 1 wrote it (no categories), under a
+    manifest that names no schema, as manifests did then."""
+    manifest = Manifest.read(path / MANIFEST_FILE)
+    assert manifest is not None and manifest.build is not None
+    lexical = path / BUILDS_DIR / manifest.build / "lexical"
+    shutil.rmtree(lexical)
+    with db.reader() as session:
+        docs = [(r.id, r.title) for r in session.execute(select(Paper.id, Paper.title))]
+    write_first_schema_index(lexical, docs)
+    data = {k: v for k, v in manifest.__dict__.items() if k != "lexical_schema"}
+    (path / MANIFEST_FILE).write_text(json.dumps(data))
+
+
+def test_an_index_from_before_categories_is_served_then_rebuilt_by_the_follower(
+    db: Database,
+    settings: Settings,
+    encoder,  # type: ignore[no-untyped-def]
+) -> None:
+    records = [
+        PaperRecord(
+            title=f"Quarks and gluons, part {n}",
+            abstract=f"We study quarks in setting number {n}.",
+            arxiv_id=f"2611.{n:05d}",
+            authors=["Ada Lovelace"],
+            categories=["hep-ph", "hep-ex"] if n % 2 else ["cs.CL", "hep-ph"],
+            published_at=FIXED_NOW,
+            feed_at=FIXED_NOW,
+        )
+        for n in range(1, 7)
+    ]
+    records.append(
+        PaperRecord(
+            title="Quarks in language",
+            abstract="Quarks.",
+            arxiv_id="2611.00099",
+            categories=["cs.CL"],
+            published_at=FIXED_NOW,
+            feed_at=FIXED_NOW,
+        )
+    )
+    with db.transaction() as session:
+        upsert_papers(session, records)
+    embed_pending(db, encoder)
+    path = settings.index_dir = settings.data_dir / "index-v1"
+    SearchIndex(path).sync(db)
+    to_first_schema(path, db)
+
+    runtime = SearchRuntime(settings, db)
+    served = runtime.index()
+    assert served is not None and served.ready and served.manifest is not None
+    assert served.manifest.outdated and served.lexical is not None
+    assert not served.lexical.has_categories
+    in_hep_ph = Filters(categories=category_filter(["hep-ph"]))
+    with db.reader() as session:
+        words = search(session, served, None, SearchRequest(q="quarks"))
+        refused = search(session, served, None, SearchRequest(q="quarks", filters=in_hep_ph))
+    assert words.total == 7, "the old index still answers searches without categories"
+    assert refused.message == OUTDATED_INDEX and refused.hits == []
+    assert not index_is_current(Manifest.read(path / MANIFEST_FILE), database_position(db))
+
+    assert IndexFollower(settings, db).tick() == "synced"
+    rebuilt = runtime.index()
+    assert rebuilt is not None and rebuilt.manifest is not None and rebuilt.lexical is not None
+    assert not rebuilt.manifest.outdated and rebuilt.lexical.has_categories
+    with db.reader() as session:
+        listed = search(session, rebuilt, None, SearchRequest(q="", filters=in_hep_ph))
+    assert sorted(h.paper.public_id for h in listed.hits) == [f"2611.{n:05d}" for n in range(1, 7)]
+    assert IndexFollower(settings, db).tick() == "current"

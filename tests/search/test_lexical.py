@@ -2,8 +2,19 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import tantivy
 
-from paperfeed.search.lexical import Filters, LexicalDoc, LexicalIndex
+from paperfeed.papers.topics import category_filter
+from paperfeed.search.lexical import (
+    NAME_ANALYZER,
+    TEXT_ANALYZER,
+    Filters,
+    LexicalDoc,
+    LexicalIndex,
+    category_terms,
+    name_analyzer,
+    text_analyzer,
+)
 from paperfeed.search.query import parse_query
 
 DOCS = [
@@ -149,3 +160,116 @@ def test_matching_gives_the_same_answer_by_lookups_and_by_term_set(
         monkeypatch.setattr(lexical, "PK_LOOKUP_LIMIT", limit)
         answers.append(index.matching([1, 2, 3, 4, 99], filters))
     assert answers[0] == answers[1] == {1, 3}
+
+
+# --- the category filter ----------------------------------------------------------------------
+
+# Each paper's category codes and the archives they are listed in, as the index sync writes
+# them from `paper_categories` (the primary category first, then the cross-lists).
+CATEGORIZED = [
+    LexicalDoc(1, "Attention for parsing", [], "Attention parses.", None, None, 0, ["cs.CL", "cs"]),
+    LexicalDoc(
+        2,
+        "Attention in graph learning",
+        [],
+        "Graphs.",
+        None,
+        None,
+        0,
+        ["cs.LG", "cs", "stat.ML", "stat"],
+    ),
+    # hep-ph, cross-listed in the defunct cmp-lg (an alias of cs.CL, listed under cs)
+    LexicalDoc(3, "Attention to quarks", [], "Quarks.", None, None, 0, ["hep-ph", "cmp-lg", "cs"]),
+    # math.IT is cs.IT, but it is listed under math
+    LexicalDoc(4, "Coding theory", [], "Codes.", None, None, 0, ["math.IT", "math", "cs.IT", "cs"]),
+    LexicalDoc(5, "Attention without a category", [], "None.", None, None, 0),
+]
+
+
+@pytest.fixture
+def categorized(tmp_path: Path) -> LexicalIndex:
+    lexical = LexicalIndex(tmp_path / "categories")
+    lexical.upsert(CATEGORIZED)
+    lexical.commit()
+    return lexical
+
+
+def in_categories(*codes: str) -> Filters:
+    return Filters(categories=category_filter(codes))
+
+
+def passing(index: LexicalIndex, filters: Filters) -> list[int]:
+    pks, total = index.filter_only(filters, 100)
+    assert total == len(pks)
+    return sorted(pks)
+
+
+def test_a_category_filter_matches_primary_and_cross_listed_papers(
+    categorized: LexicalIndex,
+) -> None:
+    assert categorized.has_categories
+    assert passing(categorized, in_categories("stat.ML")) == [2], "a cross-list counts"
+    assert passing(categorized, in_categories("cs.LG")) == [2], "so does the primary"
+    assert passing(categorized, in_categories("cs.CL")) == [1, 3], "and its alias cmp-lg"
+    assert passing(categorized, in_categories("math.IT")) == [4], "an alias means cs.IT"
+    assert passing(categorized, in_categories("astro-ph")) == []
+
+
+def test_an_archive_means_every_paper_listed_in_it(categorized: LexicalIndex) -> None:
+    assert passing(categorized, in_categories("cs")) == [1, 2, 3, 4]
+    assert passing(categorized, in_categories("stat")) == [2]
+    assert passing(categorized, in_categories("math")) == [4]
+    archive = category_filter(["cs"])
+    assert archive is not None and category_terms(archive) == ["cs"], "one term"
+
+
+def test_several_categories_match_any_of_them(categorized: LexicalIndex) -> None:
+    assert passing(categorized, in_categories("hep-ph", "math")) == [3, 4]
+    assert passing(categorized, in_categories("stat.ML,hep-ph")) == [2, 3]
+
+
+def test_the_category_filter_narrows_keyword_search_and_checks(categorized: LexicalIndex) -> None:
+    assert sorted(ids(categorized, "attention")) == [1, 2, 3, 5]
+    assert sorted(ids(categorized, "attention", in_categories("cs.CL"))) == [1, 3]
+    assert ids(categorized, "attention", in_categories("math")) == []
+    assert categorized.matching([1, 2, 3, 4, 5], in_categories("stat")) == {2}
+    found, total = categorized.title_phrase(["attention", "to"], in_categories("hep-ph"), 4)
+    assert found == [3] and total == 1
+
+
+def test_an_index_without_the_categories_field_matches_nothing_for_a_category(
+    tmp_path: Path,
+) -> None:
+    """An index of schema version 1 answers other queries and no category filter (asking
+    tantivy for a field an index lacks panics), until a sync rebuilds it."""
+    write_first_schema_index(tmp_path / "v1", [(7, "Attention")])
+
+    index = LexicalIndex(tmp_path / "v1", create=False)
+    assert not index.has_categories
+    assert ids(index, "attention") == [7]
+    assert ids(index, "attention", in_categories("cs")) == []
+    assert passing(index, in_categories("cs")) == []
+
+
+def write_first_schema_index(path: Path, docs: list[tuple[int, str]]) -> None:
+    """A keyword index as schema version 1 wrote it (no `categories`), of (pk, title)."""
+    builder = tantivy.SchemaBuilder()
+    builder.add_integer_field("pk", stored=True, indexed=True, fast=True)
+    builder.add_text_field("title", tokenizer_name=TEXT_ANALYZER)
+    builder.add_text_field("authors", tokenizer_name=NAME_ANALYZER)
+    builder.add_text_field("abstract", tokenizer_name=TEXT_ANALYZER)
+    builder.add_integer_field("day", indexed=True, fast=True)
+    builder.add_unsigned_field("org", indexed=True, fast=True)
+    builder.add_integer_field("upvotes", fast=True)
+    schema = builder.build()
+    path.mkdir(parents=True)
+    old = tantivy.Index(schema, path=str(path))
+    old.register_tokenizer(TEXT_ANALYZER, text_analyzer())
+    old.register_tokenizer(NAME_ANALYZER, name_analyzer())
+    writer = old.writer(heap_size=15_000_000, num_threads=1)
+    for pk, title in docs:
+        writer.add_document(
+            tantivy.Document.from_dict({"pk": pk, "title": title, "upvotes": 0}, schema)
+        )
+    writer.commit()
+    writer.wait_merging_threads()

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.models import Paper
 from paperfeed.papers.ids import title_key
+from paperfeed.papers.topics import TopicFilter
 from paperfeed.search.embeddings import Encoder
 from paperfeed.search.facets import Facets
 from paperfeed.search.index import SearchIndex
@@ -46,6 +47,9 @@ OVERFETCH_LIMIT = 51_200
 SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
 Mode = Literal["hybrid", "lexical", "vector"]
+OUTDATED_INDEX = (
+    "The search index is being rebuilt to filter by category. Try again in a few minutes."
+)
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="keyword-search")
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,8 @@ class SearchResult:
     message: str | None = None
     redirect_to: str | None = None
     semantic: bool = True
+    # Pages that list what the message could not (a category's papers by day): (label, path)
+    see_also: list[tuple[str, str]] = field(default_factory=list)
 
 
 def search(
@@ -123,7 +129,12 @@ def search(
                 f"arXiv:{parsed.arxiv_id.base} is not here yet. Signed-in users can submit it."
             )
         return empty
-    if parsed.is_empty and request.filters.author:
+    if request.filters.categories is not None and index is not None and index.ready:
+        assert index.lexical is not None
+        if not index.lexical.has_categories:
+            empty.message = OUTDATED_INDEX
+            return empty
+    if parsed.is_empty and (request.filters.author or request.filters.categories is not None):
         if index is None or not index.ready:
             empty.message = "The search index is not built yet. Run `paperfeed index`."
             return empty
@@ -188,13 +199,15 @@ def search(
 def _filter_listing(
     session: Session, index: SearchIndex, request: SearchRequest, parsed: ParsedQuery
 ) -> SearchResult:
-    """An author filter and no words: every paper that passes the filters, newest first
-    (or by upvotes), counted exactly."""
+    """An author or category filter and no words: every paper that passes the filters,
+    newest first (or by upvotes), counted exactly."""
     assert index.lexical is not None
     pks, matched = index.lexical.filter_only(request.filters, EXACT_SUBSET_LIMIT)
     if matched > EXACT_SUBSET_LIMIT:
         result = SearchResult(parsed, [], matched, request.page, 1)
         result.message = "Too many papers match to list them all. Add words or narrower filters."
+        if request.filters.categories is not None:
+            _point_to_category_pages(result, request.filters.categories)
         return result
     sort = "upvotes" if request.sort == "upvotes" else "newest"
     ordered = _visible_in_order(session, sorted(pks), sort)
@@ -207,6 +220,16 @@ def _filter_listing(
     if not ordered:
         result.message = "No papers match. Try other words, or fewer filters."
     return result
+
+
+def _point_to_category_pages(result: SearchResult, topics: TopicFilter) -> None:
+    """Too many papers of a category to list: its own page lists them day by day."""
+    pages = " or ".join(topic.path for topic in topics.topics)
+    result.message = (
+        f"Too many papers in {topics.name} match to list them all. Add words or narrower "
+        f"filters, or browse them day by day at {pages}."
+    )
+    result.see_also = [(topic.label, topic.path) for topic in topics.topics]
 
 
 def _report_keyword_failure(keyword: Future[Any], error: BaseException) -> None:
@@ -282,7 +305,9 @@ def _vector_candidates(
     assert index.vectors is not None and index.lexical is not None
     query = embed(parsed.semantic_text)
     excluded = parsed.excluded_terms or parsed.excluded_phrases
-    if filters.active and index.facets is not None:
+    if filters.categories is not None:
+        pks, sims = _category_neighbours(index, query, filters)
+    elif filters.active and index.facets is not None:
         pks, sims = _filtered_neighbours(index, query, filters)
     elif filters.active:
         subset, matched = index.lexical.filter_only(filters, EXACT_SUBSET_LIMIT)
@@ -332,6 +357,39 @@ def _filtered_neighbours(
         if author is not None:
             passing = lexical.matching([int(p) for p in pks[keep]], author)
             keep &= np.fromiter((int(p) in passing for p in pks), bool, len(pks))
+        return keep
+
+    return _overfetch(index, query, passes, k)
+
+
+def _category_neighbours(
+    index: SearchIndex, query: np.ndarray, filters: Filters
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest papers passing filters that include categories, which only the keyword
+    index knows (a paper has several; the facet arrays hold one value per paper).
+
+    The keyword index counts the papers passing every filter: few enough, and the exact
+    scan covers them; else neighbours are over-fetched in proportion to that share, and
+    checked by the facet arrays (dates, organization) before the keyword index.
+    """
+    assert index.vectors is not None and index.lexical is not None
+    subset, matched = index.lexical.filter_only(filters, EXACT_SUBSET_LIMIT)
+    if matched == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    if matched <= EXACT_SUBSET_LIMIT:
+        return index.vectors.search(query, CANDIDATES, allowed=np.asarray(subset, dtype=np.int64))
+    total = max(index.vectors.count, 1)
+    k = min(total, max(4 * CANDIDATES, math.ceil(CANDIDATES * total / matched * 1.5)))
+    by_keywords = _passing_by_keyword_index(index, filters)
+    facets = index.facets
+    if facets is None:
+        return _overfetch(index, query, by_keywords, k)
+    mask = facets.mask(filters)
+
+    def passes(pks: np.ndarray) -> np.ndarray:
+        keep = facets.passes(mask, pks)
+        if keep.any():
+            keep[keep] = by_keywords(pks[keep])
         return keep
 
     return _overfetch(index, query, passes, k)

@@ -60,7 +60,8 @@ class Facets:
 
     def mask(self, filters: Filters) -> np.ndarray:
         """A boolean array over primary keys: which papers pass the date and organization
-        filters (the author filter needs the keyword index and is not applied here)."""
+        filters (the author and category filters need the keyword index and are not applied
+        here)."""
         keep = self.days != ABSENT
         if filters.date_from is not None:
             keep &= self.days >= day_number(filters.date_from)

@@ -62,10 +62,12 @@ def database_position(db: Database) -> DatabasePosition:
 def index_is_current(manifest: Manifest | None, position: DatabasePosition) -> bool:
     """True when a sync would find nothing to do (a sync advances every position to the
     counters it read when it began). An index in the layout before build directories is
-    never current: its next sync moves it into a build (or rebuilds it if it is damaged)."""
+    never current: its next sync moves it into a build (or rebuilds it if it is damaged);
+    nor is one of an older keyword index schema (its next sync rebuilds it)."""
     return (
         manifest is not None
         and manifest.build is not None
+        and not manifest.outdated
         and position.database_id is not None
         and manifest.database_id == position.database_id
         and manifest.paper_seq >= position.paper_seq

@@ -27,6 +27,10 @@ An index from before build directories (parts in the directory itself, manifest 
 1) is served as it is and, on its next sync, becomes a build by hard links (no data
 copied), or is rebuilt if a part is missing or empty although the manifest says otherwise:
 what an interrupted swap of earlier versions left.
+
+The manifest records the keyword index's schema version (`lexical.SCHEMA_VERSION`): an
+index of another version is served as it is (a filter on a field it lacks matches
+nothing) and rebuilt by its next sync, which then swaps in the new build.
 """
 
 from __future__ import annotations
@@ -48,17 +52,19 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from paperfeed.db import Database
-from paperfeed.models import Paper, PaperAuthor, PaperEmbedding, SiteMeta
+from paperfeed.models import Paper, PaperAuthor, PaperCategory, PaperEmbedding, SiteMeta
 from paperfeed.papers.store import EMBEDDING_CHANGE, current_change_seq
 from paperfeed.search.embeddings import from_blob
 from paperfeed.search.facets import Facets, day_value
-from paperfeed.search.lexical import LexicalDoc, LexicalIndex
+from paperfeed.search.lexical import SCHEMA_VERSION, LexicalDoc, LexicalIndex
 from paperfeed.search.vectors import ANN_THRESHOLD, VectorStore
 
 MANIFEST_VERSION = 2
 LEGACY_MANIFEST_VERSION = 1  # the parts in the index directory itself, no build directories
+FIRST_LEXICAL_SCHEMA = 1  # what a manifest that does not say was written with
 DIM = 384
 LOCK_FILE = "sync.lock"
 MANIFEST_FILE = "manifest.json"
@@ -158,6 +164,12 @@ class Manifest:
     facets_seq: int = 0
     build: str | None = None  # the directory under builds/; None: a version 1 index
     version: int = MANIFEST_VERSION
+    lexical_schema: int = SCHEMA_VERSION
+
+    @property
+    def outdated(self) -> bool:
+        """Built with another keyword index schema: the next sync rebuilds it."""
+        return self.lexical_schema != SCHEMA_VERSION
 
     @classmethod
     def read(cls, path: Path) -> Manifest | None:
@@ -176,6 +188,7 @@ class Manifest:
         stamp = (info.st_ino, info.st_mtime_ns)
         if not isinstance(data, dict):
             return None, stamp
+        data.setdefault("lexical_schema", FIRST_LEXICAL_SCHEMA)
         if data.get("version") == LEGACY_MANIFEST_VERSION:
             data["build"] = None
         elif data.get("version") != MANIFEST_VERSION or not _plain_name(data.get("build")):
@@ -303,6 +316,9 @@ class SearchIndex:
         with sync_lock(self.path, wait=wait, on_wait=on_wait):
             ident = database_id(db)
             current = not rebuild and self.open(ident, load_vectors=load_unchanged_vectors)
+            if current and self.manifest is not None and self.manifest.outdated:
+                log.info("the search index in %s has an older schema; rebuilding it", self.path)
+                current = False
             if current and self.manifest is not None and self.manifest.build is None:
                 current = self._migrate_legacy(load_unchanged_vectors)
             if not current:
@@ -363,7 +379,12 @@ class SearchIndex:
         for name in names:
             staging = self._staging(name)
             manifest = Manifest.read(staging.manifest_path)
-            if manifest is not None and manifest.build == name and staging.open(ident):
+            if (
+                manifest is not None
+                and manifest.build == name
+                and not manifest.outdated
+                and staging.open(ident)
+            ):
                 return staging
         return None
 
@@ -459,6 +480,7 @@ class SearchIndex:
                     .order_by(PaperAuthor.paper_id, PaperAuthor.position)
                 ):
                     authors[paper_id].append(name)
+                categories = self._categories(session, list(authors))
             visible = [r for r in rows if r.hidden_at is None]
             self.lexical.delete([r.id for r in rows if r.hidden_at is not None])
             self.lexical.upsert(
@@ -471,6 +493,7 @@ class SearchIndex:
                         day=self._day(r.published_at or r.feed_at),
                         organization_id=r.organization_id,
                         upvotes=r.upvotes,
+                        categories=categories.get(r.id, []),
                     )
                     for r in visible
                 ]
@@ -485,6 +508,22 @@ class SearchIndex:
             self.manifest.paper_seq = target
             self._write_manifest()
         return done
+
+    @staticmethod
+    def _categories(session: Session, paper_ids: list[int]) -> dict[int, list[str]]:
+        """Each paper's category codes and the archives they are listed in, from
+        `paper_categories` (what the feed pages filter on)."""
+        found: dict[int, list[str]] = {}
+        for paper_id, category, archive in session.execute(
+            select(PaperCategory.paper_id, PaperCategory.category, PaperCategory.archive)
+            .where(PaperCategory.paper_id.in_(paper_ids))
+            .order_by(PaperCategory.paper_id, PaperCategory.position)
+        ):
+            codes = found.setdefault(paper_id, [])
+            for code in (category, archive):
+                if code not in codes:
+                    codes.append(code)
+        return found
 
     def _sync_facets(self, db: Database, target: int, batch_size: int = 50_000) -> None:
         """Bring the filter arrays up to the database's change sequence (all of it, the

@@ -2,14 +2,16 @@
 
 tantivy was measured 10-100x faster than SQLite FTS5 on the OR and common-term queries
 people type, with a 9x smaller index, and it is the same on every database backend
-because it is derived data. Filters (date range, organization, author) are clauses of the
-same query, so they narrow retrieval itself instead of emptying a page afterwards.
+because it is derived data. Filters (date range, organization, author, categories) are
+clauses of the same query, so they narrow retrieval itself instead of emptying a page
+afterwards.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import cast
@@ -17,9 +19,14 @@ from typing import cast
 import numpy as np
 import tantivy
 
+from paperfeed.papers import taxonomy
+from paperfeed.papers.topics import TopicFilter
 from paperfeed.search.query import ParsedQuery
 from paperfeed.search.ranking import best_first
 
+# The fields `build_schema` makes; an index of another version is rebuilt (index.py).
+# 2: `categories`.
+SCHEMA_VERSION = 2
 TEXT_ANALYZER = "paper_text"
 NAME_ANALYZER = "paper_names"
 FIELD_BOOSTS = {"title": 3.0, "authors": 1.5, "abstract": 1.0}
@@ -61,6 +68,8 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("day", indexed=True, fast=True)
     builder.add_unsigned_field("org", indexed=True, fast=True)
     builder.add_integer_field("upvotes", fast=True)
+    # Last, so the fields before keep their numbers in an index of version 1.
+    builder.add_text_field("categories", tokenizer_name="raw")
     return builder.build()
 
 
@@ -84,6 +93,23 @@ class LexicalDoc:
     day: date | None
     organization_id: int | None
     upvotes: int
+    # Every category code of the paper and every archive they are listed in (`cs.CL`,
+    # `math.IT`, `cs`, `math`): an archive filter is then one term.
+    categories: list[str] = field(default_factory=list)
+
+
+def category_terms(topics: TopicFilter) -> list[str]:
+    """The `categories` terms a paper needs one of to pass the filter.
+
+    The same papers as `TopicFilter.rows()` on `paper_categories`: an archive is its own
+    term (rows listed in it), a category its code and its aliases (`cs.CL`, `cmp-lg`).
+    """
+    terms: list[str] = []
+    for topic in topics.topics:
+        for code in [topic.code] if topic.is_archive else taxonomy.equivalents(topic.code):
+            if code not in terms:
+                terms.append(code)
+    return terms
 
 
 @dataclass
@@ -92,11 +118,19 @@ class Filters:
     date_to: date | None = None
     organization_id: int | None = None
     author: str | None = None
+    categories: TopicFilter | None = None  # any of them, primary or cross-listed
 
     @property
     def active(self) -> bool:
         return any(
-            v is not None for v in (self.date_from, self.date_to, self.organization_id, self.author)
+            v is not None
+            for v in (
+                self.date_from,
+                self.date_to,
+                self.organization_id,
+                self.author,
+                self.categories,
+            )
         )
 
 
@@ -121,6 +155,10 @@ class LexicalIndex:
         self.index.register_tokenizer(TEXT_ANALYZER, self.text)
         self.index.register_tokenizer(NAME_ANALYZER, self.names)
         self._writer: tantivy.IndexWriter | None = None
+        # An index of schema version 1 has no `categories`: a query naming a field the
+        # index lacks panics in tantivy, so the filter matches nothing there until the
+        # next sync rebuilds it (`SearchIndex.sync`).
+        self.has_categories = "categories" in _field_names(path)
 
     @classmethod
     def wipe(cls, path: Path) -> None:
@@ -148,6 +186,8 @@ class LexicalIndex:
                 fields["day"] = day_number(doc.day)
             if doc.organization_id is not None:
                 fields["org"] = doc.organization_id
+            if doc.categories:
+                fields["categories"] = list(doc.categories)
             writer.add_document(tantivy.Document.from_dict(fields, self.schema))
 
     def delete(self, pks: list[int]) -> None:
@@ -394,4 +434,21 @@ class LexicalIndex:
             else:
                 q = tantivy.Query.empty_query()
             clauses.append((tantivy.Occur.Must, q))
+        if filters.categories is not None:
+            clauses.append((tantivy.Occur.Must, self.category_clause(filters.categories)))
         return clauses
+
+    def category_clause(self, topics: TopicFilter) -> tantivy.Query:
+        """Papers carrying any of the topics' terms (primary or cross-listed)."""
+        if not self.has_categories:
+            return tantivy.Query.empty_query()
+        return tantivy.Query.term_set_query(self.schema, "categories", category_terms(topics))
+
+
+def _field_names(path: Path) -> set[str]:
+    """The fields of the index in `path`, as its meta.json lists them."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        return {str(f["name"]) for f in meta["schema"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
