@@ -1,30 +1,43 @@
 """Does a page cost the same on a small archive as on a huge one?
 
 This benchmark builds synthetic paper archives of several sizes, each in a fresh SQLite
-database, and measures in-process (FastAPI's TestClient, no network) how long two public
+database, and measures in-process (FastAPI's TestClient, no network) how long five public
 pages take to render for an anonymous visitor:
 
-- the day page `/papers/date/YYYY-MM-DD` for random days of the archive, and
-- the paper page `/papers/{id}` for random papers.
+- the day page `/papers/date/YYYY-MM-DD` for random days of the archive,
+- the paper page `/papers/{id}` for random papers,
+- the category page `/papers/category/{cat}` for random categories (its redirect to the
+  category's latest day, followed, is timed with that day's page, as a browser gets it),
+- the category's day page `/papers/category/{cat}/date/YYYY-MM-DD` for random days, and
+- the author page `/authors/{name}` for planted authors.
 
 Every archive has the same shape whatever its size: a constant number of papers per feed
 day (200 by default, so 10,000 papers span 50 days and 1,000,000 span 5,000 days). Each
 paper has a ~10-word title, a ~150-word abstract of Zipf-distributed words (some with
-LaTeX), 1-8 authors, 1-2 versions, arXiv categories, skewed upvotes and an arXiv-like id.
-The schema is created by the Alembic migrations and rows are bulk-inserted with
-SQLAlchemy Core, so 1M papers build in a few minutes.
+LaTeX), 1-8 authors, 1-2 versions, skewed upvotes and an arXiv-like id. Its arXiv
+categories (1-4, Zipf-distributed) are stored as the app stores them, in `papers` and as
+`paper_categories` rows with the first primary; every day deals out the same category
+lists, so a category has the same number of papers per day at every size. Authors are
+drawn from a Zipf-distributed pool of names, so a random author's paper count grows with
+the archive; the author pages measured are those of 12 planted authors with 40 papers
+each, spread evenly over the archive at every size. The schema is created by the Alembic
+migrations and rows are bulk-inserted with SQLAlchemy Core, so 1M papers build in a few
+minutes.
 
 The clock is pinned just after the archives' last feed day (all archives end on the same
 day). After a few warm-up requests, N requests per page kind and size are timed, the sizes
 taking turns request by request so that background load on the machine affects every
 size alike. Each request is a plain anonymous GET (no cookies, no If-None-Match) that
-must answer 200 with the expected content. The LaTeX render cache is cleared before every
+must answer 200 with the expected content: cards on day pages, the arXiv id on a paper
+page, the latest day's address at the end of a category page's redirect, the name and
+"40 papers" on an author page. Categories are drawn from those with at least 3 papers a
+day, so no day of theirs is empty. The LaTeX render cache is cleared before every
 request (use `--keep-latex-cache` to keep it), so a small archive does not win merely
 because all of its titles and abstracts fit in that cache.
 
-The output is a table of median and p99 latency per size, then for each metric the ratio
-of the largest size to the smallest (the baseline, measured in the same run). The target
-is a ratio of at most 1.5: a page's cost must not grow with the archive.
+The output is a table of median and p99 latency per page kind and size, then for each
+metric the ratio of the largest size to the smallest (the baseline, measured in the same
+run). The target is a ratio of at most 1.5: a page's cost must not grow with the archive.
 
 Run it from the project root:
 
@@ -34,13 +47,16 @@ Run it from the project root:
     .venv/bin/python -m bench.feed --dir /tmp/pf-bench --keep    # keep the databases
     .venv/bin/python -m bench.feed --dir /tmp/pf-bench --reuse   # re-measure, no rebuild
 
-Databases go to a temporary directory (removed afterwards) unless `--dir` is given. The
-exit status is 1 if any request did not answer 200 with the expected content.
+Databases go to a temporary directory (removed afterwards) unless `--dir` is given;
+`--reuse` still rebuilds an archive made with other settings or by an older generator
+(one without category rows or planted authors). The exit status is 1 if any request did
+not answer 200 with the expected content.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import math
 import random
@@ -57,6 +73,7 @@ from datetime import date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -69,13 +86,14 @@ from paperfeed.models import (
     Organization,
     Paper,
     PaperAuthor,
+    PaperCategory,
     PaperVersion,
     SiteMeta,
     User,
 )
 from paperfeed.papers.feeds import local_midnight
 from paperfeed.papers.ids import title_key
-from paperfeed.papers.store import PAPER_CHANGE
+from paperfeed.papers.store import PAPER_CHANGE, category_rows
 from paperfeed.web.app import create_app
 
 if TYPE_CHECKING:
@@ -177,6 +195,24 @@ CATEGORIES = words(
 )
 
 AUTHOR_COUNT_WEIGHTS = (8, 14, 18, 18, 15, 11, 9, 7)  # for 1..8 authors
+
+# Authors with the same papers at every size: PLANTED_PAPERS each, spread evenly over the
+# archive (surnames outside LAST_NAMES, so no random author shares their name).
+PLANTED_AUTHORS = (
+    "Aurelia Quenneville",
+    "Bastian Oyelaran",
+    "Calla Brzezinski",
+    "Darius Okonkwo",
+    "Edda Halvorsen",
+    "Farid Nakashima",
+    "Greta Valdivia",
+    "Hamid Szabo",
+    "Isolde Achterberg",
+    "Jovan Ruiz-Tagle",
+    "Kirsi Mbeki",
+    "Leif Castellanos",
+)
+PLANTED_PAPERS = 40
 LICENSES = (
     "http://creativecommons.org/licenses/by/4.0/",
     "http://arxiv.org/licenses/nonexclusive-distrib/1.0/",
@@ -186,6 +222,38 @@ LICENSES = (
 
 def zipf_cum_weights(n: int, exponent: float = 1.07) -> list[float]:
     return list(accumulate(1.0 / (rank + 1) ** exponent for rank in range(n)))
+
+
+def day_categories(seed: int, count: int) -> list[list[str]]:
+    """The category lists of one feed day's `count` papers (primary first), the same every
+    day and at every size: so a category has as many papers on a day in a small archive
+    as in a huge one, and its pages can be compared across sizes. Days shuffle who gets
+    which list. Zipf-distributed (cs.LG most, cs.SD least), 1-4 categories a paper."""
+    rng = random.Random(seed * 7_368_787 + 11)
+    cum = zipf_cum_weights(len(CATEGORIES), 1.0)
+    return [
+        list(dict.fromkeys(rng.choices(CATEGORIES, cum_weights=cum, k=rng.randint(1, 4))))
+        for _ in range(count)
+    ]
+
+
+def planted_schedule(days: int) -> dict[int, list[str]]:
+    """Which planted authors have a paper on which day (by index from the first day).
+
+    Each planted author gets PLANTED_PAPERS papers at the same fractions of the archive's
+    span whatever its size, so an author page lists the same number of papers everywhere.
+    """
+    schedule: dict[int, list[str]] = {}
+    for j, name in enumerate(PLANTED_AUTHORS):
+        phase = (j + 0.5) / len(PLANTED_AUTHORS)
+        for k in range(PLANTED_PAPERS):
+            schedule.setdefault(int((k + phase) * days / PLANTED_PAPERS), []).append(name)
+    return schedule
+
+
+def planted_fits(days: int, per_day: int) -> bool:
+    """Whether every day has room for the planted papers scheduled on it."""
+    return max(map(len, planted_schedule(days).values())) <= per_day
 
 
 @dataclass
@@ -203,8 +271,7 @@ class BuildResult:
 
 @dataclass
 class Timings:
-    day_ms: list[float] = field(default_factory=list)
-    paper_ms: list[float] = field(default_factory=list)
+    ms: dict[str, list[float]] = field(default_factory=dict)  # by page kind
     failures: list[str] = field(default_factory=list)
 
 
@@ -216,6 +283,7 @@ class ArchiveGenerator:
 
     def __init__(self, seed: int, tz: ZoneInfo, organizations: int, users: int) -> None:
         self.rng = random.Random(seed)
+        self.seed = seed
         self.tz = tz
         self.organizations = organizations
         self.users = users
@@ -232,7 +300,7 @@ class ArchiveGenerator:
         self.system_names = [w.capitalize() for w in invented[:3000]]
         self.authors = [f"{f} {la}" for f in FIRST_NAMES for la in LAST_NAMES]
         self.author_cum = zipf_cum_weights(len(self.authors), 0.6)
-        self.category_cum = zipf_cum_weights(len(CATEGORIES), 1.0)
+        self.category_lists: list[list[str]] = []
         self.month_serial: dict[str, int] = {}
 
     def _stream(self, vocab: Sequence[str], n: int, sentences: bool) -> list[str]:
@@ -284,16 +352,28 @@ class ArchiveGenerator:
         return f"{month}.{serial:05d}"
 
     def day(
-        self, day: date, first_id: int, count: int, now: datetime
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        """The rows of one feed day's papers, spread over that local day."""
+        self,
+        day: date,
+        first_id: int,
+        count: int,
+        now: datetime,
+        planted: Sequence[str] = (),
+    ) -> tuple[list[dict[str, Any]], ...]:
+        """The rows of one feed day's papers, spread over that local day: papers, authors,
+        versions and categories. Each of the `planted` authors gets one of the papers."""
         rng = self.rng
         start = local_midnight(day, self.tz)
         span = (local_midnight(day + timedelta(days=1), self.tz) - start).total_seconds()
         offsets = sorted(rng.random() * span for _ in range(count))
+        if len(self.category_lists) < count:
+            self.category_lists = day_categories(self.seed, count)
+        category_lists = self.category_lists[:count]
+        rng.shuffle(category_lists)
+        planted_at = dict(zip(rng.sample(range(count), len(planted)), planted, strict=True))
         papers: list[dict[str, Any]] = []
         authors: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
+        categories_rows: list[dict[str, Any]] = []
         for i, offset in enumerate(offsets):
             paper_id = first_id + i
             feed_at = start + timedelta(seconds=round(offset, 3))
@@ -304,6 +384,9 @@ class ArchiveGenerator:
                 cum_weights=self.author_cum,
                 k=rng.choices(range(1, 9), weights=AUTHOR_COUNT_WEIGHTS)[0],
             )
+            planted_name = planted_at.get(i)
+            if planted_name is not None:
+                names[rng.randrange(len(names))] = planted_name
             authors.extend(
                 {
                     "paper_id": paper_id,
@@ -328,13 +411,13 @@ class ArchiveGenerator:
                 }
                 for number, at in enumerate(stamps, start=1)
             )
-            categories = list(
-                dict.fromkeys(
-                    rng.choices(CATEGORIES, cum_weights=self.category_cum, k=rng.randint(1, 4))
-                )
+            categories = category_lists[i]
+            categories_rows.extend(
+                {"paper_id": paper_id, **row} for row in category_rows(categories, feed_at)
             )
             upvotes = min(int(rng.paretovariate(1.1)) - 1, 5_000)
-            hidden = rng.random() < 0.001
+            # A planted author's papers all stay visible: their count is what is compared.
+            hidden = rng.random() < 0.001 and planted_name is None
             roll = rng.random()
             papers.append(
                 {
@@ -381,7 +464,7 @@ class ArchiveGenerator:
                     "modified_at": feed_at,
                 }
             )
-        return papers, authors, versions
+        return papers, authors, versions, categories_rows
 
 
 # --- building -------------------------------------------------------------------------------
@@ -392,7 +475,10 @@ def database_path(directory: Path, size: int) -> Path:
 
 
 def archive_signature(size: int, per_day: int, seed: int) -> str:
-    return f"size={size} per_day={per_day} seed={seed} last_day={LAST_DAY.isoformat()}"
+    return (
+        f"size={size} per_day={per_day} seed={seed} last_day={LAST_DAY.isoformat()} "
+        f"categories=per-day planted={len(PLANTED_AUTHORS)}x{PLANTED_PAPERS}"
+    )
 
 
 def remove_database(path: Path) -> None:
@@ -439,11 +525,18 @@ def build_archive(
             with conn.begin():
                 insert_people(conn, organizations, users, built_at)
             transaction = conn.begin()
-            pending: tuple[list[dict[str, Any]], ...] = ([], [], [])
+            pending: tuple[list[dict[str, Any]], ...] = ([], [], [], [])
+            schedule = planted_schedule(days)
             next_id, since_commit = 1, 0
             for index in range(days):
                 count = (index + 1) * size // days - index * size // days
-                rows = generator.day(first_day + timedelta(days=index), next_id, count, built_at)
+                rows = generator.day(
+                    first_day + timedelta(days=index),
+                    next_id,
+                    count,
+                    built_at,
+                    schedule.get(index, ()),
+                )
                 for bucket, new in zip(pending, rows, strict=True):
                     bucket.extend(new)
                 next_id += count
@@ -516,11 +609,12 @@ def insert_people(conn: Connection, organizations: int, users: int, at: datetime
 
 
 def flush(conn: Connection, pending: tuple[list[dict[str, Any]], ...]) -> None:
-    papers, authors, versions = pending
+    papers, authors, versions, categories = pending
     for table, rows in (
         (Paper.__table__, papers),
         (PaperAuthor.__table__, authors),
         (PaperVersion.__table__, versions),
+        (PaperCategory.__table__, categories),
     ):
         if rows:
             conn.execute(insert(table), rows)
@@ -535,16 +629,37 @@ def pinned_now(tz: ZoneInfo) -> datetime:
     return local_midnight(LAST_DAY + timedelta(days=1), tz) + timedelta(hours=1)
 
 
+KINDS = ("day", "paper", "category", "category day", "author")  # page kinds, in table order
+KIND_LABELS = {
+    "day": "day page",
+    "paper": "paper page",
+    "category": "category page",
+    "category day": "category day",
+    "author": "author page",
+}
+MIN_CATEGORY_PER_DAY = 3  # categories measured have this many papers a day (never none shown)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request to time and what its answer must hold."""
+
+    url: str
+    expect: tuple[str, ...]
+    final: str | None = None  # follow redirects, which must end at this path
+
+
 def sample_requests(
-    db: Database, size: int, per_day: int, n: int, rng: random.Random
-) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """`n` (url, expected text) pairs for day pages and for paper pages."""
+    db: Database, size: int, per_day: int, seed: int, n: int, rng: random.Random
+) -> dict[str, list[Probe]]:
+    """`n` probes for each page kind (KINDS)."""
     days = size // per_day
     first_day = LAST_DAY - timedelta(days=days - 1)
-    day_urls = [
-        (f"/papers/date/{(first_day + timedelta(days=d)).isoformat()}", '<li class="card">')
-        for d in (rng.randrange(days) for _ in range(n))
-    ]
+    card = '<li class="card">'
+
+    def random_day() -> str:
+        return (first_day + timedelta(days=rng.randrange(days))).isoformat()
+
     with db.reader() as session:
         max_id = session.execute(select(func.max(Paper.id))).scalar_one()
         public_ids: list[str] = []
@@ -558,8 +673,29 @@ def sample_requests(
                 ).all()
             )
             public_ids.extend(found[i] for i in wanted if i in found)
-    paper_urls = [(f"/papers/{pid}", f"arXiv:{pid}") for pid in public_ids[:n]]
-    return day_urls, paper_urls
+    daily = collections.Counter(c for codes in day_categories(seed, per_day) for c in codes)
+    least = min(MIN_CATEGORY_PER_DAY, max(daily.values()))
+    topics = sorted(code for code, count in daily.items() if count >= least)
+    categories = [rng.choice(topics) for _ in range(n)]
+    authors = [rng.choice(PLANTED_AUTHORS) for _ in range(n)]
+    return {
+        "day": [Probe(f"/papers/date/{random_day()}", (card,)) for _ in range(n)],
+        "paper": [Probe(f"/papers/{pid}", (f"arXiv:{pid}",)) for pid in public_ids[:n]],
+        "category": [
+            Probe(f"/papers/category/{c}", (card,), f"/papers/category/{c}/date/{LAST_DAY}")
+            for c in categories
+        ],
+        "category day": [
+            Probe(f"/papers/category/{c}/date/{random_day()}", (card,)) for c in categories
+        ],
+        "author": [
+            Probe(
+                f"/authors/{quote(name)}",
+                (f"<h1>{name}</h1>", f'<p class="count">{PLANTED_PAPERS} papers</p>'),
+            )
+            for name in authors
+        ],
+    }
 
 
 def make_client(app: FastAPI) -> TestClient:
@@ -572,18 +708,22 @@ def make_client(app: FastAPI) -> TestClient:
     return TestClient(app, follow_redirects=False)
 
 
-def timed_get(
-    client: TestClient, url: str, expect: str, clear_latex: bool, failures: list[str]
-) -> float:
+def timed_get(client: TestClient, probe: Probe, clear_latex: bool, failures: list[str]) -> float:
+    """Milliseconds to answer the probe (with the redirects it follows, as a browser would)."""
     if clear_latex:
         latex.render.cache_clear()
     started = time.perf_counter()
-    response = client.get(url)
+    response = client.get(probe.url, follow_redirects=probe.final is not None)
     elapsed = (time.perf_counter() - started) * 1000
+    url = probe.url
     if response.status_code != 200:
         failures.append(f"GET {url}: HTTP {response.status_code}")
-    elif expect not in response.text:
-        failures.append(f"GET {url}: 200 but {expect!r} is missing from the page")
+    elif probe.final is not None and response.url.path != probe.final:
+        failures.append(f"GET {url}: ended at {response.url.path}, not {probe.final}")
+    else:
+        missing = [text for text in probe.expect if text not in response.text]
+        if missing:
+            failures.append(f"GET {url}: 200 but {missing[0]!r} is missing from the page")
     return elapsed
 
 
@@ -593,8 +733,7 @@ class Target:
 
     size: int
     client: TestClient
-    day_urls: list[tuple[str, str]]
-    paper_urls: list[tuple[str, str]]
+    probes: dict[str, list[Probe]]
     timings: Timings = field(default_factory=Timings)
 
 
@@ -606,7 +745,7 @@ def measure(
     seed: int,
     clear_latex: bool,
 ) -> dict[int, Timings]:
-    """Time day and paper pages on every archive, taking turns request by request.
+    """Time every page kind on every archive, taking turns request by request.
 
     Taking turns (rather than one archive after the other) exposes every size to the same
     background load, so the ratios stay meaningful on a busy machine.
@@ -621,21 +760,22 @@ def measure(
             db = Database(url)
             stack.callback(db.dispose)
             rng = random.Random(seed * 7919 + size)
-            day_urls, paper_urls = sample_requests(db, size, per_day, warmup + requests, rng)
+            probes = sample_requests(db, size, per_day, seed, warmup + requests, rng)
             client = stack.enter_context(make_client(create_app(settings, db)))
-            targets.append(Target(size, client, day_urls, paper_urls))
+            targets.append(Target(size, client, probes))
         for target in targets:
-            for url, expect in target.day_urls[:warmup] + target.paper_urls[:warmup]:
-                timed_get(target.client, url, expect, clear_latex, target.timings.failures)
+            for kind in KINDS:
+                target.timings.ms[kind] = []
+                for probe in target.probes[kind][:warmup]:
+                    timed_get(target.client, probe, clear_latex, target.timings.failures)
         gc.collect()
         for i in range(warmup, warmup + requests):
             turn = i % len(targets)
             for target in targets[turn:] + targets[:turn]:
                 t = target.timings
-                url, expect = target.day_urls[i]
-                t.day_ms.append(timed_get(target.client, url, expect, clear_latex, t.failures))
-                url, expect = target.paper_urls[i]
-                t.paper_ms.append(timed_get(target.client, url, expect, clear_latex, t.failures))
+                for kind in KINDS:
+                    probe = target.probes[kind][i]
+                    t.ms[kind].append(timed_get(target.client, probe, clear_latex, t.failures))
         for target in targets:
             if target.client.cookies:
                 cookies = sorted(target.client.cookies.keys())
@@ -681,8 +821,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/feed.py",
         description=(
-            "Build synthetic archives of several sizes and measure day-page and paper-page "
-            "latency on each; a page's cost should not grow with the archive "
+            "Build synthetic archives of several sizes and measure the latency of day, paper, "
+            "category and author pages on each; a page's cost should not grow with the archive "
             f"(largest/smallest ratio <= {TARGET_RATIO})."
         ),
     )
@@ -748,6 +888,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--per-day must be between 1 and 3000 (arXiv-like ids have 5 digits)")
     if args.sizes[0] < args.per_day:
         parser.error(f"every size must hold at least one day ({args.per_day} papers)")
+    if not planted_fits(args.sizes[0] // args.per_day, args.per_day):
+        parser.error(
+            f"the smallest size has too few papers a day for {len(PLANTED_AUTHORS)} authors "
+            f"with {PLANTED_PAPERS} papers each: give it more days or more --per-day"
+        )
     if args.sizes[-1] // args.per_day > 36_000:
         parser.error("the largest archive would span more than a century of feed days")
     if args.reuse and args.dir is None:
@@ -763,18 +908,15 @@ def report(
     sizes: Sequence[int], builds: dict[int, BuildResult], timings: dict[int, Timings]
 ) -> None:
     print()
-    header = (
-        f"{'size':>11} | {'day page p50':>12} | {'day p99':>9} | "
-        f"{'paper page p50':>14} | {'paper p99':>9}"
-    )
+    header = f"{'page':<14} | {'size':>11} | {'p50':>9} | {'p99':>9}"
     print(header)
     print("-" * len(header))
-    for size in sizes:
-        t = timings[size]
-        print(
-            f"{size:>11,} | {p50(t.day_ms):>9.2f} ms | {p99(t.day_ms):>6.2f} ms | "
-            f"{p50(t.paper_ms):>11.2f} ms | {p99(t.paper_ms):>6.2f} ms"
-        )
+    for kind in KINDS:
+        for size in sizes:
+            ms = timings[size].ms[kind]
+            print(
+                f"{KIND_LABELS[kind]:<14} | {size:>11,} | {p50(ms):>6.2f} ms | {p99(ms):>6.2f} ms"
+            )
     print()
     print(f"{'size':>11} | {'days':>6} | {'build':>9} | {'papers/s':>9} | {'db size':>9}")
     for size in sizes:
@@ -786,20 +928,17 @@ def report(
         )
     print()
     small, large = timings[sizes[0]], timings[sizes[-1]]
-    metrics: list[tuple[str, Callable[[Sequence[float]], float], str]] = [
-        ("day page p50", p50, "day_ms"),
-        ("day page p99", p99, "day_ms"),
-        ("paper page p50", p50, "paper_ms"),
-        ("paper page p99", p99, "paper_ms"),
-    ]
-    for name, stat, attr in metrics:
-        base, top = stat(getattr(small, attr)), stat(getattr(large, attr))
-        ratio = top / base if base > 0 else math.inf
-        verdict = "ok" if ratio <= TARGET_RATIO else "TOO SLOW"
-        print(
-            f"{name:<15} ratio {sizes[-1]:,}/{sizes[0]:,}: {ratio:5.2f}x "
-            f"({top:.2f} ms vs {base:.2f} ms)  {verdict} (target <= {TARGET_RATIO})"
-        )
+    stats: list[tuple[str, Callable[[Sequence[float]], float]]] = [("p50", p50), ("p99", p99)]
+    for kind in KINDS:
+        for stat_name, stat in stats:
+            base, top = stat(small.ms[kind]), stat(large.ms[kind])
+            ratio = top / base if base > 0 else math.inf
+            verdict = "ok" if ratio <= TARGET_RATIO else "TOO SLOW"
+            name = f"{KIND_LABELS[kind]} {stat_name}"
+            print(
+                f"{name:<18} ratio {sizes[-1]:,}/{sizes[0]:,}: {ratio:5.2f}x "
+                f"({top:.2f} ms vs {base:.2f} ms)  {verdict} (target <= {TARGET_RATIO})"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
