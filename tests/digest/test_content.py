@@ -184,3 +184,25 @@ def test_a_category_with_nothing_new_or_no_longer_defined_makes_no_section(
     assert [(s.kind, s.title, [p.title for p in s.papers]) for s in content.sections] == [
         ("category", "Machine Learning (cs.LG)", ["Learning"])
     ]
+
+
+# --- followed authors ---------------------------------------------------------------------
+
+
+def test_a_followed_author_brings_the_papers_of_every_variant_of_the_name(
+    db: Database, tmp_path: Path
+) -> None:
+    records = [
+        PaperRecord(title=t, abstract="a", authors=a, categories=c, feed_at=INSIDE, upvotes=v)
+        for t, a, c, v in [
+            ("Full name", ["Edmond L. Berger", "Bo Li"], ["hep-ph"], 1),
+            ("Initials", ["E. L. Berger", "Bo Li"], ["hep-ex"], 5),  # a shared co-author
+            ("Namesake", ["Edward Berger"], ["q-bio.NC"], 9),
+        ]
+    ]
+    with db.transaction() as session:
+        upsert_papers(session, records)
+    content = digest_of(db, tmp_path, [("author", "Edmond L. Berger")])
+    [section] = content.sections
+    assert [p.title for p in section.papers] == ["Initials", "Full name"]
+    assert digest_of(db, tmp_path, [("author", "Nobody Listed")]).sections == []

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed.config import Settings
@@ -30,6 +30,7 @@ from paperfeed.models import (
     SavedSearch,
     Subscription,
 )
+from paperfeed.papers.authors import find_author
 from paperfeed.papers.topics import Topic, TopicFilter, UnknownCategory, category_filter
 from paperfeed.papers.trending import trending_score
 from paperfeed.plurals import plural
@@ -170,12 +171,14 @@ class ContentSource:
         return self.searcher(query, search_filters)
 
     def _by_filters(self, filters: dict[str, Any]) -> list[int]:
-        """Follow an author or an organization: newest first (the window trims it)."""
+        """Follow an author (under any of their names, papers/authors.py) or an
+        organization: most upvoted first (the window trims it)."""
         statement = select(Paper.id).where(Paper.hidden_at.is_(None))
         if filters.get("author"):
-            authored = select(PaperAuthor.paper_id).where(
-                func.lower(PaperAuthor.name) == str(filters["author"]).lower()
-            )
+            author = find_author(self.session, str(filters["author"]))
+            if author is None:
+                return []
+            authored = select(PaperAuthor.paper_id).where(PaperAuthor.name.in_(author.names))
             statement = statement.where(Paper.id.in_(authored))
         if filters.get("org"):
             statement = statement.where(Paper.organization_id == self._org_id(filters["org"]))

@@ -26,6 +26,7 @@ from paperfeed.models import Paper, PaperAuthor, PaperCategory
 from paperfeed.papers.names import (
     Evidence,
     compatible,
+    fold,
     full_form_score,
     may_merge,
     name_key,
@@ -55,7 +56,8 @@ def collapse(name: str) -> str:
 
 
 def find_author(session: Session, name: str) -> Author | None:
-    """The author listed under `name` (any variant), or None if no visible paper lists it."""
+    """The author listed under `name` (any variant, any case), or None if no visible paper
+    lists it."""
     wanted = collapse(name)
     key = name_key(wanted)
     counts = dict(
@@ -73,8 +75,13 @@ def find_author(session: Session, name: str) -> Author | None:
         ).all()
     )
     if wanted not in counts:
-        # Beyond the variants grouped, or a row written without its key: the name alone.
-        return Author((wanted,)) if _listed(session, wanted) else None
+        # The name in other case or accents ("edmond l. berger") is the name as listed.
+        listed = [n for n in counts if fold(n) == fold(wanted)]
+        if listed:
+            wanted = listed[0]
+        else:
+            # Beyond the variants grouped, or a row written without its key: the name alone.
+            return Author((wanted,)) if _listed(session, wanted) else None
     claims: dict[str, set[int]] = defaultdict(set)
     for author_name, user_id in session.execute(
         select(PaperAuthor.name, PaperAuthor.user_id)
