@@ -85,6 +85,7 @@ def test_coauthors_with_counts_and_categories(client: TestClient) -> None:
     assert f'href="{url("Cy Ng")}">Cy Ng</a> <span class="count">(1 paper)' in html
     assert 'href="/papers/category/cs.CL"' in html
     assert 'href="/papers/category/hep-th"' in html
+    assert 'Computation and Language (cs.CL)</a> <span class="count">(1 paper)' in html
 
 
 def test_unknown_author_is_404(client: TestClient) -> None:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, distinct, func, select
 from sqlalchemy.orm import Session
 
 from paperfeed.models import Paper, PaperAuthor, PaperCategory, User
-from paperfeed.papers import feeds
+from paperfeed.papers import feeds, taxonomy
 from paperfeed.papers.authors import Author, collapse, find_author
 from paperfeed.plurals import plural
 from paperfeed.web import listings
@@ -112,8 +112,8 @@ def _coauthors(session: Session, author: Author) -> list[tuple[str, int]]:
     return [(name, count) for name, count in rows]
 
 
-def _categories(session: Session, author: Author) -> list[tuple[str, int]]:
-    """The categories of the author's papers, most papers first."""
+def _categories(session: Session, author: Author) -> list[tuple[str, str, int]]:
+    """The categories of the author's papers (code, label), most papers first."""
     count = func.count(PaperCategory.paper_id)
     rows = session.execute(
         select(PaperCategory.category, count)
@@ -121,7 +121,7 @@ def _categories(session: Session, author: Author) -> list[tuple[str, int]]:
         .group_by(PaperCategory.category)
         .order_by(count.desc(), PaperCategory.category)
     )
-    return [(code, n) for code, n in rows]
+    return [(code, taxonomy.label(code), n) for code, n in rows]
 
 
 def _members(session: Session, author: Author) -> list[User]:
