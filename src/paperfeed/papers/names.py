@@ -25,6 +25,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 MAX_KEY = 130  # paper_authors.name_key
 
@@ -37,6 +38,8 @@ SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv"})
 
 def fold(text: str) -> str:
     """Lower case, accents removed, ß as ss, ø as o, spaces collapsed."""
+    if text.isascii():  # most names: nothing to decompose
+        return " ".join(text.lower().split())
     text = text.replace("ß", "ss").replace("ø", "o").replace("Ø", "O").replace("ł", "l")
     text = text.replace("Ł", "L").replace("đ", "d").replace("Đ", "D").replace("æ", "ae")
     decomposed = unicodedata.normalize("NFKD", text)
@@ -114,6 +117,7 @@ def surname_key(name: str) -> str:
     return parse(name).surname[: MAX_KEY - 2]
 
 
+@lru_cache(maxsize=65536)  # a bulk import meets the same names again and again
 def name_key(name: str) -> str:
     """The stored lookup key: "berger|e" for "Edmond L. Berger", "E. L. Berger" and
     "Berger, E.L." alike. Compatible names always share it (same surname, same first
