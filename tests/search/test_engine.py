@@ -224,7 +224,7 @@ def in_categories(*codes: str) -> Filters:
     return Filters(categories=category_filter(codes))
 
 
-def _papers_in(site, *codes: str) -> dict[str, Paper]:  # type: ignore[no-untyped-def]
+def papers_in_topics(site, *codes: str) -> dict[str, Paper]:  # type: ignore[no-untyped-def]
     """The visible papers the feed pages list under these topics (`paper_categories`)."""
     topics = category_filter(codes)
     assert topics is not None
@@ -241,7 +241,7 @@ def _papers_in(site, *codes: str) -> dict[str, Paper]:  # type: ignore[no-untype
 def test_a_category_filter_holds_for_both_halves_and_the_count(
     search_site, query_embeddings, mode: str
 ) -> None:
-    expected = _papers_in(search_site, "hep-ph")
+    expected = papers_in_topics(search_site, "hep-ph")
     result, ids = run(
         search_site,
         query_embeddings,
@@ -264,14 +264,14 @@ def test_a_category_filter_with_words_finds_cross_listed_papers(
     # 0704.0002 is math.CO, cross-listed in cs.CG; 0704.0098 is cs.IT itself.
     _, ids = run(search_site, query_embeddings, "sparse", filters=in_categories("cs"), per_page=200)
     assert {"0704.0002", "0704.0098"} <= set(ids)
-    assert set(ids) <= set(_papers_in(search_site, "cs"))
+    assert set(ids) <= set(papers_in_topics(search_site, "cs"))
 
 
 def test_an_archive_filter_combines_with_the_other_filters(search_site, query_embeddings) -> None:
     filters = in_categories("hep-ph", "hep-th")
     filters.date_from, filters.date_to = date(2007, 1, 1), date(2007, 12, 31)
     result, ids = run(search_site, query_embeddings, "quarks", filters=filters, per_page=200)
-    expected = _papers_in(search_site, "hep-ph", "hep-th")
+    expected = papers_in_topics(search_site, "hep-ph", "hep-th")
     assert ids and set(ids) <= set(expected) and result.total == len(ids)
 
 
@@ -279,7 +279,7 @@ def test_an_archive_filter_combines_with_the_other_filters(search_site, query_em
 def test_a_category_filter_without_words_lists_the_categorys_papers(
     search_site, query_embeddings, sort: str
 ) -> None:
-    expected = _papers_in(search_site, "cs")
+    expected = papers_in_topics(search_site, "cs")
     cross_listed = {i for i, p in expected.items() if not p.categories.startswith("cs")}
     assert cross_listed, "the sample has papers cross-listed in cs"
     result, ids = run(
@@ -307,7 +307,7 @@ def test_too_many_papers_of_a_category_to_list_point_to_its_page(
     import paperfeed.search.engine as engine
 
     monkeypatch.setattr(engine, "EXACT_SUBSET_LIMIT", 10)
-    many = len(_papers_in(search_site, "math"))
+    many = len(papers_in_topics(search_site, "math"))
     assert many > 10
     result, ids = run(search_site, query_embeddings, "", filters=in_categories("math"))
     assert ids == [] and result.total == many
@@ -323,7 +323,7 @@ def test_a_broad_category_filter_over_fetches_neighbours_that_pass(
     """Above the exact-scan limit the vector half checks over-fetched neighbours."""
     import paperfeed.search.engine as engine
 
-    expected = _papers_in(search_site, "math")
+    expected = papers_in_topics(search_site, "math")
     _, exact = run(
         search_site,
         query_embeddings,

@@ -3,6 +3,8 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.search.test_engine import papers_in_topics
+
 
 def result_ids(html: str) -> list[str]:
     return re.findall(r'<h3 class="card-title"[^>]*><a href="/papers/([^"]+)">', html)
@@ -82,3 +84,55 @@ def test_an_author_alone_lists_the_authors_papers(search_client: TestClient) -> 
     assert result_ids(response.text) == ["0704.0002"]
     assert "1 paper matches" in response.text
     assert "Type a few words" not in response.text
+
+
+def test_a_category_alone_lists_its_papers_and_pages_keep_the_filter(
+    search_client: TestClient, search_site
+) -> None:  # type: ignore[no-untyped-def]
+    expected = set(papers_in_topics(search_site, "math"))
+    first = search_client.get("/papers?q=&category=math")
+    assert first.status_code == 200
+    html = first.text
+    assert f"{len(expected)} papers match" in html and "Type a few words" not in html
+    assert 'name="category" type="text" value="math"' in html
+    assert 'Filters and sort<span class="muted">: in math</span>' in html
+    pager = re.search(r'rel="next" href="([^"]+)"', html)
+    assert pager and "category=math" in pager[1].replace("&amp;", "&")
+    second = search_client.get(pager[1].replace("&amp;", "&"))
+    seen = result_ids(html) + result_ids(second.text)
+    assert len(seen) == len(set(seen)) and set(seen) <= expected
+    feed = re.search(r'href="(/papers\.rss\?[^"]+)"', html)
+    assert feed and "category=math" in feed[1]
+
+
+def test_a_category_filter_with_words_keeps_the_filter_in_the_form(
+    search_client: TestClient, search_site
+) -> None:  # type: ignore[no-untyped-def]
+    both = set(papers_in_topics(search_site, "hep-ph", "hep-th"))
+    response = search_client.get("/papers?q=quarks&category=hep-ph&category=hep-th&sort=newest")
+    assert response.status_code == 200
+    ids = result_ids(response.text)
+    assert ids and set(ids) <= both
+    assert 'value="hep-ph, hep-th"' in response.text
+    assert "in hep-ph or hep-th · newest" in response.text
+    alias = search_client.get("/papers?q=codes&category=math.IT")
+    assert 'value="cs.IT"' in alias.text, "an alias is shown as what it means"
+
+
+def test_an_unknown_category_gets_a_400_with_the_form(search_client: TestClient) -> None:
+    response = search_client.get("/papers?q=graphs&category=cs.XX")
+    assert response.status_code == 400
+    assert "Unknown category “cs.XX”" in response.text
+    assert '<form class="search-form"' in response.text
+    assert 'name="category" type="text" value="cs.XX"' in response.text
+
+
+def test_too_many_papers_of_a_category_link_to_its_page(
+    search_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import paperfeed.search.engine as engine
+
+    monkeypatch.setattr(engine, "EXACT_SUBSET_LIMIT", 10)
+    html = search_client.get("/papers?q=&category=math").text
+    assert "Too many papers in math match" in html
+    assert '<a href="/papers/category/math">Mathematics (math)</a>' in html

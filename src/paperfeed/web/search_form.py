@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.errors import UserError
 from paperfeed.models import Organization
+from paperfeed.papers.topics import UnknownCategory, category_filter
 from paperfeed.search.engine import SEARCH_SORTS, SearchRequest
 from paperfeed.search.lexical import Filters
 from paperfeed.web.forms import optional_int
@@ -20,7 +21,14 @@ MAX_PAGE = 50
 
 
 class SearchFormError(UserError):
-    """A search form we cannot run (bad dates, unknown sort); 400 with the reason."""
+    """A search form we cannot run (bad dates, unknown sort or category); 400 with the
+    reason."""
+
+
+def category_field(request: Request) -> str:
+    """The `category` values as the form's one field shows them (`cs.CL, hep-ph`)."""
+    values = (v.strip() for v in request.query_params.getlist("category"))
+    return ", ".join(v for v in values if v)
 
 
 def read_form(request: Request, session: Session) -> tuple[SearchRequest, dict[str, str]]:
@@ -50,6 +58,12 @@ def read_form(request: Request, session: Session) -> tuple[SearchRequest, dict[s
         filters.organization_id = org_id
     if form["author"]:
         filters.author = form["author"][:200]
+    try:
+        filters.categories = category_filter(request.query_params.getlist("category"))
+    except UnknownCategory as exc:
+        raise SearchFormError(str(exc)) from None
+    # Aliases shown as what they mean (`math.IT` is `cs.IT`).
+    form["category"] = ", ".join(filters.categories.codes) if filters.categories else ""
     sort = form["sort"] or "relevance"
     if sort not in SEARCH_SORTS:
         raise SearchFormError(f"Unknown sort “{sort[:20]}”: use relevance, upvotes or newest.")

@@ -13,6 +13,7 @@ from paperfeed.models import Paper, PaperAlias
 from paperfeed.search.engine import SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.web.app import create_app
+from tests.search.test_engine import papers_in_topics
 from tests.web.api.conftest import JSON, World
 
 
@@ -224,3 +225,22 @@ def test_old_style_ids_with_a_slash(api: TestClient, world: World) -> None:
     assert vote.status_code == 200 and vote.json() == {"upvoted": True, "upvotes": 1}
     day = api.get("/api/daily_papers?date=2026-11-19").json()
     assert day[-1]["paper"]["id"] == "hep-th/9901001"
+
+
+def test_search_by_category(search_api: TestClient, search_site) -> None:  # type: ignore[no-untyped-def]
+    hep = set(papers_in_topics(search_site, "hep-ph"))
+    both = set(papers_in_topics(search_site, "hep-ph", "hep-th"))
+    listed = search_api.get("/api/papers/search?category=hep-ph&limit=120").json()
+    assert {e["paper"]["id"] for e in listed} == hep
+    dates = [e["paper"]["publishedAt"] for e in listed]
+    assert dates == sorted(dates, reverse=True), "newest first"
+    for query in ("category=hep-ph&category=hep-th", "category=hep-ph,hep-th"):
+        found = search_api.get(f"/api/papers/search?q=quarks&{query}&limit=120").json()
+        assert found and {e["paper"]["id"] for e in found} <= both, query
+    cs = search_api.get("/api/papers/search?q=sparse&category=cs&limit=120").json()
+    assert {"0704.0002", "0704.0098"} <= {e["paper"]["id"] for e in cs}, "an archive, cross-lists"
+    for query in ("category=cs.XX", "q=quarks&category=hep-ph,nonsense"):
+        response = search_api.get(f"/api/papers/search?{query}")
+        assert response.status_code == 400, query
+        error = response.json()["error"]
+        assert "Unknown category" in error and ("cs.XX" in error or "nonsense" in error), query

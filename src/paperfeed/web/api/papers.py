@@ -27,7 +27,7 @@ from paperfeed.models import Comment, Organization, Paper, User
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_related
 from paperfeed.papers.topics import category_filter
-from paperfeed.search.engine import SearchRequest, search
+from paperfeed.search.engine import OUTDATED_INDEX, SearchRequest, search
 from paperfeed.search.lexical import Filters
 from paperfeed.search.query import parse_query
 from paperfeed.search.runtime import served_state
@@ -109,11 +109,17 @@ def search_papers(
     ] = None,
     org: Annotated[str | None, Query(max_length=100, description="Organization name")] = None,
     author: Annotated[str | None, Query(max_length=200, description="Author name")] = None,
+    category: Annotated[list[str] | None, Query(max_length=200, description=CATEGORY_HELP)] = None,
 ) -> Response:
     """With no query, the latest papers on the feed (so `list_papers()` lists something)."""
     filters = _filters(session, date_from, date_to, org, author)
+    filters.categories = category_filter(category or [])
     index = runtime.index()
     state = served_state(index)
+    if filters.categories is not None and index is not None and index.ready:
+        assert index.lexical is not None
+        if not index.lexical.has_categories:
+            raise HTTPException(503, OUTDATED_INDEX)
 
     def build() -> list[Json]:
         if not q.strip() and not filters.active:
@@ -121,7 +127,9 @@ def search_papers(
             related = load_related(session, papers, keywords=True)
             return [daily_entry_json(paper, related) for paper in papers]
         parsed = parse_query(q)
-        needs_index = parsed.arxiv_id is None and (not parsed.is_empty or bool(filters.author))
+        needs_index = parsed.arxiv_id is None and (
+            not parsed.is_empty or bool(filters.author) or filters.categories is not None
+        )
         if needs_index and not parsed.only_stop_words and (index is None or not index.ready):
             raise HTTPException(
                 503, "The search index is not built yet. Run `paperfeed index` on the server."

@@ -16,7 +16,7 @@ from paperfeed.search.runtime import SearchRuntime
 from paperfeed.web.deps import ReaderDep
 from paperfeed.web.highlight import highlighter, snippet
 from paperfeed.web.responses import REVALIDATE, page, voted_for
-from paperfeed.web.search_form import MAX_PAGE, SearchFormError, read_form
+from paperfeed.web.search_form import MAX_PAGE, SearchFormError, category_field, read_form
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,6 +39,7 @@ def search_page(request: Request, session: Session, runtime: SearchRuntime) -> R
         form = {
             k: request.query_params.get(k, "") for k in ("q", "from", "to", "org", "author", "sort")
         }
+        form["category"] = category_field(request)
         return page(
             request,
             "search.html",
