@@ -42,6 +42,9 @@ from paperfeed.papers.records import PaperRecord
 Outcome = Literal["added", "updated", "unchanged"]
 PAPER_CHANGE = "paper_change"
 EMBEDDING_CHANGE = "embedding_change"
+# Enrichment shown on pages but not searched (keywords, stars, thumbnails): a new value
+# changes the pages' validators without re-indexing anything (migration 0010).
+ENRICHMENT_CHANGE = "enrichment_change"
 
 SCALAR_FIELDS = (
     "title",
@@ -103,6 +106,27 @@ def current_change_seq(
         select(Counter.value, Counter.updated_at).where(Counter.name == counter)
     ).one_or_none()
     return (row[0], row[1]) if row else (0, None)
+
+
+def content_version(session: Session) -> tuple[str, datetime | None]:
+    """What a public page's validator names: the paper and enrichment changes so far
+    ("1234.56"), and when the latest of them happened. One indexed read."""
+    rows = {
+        name: (value, updated_at)
+        for name, value, updated_at in session.execute(
+            select(Counter.name, Counter.value, Counter.updated_at).where(
+                Counter.name.in_((PAPER_CHANGE, ENRICHMENT_CHANGE))
+            )
+        )
+    }
+    papers, enrichment = rows.get(PAPER_CHANGE, (0, None)), rows.get(ENRICHMENT_CHANGE, (0, None))
+    times = [t for _, t in (papers, enrichment) if t is not None]
+    return f"{papers[0]}.{enrichment[0]}", max(times) if times else None
+
+
+def touch_enrichment(session: Session) -> None:
+    """Mark enrichment changed, in the transaction that writes it (pages revalidate)."""
+    next_change_seqs(session, 1, ENRICHMENT_CHANGE)
 
 
 def touch_paper(session: Session, paper: Paper) -> None:

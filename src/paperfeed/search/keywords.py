@@ -30,7 +30,7 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.models import IngestCursor, Paper, PaperKeyword
-from paperfeed.papers.store import current_change_seq
+from paperfeed.papers.store import current_change_seq, touch_enrichment
 from paperfeed.search.embeddings import document_text, text_hash
 
 Progress = Callable[[int, int], None]
@@ -235,6 +235,7 @@ def update_keywords(
                     for pid, keywords in computed.items()
                     for i, (phrase, score) in enumerate(keywords)
                 )
+                touch_enrichment(session)  # pages show them: revalidate, do not re-index
             done_seq = papers[-1].change_seq
             session.merge(
                 IngestCursor(

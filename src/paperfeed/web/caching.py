@@ -1,7 +1,8 @@
-"""HTTP caching for anonymous pages: ETag and Last-Modified from the change sequence.
+"""HTTP caching for anonymous pages: ETag and Last-Modified from the change sequences.
 
-Every change to a paper (import, vote, comment, moderation) takes a new `change_seq`, so
-the current sequence value identifies the state of everything a feed page shows. The
+Every change to a paper (import, vote, comment, moderation) takes a new `change_seq`, and
+every change of enrichment (keywords) a number from its own counter, so the two counters'
+values identify the state of everything a page shows. The
 validator is computed from one indexed row before any rendering, and a matching
 conditional request is answered 304 at once. Requests with a session cookie get private
 responses: per-user pages never land in a shared cache.
@@ -17,7 +18,7 @@ from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from paperfeed import __version__
-from paperfeed.papers.store import current_change_seq
+from paperfeed.papers.store import content_version
 
 SESSION_COOKIE = "pf_session"
 # Set once a visitor dismisses the demo banner (web/routes/banner.py): it changes the page,
@@ -62,12 +63,12 @@ def validators(request: Request, session: Session, extra: str = "") -> Validator
     """Validators for an anonymous GET, or None when the response must stay private."""
     if request.method not in ("GET", "HEAD") or not is_anonymous(request):
         return None
-    seq, updated_at = current_change_seq(session)
+    version, updated_at = content_version(session)
     banner = request.cookies.get(DEMO_BANNER_COOKIE, "")
     digest = hashlib.sha1(
         f"{__version__}|{request.url.path}|{request.url.query}|{extra}|{banner}".encode()
     ).hexdigest()[:16]
-    return Validators(f'W/"{seq}-{digest}"', updated_at)
+    return Validators(f'W/"{version}-{digest}"', updated_at)
 
 
 def not_modified(v: Validators, max_age: int) -> Response:

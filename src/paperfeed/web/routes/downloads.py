@@ -25,7 +25,7 @@ from paperfeed.config import Settings
 from paperfeed.models import Comment, Paper, PaperAuthor, User
 from paperfeed.papers import feeds
 from paperfeed.papers.lookup import visible_paper
-from paperfeed.papers.store import current_change_seq
+from paperfeed.papers.store import content_version
 from paperfeed.search.runtime import served_state
 from paperfeed.web import exports, listings, syndication
 from paperfeed.web.caching import Validators
@@ -59,11 +59,11 @@ def page_number(request: Request) -> int:
 
 def cache_validators(request: Request, session: Session, extra: str = "") -> Validators:
     """A validator for this URL and the current data; the same for every viewer."""
-    seq, updated_at = current_change_seq(session)
+    version, updated_at = content_version(session)
     digest = hashlib.sha1(
         f"{__version__}|{request.url.path}|{request.url.query}|{extra}".encode()
     ).hexdigest()[:16]
-    return Validators(f'W/"{seq}-{digest}"', updated_at)
+    return Validators(f'W/"{version}-{digest}"', updated_at)
 
 
 def self_url(request: Request, site_url: str) -> str:
