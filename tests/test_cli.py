@@ -156,6 +156,10 @@ def test_commands_after_the_demo_act_on_the_demo_database(demo_dir) -> None:
     found = run(["search", "speculative decoding", "--limit", "3"], env).stdout
     assert re.search(r"^\d+ papers match", found, re.MULTILINE)
     assert "Speculative Decoding" in found
+    in_hep_ph = json.loads(run(["search", "quarks", "--category", "hep-ph", "--json"], env).stdout)
+    assert in_hep_ph and "0704.0029" in {row["id"] for row in in_hep_ph}
+    unknown = run(["search", "quarks", "--category", "cs.XX"], env, check=False)
+    assert unknown.returncode != 0 and "Unknown category “cs.XX”" in unknown.stderr
     status = run(["status"], env).stdout
     assert f"database: {folder / 'paperfeed.sqlite3'}" in status
     assert "papers: 568" in status

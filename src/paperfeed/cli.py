@@ -351,6 +351,12 @@ def keywords(batch: int | None) -> None:
 @click.option("--org", help="Organization name.")
 @click.option("--author", help="Author name.")
 @click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="An arXiv category (cs.CL) or archive (cs); repeatable: papers in any of them.",
+)
+@click.option(
     "--sort",
     type=click.Choice(["relevance", "upvotes", "newest"]),
     default="relevance",
@@ -365,6 +371,7 @@ def search_command(
     date_to: datetime | None,
     org: str | None,
     author: str | None,
+    categories: tuple[str, ...],
     sort: SearchSort,
 ) -> None:
     """Search papers with the same ranking as the site."""
@@ -373,6 +380,7 @@ def search_command(
     from sqlalchemy import exists, select
 
     from paperfeed.models import Organization, Paper
+    from paperfeed.papers.topics import UnknownCategory, category_filter
     from paperfeed.search.engine import SearchRequest, search
     from paperfeed.search.lexical import Filters
     from paperfeed.search.runtime import SearchRuntime
@@ -386,6 +394,10 @@ def search_command(
         date_to=date_to.date() if date_to else None,
         author=author,
     )
+    try:
+        filters.categories = category_filter(categories)
+    except UnknownCategory as exc:
+        fail(str(exc))
     with database.reader() as session:
         if org:
             filters.organization_id = session.execute(
