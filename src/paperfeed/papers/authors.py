@@ -59,8 +59,42 @@ def find_author(session: Session, name: str) -> Author | None:
     """The author listed under `name` (any variant, any case), or None if no visible paper
     lists it."""
     wanted = collapse(name)
+    counts = _names_of_key(session, name_key(wanted))
+    if wanted not in counts:
+        # The name in other case or accents ("edmond l. berger") is the name as listed.
+        listed = [n for n in counts if fold(n) == fold(wanted)]
+        if listed:
+            wanted = listed[0]
+        else:
+            # Beyond the variants grouped, or a row written without its key: the name alone.
+            return Author((wanted,)) if _listed(session, wanted) else None
+    for group in _groups(session, name_key(wanted), counts):
+        if wanted in group:
+            return Author(group)
+    raise AssertionError("every name is in a group")  # pragma: no cover
+
+
+def author_named(session: Session, typed: str) -> Author | None:
+    """The author a typed name means: the one listed so (any case), or else the one
+    author with a name compatible with it ("Maxim Yurkin" for "Maxim A. Yurkin"); None if
+    none or several could be meant. One indexed read for words that are nobody's name."""
+    wanted = collapse(typed)
     key = name_key(wanted)
-    counts = dict(
+    counts = _names_of_key(session, key)
+    if not counts:
+        return None
+    groups = _groups(session, key, counts)
+    listed = [g for g in groups if any(fold(n) == fold(wanted) for n in g)]
+    if listed:
+        return Author(listed[0])
+    parsed = parse(wanted)
+    meant = [g for g in groups if any(compatible(parsed, parse(n)) for n in g)]
+    return Author(meant[0]) if len(meant) == 1 else None
+
+
+def _names_of_key(session: Session, key: str) -> dict[str, int]:
+    """The names sharing `key` on visible papers, with their paper counts, most first."""
+    return dict(
         session.execute(
             select(PaperAuthor.name, func.count(PaperAuthor.paper_id))
             .join(Paper, Paper.id == PaperAuthor.paper_id)
@@ -74,14 +108,11 @@ def find_author(session: Session, name: str) -> Author | None:
             .limit(MAX_VARIANTS)
         ).all()
     )
-    if wanted not in counts:
-        # The name in other case or accents ("edmond l. berger") is the name as listed.
-        listed = [n for n in counts if fold(n) == fold(wanted)]
-        if listed:
-            wanted = listed[0]
-        else:
-            # Beyond the variants grouped, or a row written without its key: the name alone.
-            return Author((wanted,)) if _listed(session, wanted) else None
+
+
+def _groups(session: Session, key: str, counts: dict[str, int]) -> list[tuple[str, ...]]:
+    if not counts:
+        return []
     claims: dict[str, set[int]] = defaultdict(set)
     for author_name, user_id in session.execute(
         select(PaperAuthor.name, PaperAuthor.user_id)
@@ -95,10 +126,7 @@ def find_author(session: Session, name: str) -> Author | None:
         return _evidence(session, key, names)
 
     claimed = {n: frozenset(users) for n, users in claims.items()}
-    for group in group_variants(list(counts), counts, evidence, claimed):
-        if wanted in group:
-            return Author(group)
-    raise AssertionError("every name is in a group")  # pragma: no cover
+    return group_variants(list(counts), counts, evidence, claimed)
 
 
 def group_variants(

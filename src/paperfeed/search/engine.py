@@ -19,7 +19,7 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Any, Literal
 
@@ -27,7 +27,8 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from paperfeed.models import Paper
+from paperfeed.models import Paper, PaperAuthor
+from paperfeed.papers.authors import author_named, find_author
 from paperfeed.papers.ids import title_key
 from paperfeed.papers.topics import TopicFilter
 from paperfeed.search.embeddings import Encoder
@@ -43,6 +44,7 @@ MIN_SIMILARITY = 0.30
 LEXICAL_MATCH_SIMILARITY = 0.25
 PARTIAL_TITLE_WORDS = 4
 EXACT_SUBSET_LIMIT = 50_000
+AUTHOR_PAPERS_FIRST = 200  # a query that names an author: their newest papers lead
 OVERFETCH_LIMIT = 51_200
 SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
@@ -117,6 +119,7 @@ def search(
     request: SearchRequest,
 ) -> SearchResult:
     parsed = parse_query(request.q)
+    request = _with_author_variants(session, request)
     empty = SearchResult(parsed, [], 0, request.page, 1)
     if parsed.arxiv_id is not None:
         public_id = session.execute(
@@ -168,7 +171,9 @@ def search(
     fused = fuse(lexical_ids, vector_ids, similarities, request.mode)
     in_lexical, in_fused = set(lexical_ids), set(fused.order)
     total = lexical_total + sum(1 for pid in fused.order if pid not in in_lexical)
-    exact = _known_items(index, request.filters, title_ids or title_phrase_ids)
+    exact = _known_items(
+        index, request.filters, _unique(title_ids or title_phrase_ids, _by_author(session, parsed))
+    )
     first = set(exact)
     ordered = exact + [pid for pid in fused.order if pid not in first]
     total += sum(1 for pid in exact if pid not in in_fused)
@@ -489,6 +494,42 @@ def _title_phrase_matches(index: SearchIndex, parsed: ParsedQuery, filters: Filt
     assert index.lexical is not None
     found, total = index.lexical.title_phrase(parsed.terms, filters, 4)
     return found if 0 < total <= 3 else []
+
+
+def _with_author_variants(session: Session, request: SearchRequest) -> SearchRequest:
+    """The author filter accepts every name of its author ("E. L. Berger" finds the papers
+    of "Edmond L. Berger" too): the names papers/authors.py groups with it."""
+    wanted = request.filters.author
+    if not wanted or request.filters.author_names:
+        return request
+    author = find_author(session, wanted)
+    if author is None or author.names == (wanted,):
+        return request
+    return replace(request, filters=replace(request.filters, author_names=author.names))
+
+
+def _by_author(session: Session, parsed: ParsedQuery) -> list[int]:
+    """A query that is an author's name: that author's papers (under any of their names),
+    newest first, go right after exact title matches."""
+    if not 2 <= len(parsed.terms) <= 4 or parsed.phrases or parsed.excluded_terms:
+        return []
+    author = author_named(session, parsed.text)
+    if author is None:
+        return []
+    return list(
+        session.execute(
+            select(PaperAuthor.paper_id)
+            .join(Paper, Paper.id == PaperAuthor.paper_id)
+            .where(PaperAuthor.name.in_(author.names), Paper.hidden_at.is_(None))
+            .group_by(PaperAuthor.paper_id, Paper.feed_at)
+            .order_by(Paper.feed_at.desc(), PaperAuthor.paper_id.desc())
+            .limit(AUTHOR_PAPERS_FIRST)
+        ).scalars()
+    )
+
+
+def _unique(*lists: list[int]) -> list[int]:
+    return list(dict.fromkeys(pid for ids in lists for pid in ids))
 
 
 def _known_items(index: SearchIndex, filters: Filters, ids: list[int]) -> list[int]:

@@ -118,6 +118,9 @@ class Filters:
     date_to: date | None = None
     organization_id: int | None = None
     author: str | None = None
+    # The other names of the author filter's author (papers/authors.py), found by the
+    # engine: a paper listing any of them, or the typed name, passes.
+    author_names: tuple[str, ...] = ()
     categories: TopicFilter | None = None  # any of them, primary or cross-listed
 
     @property
@@ -401,6 +404,16 @@ class LexicalIndex:
             return None
         return tantivy.Query.disjunction_max_query(per_field, 0.3)
 
+    def name_clause(self, name: str) -> tantivy.Query | None:
+        """Papers listing `name`: its words in order in one author's name ("Berger" alone
+        is any Berger)."""
+        tokens = self.names.analyze(name)
+        if not tokens:
+            return None
+        if len(tokens) == 1:
+            return tantivy.Query.term_query(self.schema, "authors", tokens[0])
+        return _phrase(self.schema, "authors", tokens)
+
     def filter_clauses(self, filters: Filters) -> list[tuple[tantivy.Occur, tantivy.Query]]:
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if filters.date_from is not None or filters.date_to is not None:
@@ -424,16 +437,16 @@ class LexicalIndex:
                 )
             )
         if filters.author:
-            tokens = self.names.analyze(filters.author)
-            if tokens:
-                q = (
-                    tantivy.Query.term_query(self.schema, "authors", tokens[0])
-                    if len(tokens) == 1
-                    else _phrase(self.schema, "authors", tokens)
+            names = dict.fromkeys((filters.author, *filters.author_names))
+            either = [q for name in names if (q := self.name_clause(name)) is not None]
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in either])
+                    if either
+                    else tantivy.Query.empty_query(),
                 )
-            else:
-                q = tantivy.Query.empty_query()
-            clauses.append((tantivy.Occur.Must, q))
+            )
         if filters.categories is not None:
             clauses.append((tantivy.Occur.Must, self.category_clause(filters.categories)))
         return clauses
