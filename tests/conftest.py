@@ -108,6 +108,13 @@ def backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+def own_database_url(backend: str, tmp_path: Path, name: str) -> str:
+    """A fresh, empty database for one test alone (one that migrates down and up again)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / f'{name}.sqlite3'}"
+    return postgres_database(f"paperfeed_test_{name}_{WORKER}")
+
+
 @pytest.fixture(scope="session")
 def migrated_template(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated, empty database per backend, created once per session."""

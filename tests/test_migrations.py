@@ -19,7 +19,7 @@ from paperfeed.db import Database, alembic_config, current_revision, upgrade
 from paperfeed.models import Base, Organization, OrgMembership, Paper, Upvote, User
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
-from tests.conftest import WORKER, postgres_database
+from tests.conftest import own_database_url
 
 
 def downgrade(engine: Engine, revision: str) -> None:
@@ -44,10 +44,7 @@ def test_upgrade_is_repeatable(db: Database) -> None:
 @pytest.fixture
 def at_0005(backend: str, tmp_path: Path) -> Iterator[Database]:
     """A database of its own, migrated only up to 0005."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    else:
-        url = postgres_database(f"paperfeed_test_0006_{WORKER}")
+    url = own_database_url(backend, tmp_path, "0006")
     database = Database(url)
     upgrade(database.engine, "0005")
     yield database

@@ -14,7 +14,7 @@ from paperfeed.db import Database, alembic_config
 from paperfeed.models import Paper, PaperCategory
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
-from tests.conftest import WORKER, postgres_database
+from tests.conftest import own_database_url
 
 DAY = datetime(2024, 1, 3, 14, tzinfo=UTC)
 
@@ -22,10 +22,7 @@ DAY = datetime(2024, 1, 3, 14, tzinfo=UTC)
 @pytest.fixture
 def own_db(backend: str, tmp_path: Path) -> Iterator[Database]:
     """A database of its own: this test migrates down and up again."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
-    else:
-        url = postgres_database(f"paperfeed_test_0007_{WORKER}")
+    url = own_database_url(backend, tmp_path, "0007")
     database = Database(url)
     database.upgrade()
     yield database

@@ -16,16 +16,13 @@ from paperfeed.db import Database, alembic_config
 from paperfeed.models import PaperAuthor
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
-from tests.conftest import WORKER, postgres_database
+from tests.conftest import own_database_url
 
 
 @pytest.fixture
 def own_db(backend: str, tmp_path: Path) -> Iterator[Database]:
     """A database of its own: this test migrates down and up again."""
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'own.sqlite3'}"
-    else:
-        url = postgres_database(f"paperfeed_test_0009_{WORKER}")
+    url = own_database_url(backend, tmp_path, "0009")
     database = Database(url)
     database.upgrade()
     yield database
