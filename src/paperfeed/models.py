@@ -12,13 +12,14 @@ Designed up front so that later features add behaviour, not rewrites. Convention
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -208,6 +209,64 @@ class PaperKeyword(Base):
     keyword: Mapped[str] = mapped_column(String(100))
     score: Mapped[float] = mapped_column(Float)
     text_hash: Mapped[str] = mapped_column(String(40))
+
+
+class PaperCodeLink(Base):
+    """A code link of a paper, normalized (papers/code_links.py): the one set on the paper
+    (`source` 'paper', from `github_url`) and those found in its abstract or arXiv comments.
+
+    Derived data, kept apart from `papers.github_url` (which people set and nothing here
+    overwrites). `is_primary` marks the link the paper shows: the one set on the paper, else
+    the first one found. `repo_key` names the repository case-insensitively
+    ("owner/repo" for GitHub, the key of `github_repos`).
+    """
+
+    __tablename__ = "paper_code_links"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0 = primary
+    url: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(16))  # github gitlab hf-model hf-dataset hf-space
+    source: Mapped[str] = mapped_column(String(16))  # paper | abstract | comments
+    repo_key: Mapped[str] = mapped_column(String(250))
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (Index("ix_paper_code_links_kind_repo_key", "kind", "repo_key"),)
+
+
+class GithubRepo(Base):
+    """What GitHub's REST API last said about a repository (ingest/github_repos.py).
+
+    `status`: 'new' (never asked), 'ok', 'gone' (404: asked again only after a month),
+    'error' (GitHub refused it). `checked_at` is the last time it was asked, whatever the
+    answer; the refresh takes the oldest first.
+    """
+
+    __tablename__ = "github_repos"
+
+    repo: Mapped[str] = mapped_column(String(250), primary_key=True)  # "owner/repo", lower
+    full_name: Mapped[str | None] = mapped_column(String(250))  # as GitHub spells it
+    description: Mapped[str | None] = mapped_column(Text)
+    stars: Mapped[int | None] = mapped_column(Integer)
+    pushed_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    error: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime]
+
+
+class GithubStarCount(Base):
+    """A repository's stars on one day (UTC): the history behind star velocity."""
+
+    __tablename__ = "github_star_history"
+
+    repo: Mapped[str] = mapped_column(
+        ForeignKey("github_repos.repo", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    stars: Mapped[int] = mapped_column(Integer)
 
 
 class PaperAlias(Base):
