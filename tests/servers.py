@@ -830,3 +830,169 @@ def oai_pmh() -> Iterator[FakeOaiPmh]:
     server = FakeOaiPmh().start()
     yield server
     server.stop()
+
+
+# --- GitHub's REST API -------------------------------------------------------------------
+
+GITHUB_JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def github_repo_json(full_name: str, stars: int, description: str | None = None) -> dict[str, Any]:
+    """A repository as `GET /repos/{owner}/{repo}` returns it (the fields GitHub sends)."""
+    owner, _, name = full_name.partition("/")
+    api = "https://api.github.com"
+    return {
+        "id": abs(hash(full_name)) % 10**9,
+        "node_id": "R_kgDOabcdef",
+        "name": name,
+        "full_name": full_name,
+        "private": False,
+        "owner": {
+            "login": owner,
+            "id": abs(hash(owner)) % 10**8,
+            "type": "User",
+            "html_url": f"https://github.com/{owner}",
+            "url": f"{api}/users/{owner}",
+        },
+        "html_url": f"https://github.com/{full_name}",
+        "description": description,
+        "fork": False,
+        "url": f"{api}/repos/{full_name}",
+        "created_at": "2023-03-01T09:12:44Z",
+        "updated_at": "2026-11-30T17:02:10Z",
+        "pushed_at": "2026-11-28T08:15:03Z",
+        "homepage": "",
+        "size": 5120,
+        "stargazers_count": stars,
+        "watchers_count": stars,
+        "language": "Python",
+        "forks_count": stars // 10,
+        "archived": False,
+        "disabled": False,
+        "open_issues_count": 3,
+        "license": {"key": "mit", "name": "MIT License", "spdx_id": "MIT"},
+        "topics": ["machine-learning"],
+        "visibility": "public",
+        "default_branch": "main",
+        "network_count": stars // 10,
+        "subscribers_count": 7,
+    }
+
+
+class FakeGitHubApi:
+    """GitHub's REST API for `GET /repos/{owner}/{repo}`, over real HTTP on loopback.
+
+    Like GitHub: names are case-insensitive; a renamed repository (`renamed`) answers 301
+    to its new address; every answer carries `x-ratelimit-*` headers, and when `remaining`
+    reaches 0 the answer is 403 with GitHub's "API rate limit exceeded" body until the
+    reset; with `tokens` set, a request without one of them as a Bearer token is 401 "Bad
+    credentials". `secondary(n, retry_after)` answers the next n requests with the
+    secondary limit's 403 and Retry-After. `faults` are answered first, one per request.
+    """
+
+    def __init__(self) -> None:
+        self.repos: dict[str, dict[str, Any]] = {}
+        self.renamed: dict[str, str] = {}
+        self.tokens: set[str] = set()
+        self.limit = 60
+        self.remaining = 60
+        self.reset = int(time.time()) + 3600
+        self.faults: deque[Response] = deque()
+        self.http = HttpServer(self)
+
+    def add(self, full_name: str, stars: int, description: str | None = None) -> None:
+        self.repos[full_name.lower()] = github_repo_json(full_name, stars, description)
+
+    def secondary(self, n: int, retry_after: int = 60) -> None:
+        body = {
+            "message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+            "before you try again. If you reach out to GitHub Support for help, please "
+            "include the request ID 0000:1111:2222:3333:4444.",
+            "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        }
+        for _ in range(n):
+            self.faults.append(
+                Response(403, _json(body), {**GITHUB_JSON, "Retry-After": str(retry_after)})
+            )
+
+    @property
+    def url(self) -> str:
+        return self.http.url
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.http.requests
+
+    def start(self) -> FakeGitHubApi:
+        self.http.start()
+        return self
+
+    def stop(self) -> None:
+        self.http.stop()
+
+    def _limits(self) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset),
+            "x-ratelimit-used": str(self.limit - self.remaining),
+            "x-ratelimit-resource": "core",
+            "x-github-api-version-selected": "2022-11-28",
+        }
+
+    def __call__(self, request: Request) -> Response:
+        if self.faults:
+            return self.faults.popleft()
+        if self.tokens:
+            given = request.headers.get("authorization", "")
+            if given.removeprefix("Bearer ") not in self.tokens:
+                body = {
+                    "message": "Bad credentials",
+                    "documentation_url": "https://docs.github.com/rest",
+                    "status": "401",
+                }
+                return Response(401, _json(body), {**GITHUB_JSON, **self._limits()})
+        if self.remaining <= 0 and time.time() < self.reset:
+            body = {
+                "message": "API rate limit exceeded for 127.0.0.1. (But here's the good news: "
+                "Authenticated requests get a higher rate limit. Check out the documentation "
+                "for more details.)",
+                "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
+            }
+            return Response(403, _json(body), {**GITHUB_JSON, **self._limits()})
+        self.remaining -= 1
+        match = re.fullmatch(r"/repos/([^/]+)/([^/]+)", request.path)
+        key = f"{match[1]}/{match[2]}".lower() if match else ""
+        if key in self.renamed:
+            return Response(
+                301,
+                _json(
+                    {"message": "Moved Permanently", "url": f"{self.url}/repos/{self.renamed[key]}"}
+                ),
+                {
+                    **GITHUB_JSON,
+                    **self._limits(),
+                    "Location": f"{self.url}/repos/{self.renamed[key]}",
+                },
+            )
+        if key not in self.repos:
+            body = {
+                "message": "Not Found",
+                "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository",
+                "status": "404",
+            }
+            return Response(404, _json(body), {**GITHUB_JSON, **self._limits()})
+        return Response(200, _json(self.repos[key]), {**GITHUB_JSON, **self._limits()})
+
+
+def _json(value: Any) -> bytes:
+    import json
+
+    return json.dumps(value).encode()
+
+
+@pytest.fixture
+def github_api() -> Iterator[FakeGitHubApi]:
+    server = FakeGitHubApi().start()
+    yield server
+    server.stop()

@@ -95,11 +95,20 @@ class Settings(BaseSettings):
     worker_harvest_interval: int = 6 * 3600
     worker_index_interval: int = 600
     worker_keywords_interval: int = 600
+    worker_github_interval: int = 3600
     worker_digest_interval: int = 900
     worker_mail_interval: int = 30
     worker_lease_seconds: int = 300
     # Papers per transaction of the keywords job (search/keywords.py; docs/keywords.md).
     keywords_batch: int = Field(default=500, ge=1)
+    # GitHub's REST API, for the stars of papers' repositories (ingest/github_repos.py): its
+    # address, an optional token (sent as a Bearer token, never logged), seconds between
+    # requests, how old stars may get before a refresh, and repositories asked per run.
+    github_api_url: str = "https://api.github.com"
+    github_token: str | None = None
+    github_request_interval: float = Field(default=1.0, ge=0)
+    github_refresh_hours: float = Field(default=24.0, gt=0)
+    github_batch: int = Field(default=500, ge=1)
     # Email digests.
     digest_send_hour: int = Field(default=6, ge=0, le=23)  # local hour (feed zone) they go out
     digest_retries: int = Field(default=3, ge=0)  # per message, for transient SMTP failures
