@@ -119,9 +119,12 @@ def content_version(session: Session) -> tuple[str, datetime | None]:
             )
         )
     }
-    papers, enrichment = rows.get(PAPER_CHANGE, (0, None)), rows.get(ENRICHMENT_CHANGE, (0, None))
-    times = [t for _, t in (papers, enrichment) if t is not None]
-    return f"{papers[0]}.{enrichment[0]}", max(times) if times else None
+    paper_seq, paper_time = rows.get(PAPER_CHANGE, (0, None))
+    enriched, enriched_time = rows.get(ENRICHMENT_CHANGE, (0, None))
+    times = [paper_time] if paper_time else []
+    if enriched and enriched_time:  # born at migration: its time counts once it moves
+        times.append(enriched_time)
+    return f"{paper_seq}.{enriched}", max(times) if times else None
 
 
 def touch_enrichment(session: Session) -> None:
