@@ -449,12 +449,12 @@ def search_command(
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option(
     "--jobs",
-    default="harvest,index,keywords,digest,mail",
+    default="harvest,index,keywords,github,digest,mail",
     show_default=True,
-    help="Comma-separated jobs to run: harvest, index, digest, mail.",
+    help="Comma-separated jobs to run: harvest, index, keywords, github, digest, mail.",
 )
 def worker(once: bool, jobs: str) -> None:
-    """Run harvest -> index -> digests -> mail on the schedule from PAPERFEED_WORKER_* settings.
+    """Run harvest, index, keywords, github, digests and mail on the PAPERFEED_WORKER_* schedule.
 
     Each job takes a lease in the database first, so several workers never run the same
     job at once, and a crashed worker's jobs are picked up when its lease expires.

@@ -43,6 +43,7 @@ def test_the_schedule_comes_from_settings(tmp_path: Path, db: Database) -> None:
     assert [(j.name, j.interval) for j in jobs_from_settings(settings)] == [
         ("harvest", 6 * 3600),
         ("keywords", 600),
+        ("github", 3600),
         ("digest", 60),
         ("mail", 30),
     ]
@@ -319,7 +320,8 @@ def test_the_worker_command_rejects_unknown_jobs(tmp_path: Path, db: Database) -
         timeout=60,
     )
     assert result.returncode == 1
-    assert "unknown job post: choose from harvest, index, keywords, digest, mail" in result.stderr
+    choices = "harvest, index, keywords, github, digest, mail"
+    assert f"unknown job post: choose from {choices}" in result.stderr
 
 
 def test_the_worker_runs_on_until_told_to_stop(tmp_path: Path, db: Database) -> None:

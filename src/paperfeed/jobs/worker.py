@@ -1,4 +1,4 @@
-"""`paperfeed worker`: harvest -> index -> keywords -> digests, each on its own interval.
+"""`paperfeed worker`: harvest -> index -> keywords -> github -> digests, each on its own interval.
 
 A job is due when its last run (by any worker) started at least its interval ago
 (`PAPERFEED_WORKER_*_INTERVAL`; 0 turns it off); a run cut short by a crash or an outage
@@ -32,7 +32,7 @@ from paperfeed.models import JobLease, JobRun
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Database, Settings], dict[str, Any]]
-ORDER = ("harvest", "index", "keywords", "digest", "mail")
+ORDER = ("harvest", "index", "keywords", "github", "digest", "mail")
 OUTAGE_WAIT = 5.0  # seconds between tries while the database is unreachable
 FINISHED = ("ok", "failed", "skipped")  # the statuses of runs that count as having run
 
@@ -80,6 +80,16 @@ def keywords_job(db: Database, settings: Settings) -> dict[str, Any]:
     return {"examined": stats.examined, "computed": stats.computed}
 
 
+def github_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """Code links of new and changed papers, and their GitHub repositories' stars, new ones
+    first, then the oldest (ingest/github_repos.py)."""
+    from paperfeed.ingest.github_api import GitHubClient
+    from paperfeed.ingest.github_repos import update_github
+
+    with GitHubClient.from_settings(settings) as client:
+        return update_github(db, settings, client).counts()
+
+
 def digest_job(db: Database, settings: Settings) -> dict[str, Any]:
     try:
         from paperfeed.digest.sending import send_due
@@ -100,6 +110,7 @@ FUNCTIONS: dict[str, JobFunction] = {
     "harvest": harvest_job,
     "index": index_job,
     "keywords": keywords_job,
+    "github": github_job,
     "digest": digest_job,
     "mail": mail_job,
 }
@@ -110,6 +121,7 @@ def jobs_from_settings(settings: Settings, names: Iterable[str] = ORDER) -> list
         "harvest": settings.worker_harvest_interval,
         "index": settings.worker_index_interval,
         "keywords": settings.worker_keywords_interval,
+        "github": settings.worker_github_interval,
         "digest": settings.worker_digest_interval,
         "mail": settings.worker_mail_interval,
     }

@@ -1,0 +1,213 @@
+"""The worker's `github` job: papers' GitHub repositories, their stars and star history.
+
+Each run:
+1. finds the code links of papers changed since the last run (papers/code_links.py);
+2. registers every GitHub repository that is some paper's primary link (the link set on
+   the paper, else the first found) in `github_repos`, as 'new';
+3. asks GitHub (ingest/github_api.py) about at most `PAPERFEED_GITHUB_BATCH` repositories
+   that are due: new ones first, then those last asked `PAPERFEED_GITHUB_REFRESH_HOURS`
+   ago or more, oldest first; a repository GitHub says is gone only after `GONE_RETRY`.
+   Each answer is written in its own transaction (the row, today's star count in
+   `github_star_history`, and `touch_enrichment` when what pages show changed), so a
+   killed run loses at most the one request it was making.
+
+When GitHub's rate limit is spent, the run stops and notes the reset time (an
+`ingest_cursors` row); later runs ask nothing before it, and say they are waiting. A GitHub
+that is down fails the run (the next one carries on); pages show what was stored before.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+
+from paperfeed import clock
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.ingest.github_api import GitHubClient, GitHubRateLimited, RepoInfo
+from paperfeed.ingest.http_client import RemoteRefused
+from paperfeed.models import GithubRepo, GithubStarCount, IngestCursor, PaperCodeLink
+from paperfeed.papers.code_links import update_code_links
+from paperfeed.papers.store import touch_enrichment
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+RATE_LIMIT_CURSOR = "github:rate-limit"
+GONE_RETRY = timedelta(days=30)
+REGISTER_CHUNK = 1000
+
+
+@dataclass
+class GithubStats:
+    examined: int = 0  # papers whose code links were looked at
+    linked: int = 0  # papers whose stored links changed
+    registered: int = 0  # repositories new to `github_repos`
+    fetched: int = 0  # answered with the repository
+    gone: int = 0  # answered 404/410/451
+    refused: int = 0  # answered with another refusal
+    left: int = 0  # due repositories not asked this run (the batch was full)
+    waiting_until: datetime | None = None  # GitHub's rate limit stopped the run
+
+    def counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            "examined": self.examined,
+            "linked": self.linked,
+            "registered": self.registered,
+            "fetched": self.fetched,
+            "gone": self.gone,
+            "refused": self.refused,
+            "left": self.left,
+        }
+        if self.waiting_until is not None:
+            counts["rate limited until"] = f"{self.waiting_until:%Y-%m-%d %H:%M} UTC"
+        return counts
+
+
+def _primary_github() -> Any:
+    return and_(PaperCodeLink.kind == "github", PaperCodeLink.is_primary.is_(True))
+
+
+def register_repos(db: Database) -> int:
+    """Add every GitHub repository that is a paper's primary link and not yet known."""
+    with db.reader() as session:
+        missing = list(
+            session.scalars(
+                select(PaperCodeLink.repo_key)
+                .where(
+                    _primary_github(),
+                    ~exists().where(GithubRepo.repo == PaperCodeLink.repo_key),
+                )
+                .distinct()
+            )
+        )
+    now = clock.now()
+    for start in range(0, len(missing), REGISTER_CHUNK):
+        with db.transaction() as session:
+            session.add_all(
+                GithubRepo(repo=key, status="new", created_at=now)
+                for key in missing[start : start + REGISTER_CHUNK]
+            )
+    return len(missing)
+
+
+def _due(now: datetime, refresh: timedelta) -> Any:
+    wanted = exists().where(_primary_github(), PaperCodeLink.repo_key == GithubRepo.repo)
+    return and_(
+        wanted,
+        or_(
+            GithubRepo.checked_at.is_(None),
+            and_(GithubRepo.status != "gone", GithubRepo.checked_at <= now - refresh),
+            and_(GithubRepo.status == "gone", GithubRepo.checked_at <= now - GONE_RETRY),
+        ),
+    )
+
+
+def due_repos(db: Database, settings: Settings, limit: int | None = None) -> list[str]:
+    """The repositories to ask about now, new ones first, then the oldest answers."""
+    now = clock.now()
+    query = (
+        select(GithubRepo.repo)
+        .where(_due(now, timedelta(hours=settings.github_refresh_hours)))
+        .order_by(GithubRepo.checked_at.asc().nulls_first(), GithubRepo.repo)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    with db.reader() as session:
+        return list(session.scalars(query))
+
+
+def _shown(row: GithubRepo) -> tuple[object, ...]:
+    return (row.status, row.full_name, row.description, row.stars, row.pushed_at)
+
+
+def _store(db: Database, repo: str, info: RepoInfo | None, error: str | None = None) -> None:
+    """One answer, in its own transaction."""
+    now = clock.now()
+    with db.transaction() as session:
+        row = session.get(GithubRepo, repo)
+        if row is None:  # its paper went away meanwhile
+            return
+        before = _shown(row)
+        row.checked_at = now
+        if info is not None:
+            row.status, row.error = "ok", None
+            row.full_name, row.description = info.full_name, info.description
+            row.stars, row.pushed_at = info.stars, info.pushed_at
+            session.merge(GithubStarCount(repo=repo, day=now.date(), stars=info.stars))
+        elif error is None:
+            row.status, row.error, row.stars = "gone", None, None
+        else:
+            row.status, row.error = "error", error[:1000]
+        if _shown(row) != before:
+            touch_enrichment(session)  # pages show it: revalidate, do not re-index
+
+
+def _waiting_until(db: Database) -> datetime | None:
+    with db.reader() as session:
+        row = session.get(IngestCursor, RATE_LIMIT_CURSOR)
+    if row is None:
+        return None
+    until = datetime.fromisoformat(row.cursor)
+    return until if until > clock.now() else None
+
+
+def _note_limit(db: Database, until: datetime) -> None:
+    with db.transaction() as session:
+        session.merge(
+            IngestCursor(
+                source=RATE_LIMIT_CURSOR,
+                cursor=until.isoformat(),
+                state=None,
+                updated_at=clock.now(),
+            )
+        )
+
+
+def update_github(
+    db: Database,
+    settings: Settings,
+    client: GitHubClient,
+    progress: Progress | None = None,
+) -> GithubStats:
+    """One run of the job (see the module's docstring)."""
+    stats = GithubStats()
+    links = update_code_links(db, batch=settings.keywords_batch)
+    stats.examined, stats.linked = links.examined, links.changed
+    stats.registered = register_repos(db)
+    waiting = _waiting_until(db)
+    if waiting is not None:
+        stats.waiting_until = waiting
+        stats.left = len(due_repos(db, settings))
+        return stats
+    todo = due_repos(db, settings, limit=settings.github_batch + 1)
+    if len(todo) > settings.github_batch:
+        stats.left = len(due_repos(db, settings)) - settings.github_batch
+        todo = todo[: settings.github_batch]
+    for done, repo in enumerate(todo, start=1):
+        try:
+            info = client.repo(repo)
+        except GitHubRateLimited as limited:
+            _note_limit(db, limited.resume_at)
+            stats.waiting_until = limited.resume_at
+            stats.left += len(todo) - done + 1
+            log.warning("github: %s; the job resumes then", limited)
+            break
+        except RemoteRefused as refused:
+            _store(db, repo, None, error=str(refused))
+            stats.refused += 1
+        else:
+            _store(db, repo, info)
+            if info is None:
+                stats.gone += 1
+            else:
+                stats.fetched += 1
+        if progress:
+            progress(done, len(todo))
+    return stats
