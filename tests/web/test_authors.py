@@ -210,3 +210,45 @@ def test_a_name_with_a_slash_has_a_page(variants: TestClient) -> None:
     response = variants.get("/authors/ATLAS/CMS%20Group")
     assert response.status_code == 200 and "Collaboration" in response.text
     assert variants.get("/authors/ATLAS/CMS%20Group.atom").status_code == 200
+
+
+def test_a_feeds_self_link_is_its_address_url_encoded(client: TestClient) -> None:
+    rss = client.get(url("Zoë Åberg") + ".rss").text
+    assert f'<atom:link href="http://127.0.0.1:8000{url("Zoë Åberg")}.rss" rel="self"' in rss
+    atom = client.get(url("Zoë Åberg") + ".atom").text
+    assert f'href="http://127.0.0.1:8000{url("Zoë Åberg")}.atom"' in atom
+
+
+def test_a_nul_in_a_name_is_refused_not_a_server_error(client: TestClient) -> None:
+    # PostgreSQL text holds no NUL: the name can be nobody's.
+    for address in ("/authors/%00", "/authors/Bo%00Li", "/authors/Bo%00Li.rss"):
+        response = client.get(address)
+        assert response.status_code in (400, 404), address
+        assert "Something went wrong" not in response.text
+
+
+def test_a_name_stored_with_runs_of_spaces_has_a_page_not_a_redirect_loop(
+    db: Database, tmp_path: Path
+) -> None:
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="Spaced",
+                    abstract="a",
+                    arxiv_id="2411.00021",
+                    categories=["cs.CL"],
+                    authors=["Maria  Silva"],  # as an older import stored it
+                    feed_at=FEED_AT,
+                )
+            ],
+        )
+    app = create_app(make_settings(tmp_path, db.url), db)
+    with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        assert client.get(url("Maria Silva")).status_code == 200
+        assert client.get(url("Maria  Silva")).status_code == 200
+        assert client.get(url("Maria Silva") + ".rss").status_code == 200
+        response = client.get(url("maria silva") + "?sort=upvotes")
+        assert response.status_code == 301
+        assert response.headers["location"] == url("Maria Silva") + "?sort=upvotes"

@@ -182,6 +182,16 @@ def test_unknown_topics_and_periods_are_refused(client: TestClient) -> None:
     assert client.get("/papers/category/cs.CL/date/2026-13-01").status_code == 400
 
 
+@pytest.mark.parametrize(
+    "address", ["/papers/category/cs.CL/day/2026-11-19", "/papers/category/cs/x/y"]
+)
+def test_an_unknown_view_of_a_topic_is_named(client: TestClient, address: str) -> None:
+    response = client.get(address)
+    assert response.status_code == 400
+    view = address.split("/")[4]
+    assert f"Unknown view “{view}”: use date, week or month." in response.text
+
+
 def test_a_category_trends_on_its_own(client: TestClient) -> None:
     html = client.get("/papers/category/cs/trending").text
     assert titles(html) == ["Parsing with transformers", "Codes and channels", "Old parsing"]

@@ -186,3 +186,15 @@ def test_category_and_paper_pages_follow_the_category(site: FastAPI, db: Databas
         assert done.status_code == 303 and done.headers["location"] == "/papers/2411.00001"
         assert followed(db) == {("category", "cs.CL")}
         assert 'action="/unfollow"' in client.get("/papers/2411.00001").text
+
+
+def test_a_nul_in_a_target_is_refused_for_every_kind(site: FastAPI, db: Database) -> None:
+    # PostgreSQL text holds no NUL: such a target is a bad request, not a server error.
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        token = logged_in(client)
+        for path in ("/follow", "/unfollow"):
+            for kind in ("author", "organization", "category"):
+                response = client.post(path, data={"csrf": token, "kind": kind, "target": "a\x00b"})
+                assert response.status_code == 400, (path, kind)
+                assert "NUL" in response.text
+        assert followed(db) == set()

@@ -88,3 +88,8 @@ def test_a_query_that_names_an_author_puts_their_papers_first(client: TestClient
     # "E. Berger" could be Edmond or Edward: nobody is put first on a guess.
     ids = page_ids(client.get("/papers", params={"q": "E. Berger"}).text)
     assert ids[:3] != ["2411.10002", "2411.10001", "2411.10005"]
+
+
+def test_a_nul_in_the_author_filter_is_no_server_error(client: TestClient) -> None:
+    for address in ("/papers?author=Bo%00Li", "/api/papers/search?author=Bo%00Li"):
+        assert client.get(address).status_code < 500, address

@@ -60,6 +60,7 @@ def normalize(session: Session, kind: str, target: str) -> tuple[str, str]:
     target = (target or "").strip()
     if not target:
         raise FollowError(f"Say which {kind} to follow.")
+    _no_nul(target)
     if len(target) > MAX_TARGET:
         raise FollowError(f"A {kind} to follow is at most {MAX_TARGET} characters.")
     if kind == "category":
@@ -80,6 +81,12 @@ def normalize(session: Session, kind: str, target: str) -> tuple[str, str]:
     if not name:
         raise FollowError("Say which author to follow.")
     return kind, name[:MAX_TARGET]
+
+
+def _no_nul(target: str) -> None:
+    """No name or code holds a NUL (PostgreSQL text cannot): a bad request, said so."""
+    if "\x00" in target:
+        raise FollowError("A follow's target cannot contain a NUL character.")
 
 
 def _rate_limit(session: Session, user_id: int) -> None:
@@ -132,6 +139,7 @@ def unfollow(session: Session, user_id: int, kind: str, target: str) -> bool:
     if kind not in KINDS:
         raise FollowError(f"You can follow an {', '.join(KINDS[:-1])} or a {KINDS[-1]}.")
     raw = (target or "").strip()[:MAX_TARGET]
+    _no_nul(raw)
     candidates = {raw}
     with suppress(FollowError):
         candidates.add(normalize(session, kind, raw)[1])

@@ -59,6 +59,8 @@ def find_author(session: Session, name: str) -> Author | None:
     """The author listed under `name` (any variant, any case), or None if no visible paper
     lists it."""
     wanted = collapse(name)
+    if "\x00" in wanted:  # no name holds a NUL (PostgreSQL text cannot)
+        return None
     counts = _names_of_key(session, name_key(wanted))
     if wanted not in counts:
         # The name in other case or accents ("edmond l. berger") is the name as listed.
@@ -79,6 +81,8 @@ def author_named(session: Session, typed: str) -> Author | None:
     author with a name compatible with it ("Maxim Yurkin" for "Maxim A. Yurkin"); None if
     none or several could be meant. One indexed read for words that are nobody's name."""
     wanted = collapse(typed)
+    if "\x00" in wanted:
+        return None
     key = name_key(wanted)
     counts = _names_of_key(session, key)
     if not counts:

@@ -98,6 +98,9 @@ MIN_YEAR, MAX_YEAR = 1000, 9998
 
 def parse_period(kind: str, text: str) -> Period:
     """Parse `2024-05-17`, `2024-W20` or `2024-05`; raise PeriodError with the right form."""
+    forms = {"date": "YYYY-MM-DD", "week": "YYYY-Www (an ISO week)", "month": "YYYY-MM"}
+    if kind not in forms:  # `/papers/category/cs.CL/day/...`: say so, not that `...` is odd
+        raise PeriodError(f"Unknown view “{kind[:20]}”: use date, week or month.")
     # ASCII digits only: str.isdigit() is also true of ²³ (int() refuses) and of other
     # scripts' digits (one address per period, in the digits its links use).
     year = int(text[:4]) if text[:4].isascii() and text[:4].isdigit() else MIN_YEAR
@@ -122,8 +125,7 @@ def parse_period(kind: str, text: str) -> Period:
             return month_period(date(int(match[1]), int(match[2]), 1))
     except ValueError:
         pass
-    forms = {"date": "YYYY-MM-DD", "week": "YYYY-Www (an ISO week)", "month": "YYYY-MM"}
-    raise PeriodError(f"{text!r} is not a valid {kind}: use {forms.get(kind, '')}")
+    raise PeriodError(f"{text!r} is not a valid {kind}: use {forms[kind]}")
 
 
 # --- queries ---------------------------------------------------------------------------

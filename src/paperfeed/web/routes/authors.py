@@ -56,9 +56,11 @@ def author_page(
     author = find_author(session, wanted)
     if author is None:
         raise HTTPException(404, f"No papers here list an author named “{wanted[:80]}”.")
-    if author.name != wanted:
+    if collapse(author.name) != wanted:  # compared as addresses are: spaces collapsed
         query = f"?{request.url.query}" if request.url.query else ""
-        return RedirectResponse(f"{author_path(author.name)}{suffix}{query}", status_code=301)
+        return RedirectResponse(
+            f"{author_path(collapse(author.name))}{suffix}{query}", status_code=301
+        )
     if suffix:
         return respond(
             request,

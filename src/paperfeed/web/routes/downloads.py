@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
@@ -69,7 +70,8 @@ def cache_validators(request: Request, session: Session, extra: str = "") -> Val
 def self_url(request: Request, site_url: str) -> str:
     site = site_url.rstrip("/")
     query = f"?{request.url.query}" if request.url.query else ""
-    return f"{site}{request.url.path}{query}"
+    # The path as routed is decoded (`/authors/Zoë Åberg.rss`); a link needs it encoded.
+    return f"{site}{quote(request.url.path)}{query}"
 
 
 def respond(
