@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -252,3 +252,31 @@ def test_a_name_stored_with_runs_of_spaces_has_a_page_not_a_redirect_loop(
         response = client.get(url("maria silva") + "?sort=upvotes")
         assert response.status_code == 301
         assert response.headers["location"] == url("Maria Silva") + "?sort=upvotes"
+
+
+def test_co_authors_are_counted_over_the_newest_papers_only(db: Database, tmp_path: Path) -> None:
+    """A member of a large collaboration has thousands of papers of thousands of authors:
+    the page counts co-authors on a bounded number of the newest papers, not every row."""
+    from paperfeed.web.routes.authors import COAUTHOR_PAPERS
+
+    start = datetime(2026, 1, 1, 15, 0, tzinfo=UTC)
+    papers = [
+        PaperRecord(
+            title=f"Paper {i}",
+            abstract="a",
+            arxiv_id=f"2601.{i:05d}",
+            categories=["hep-ex"],
+            authors=["G. Aad", "Old Friend" if i == 0 else "New Friend"],
+            feed_at=start + timedelta(hours=i),
+        )
+        for i in range(COAUTHOR_PAPERS + 1)
+    ]
+    with db.transaction() as session:
+        upsert_papers(session, papers)
+    app = create_app(make_settings(tmp_path, db.url), db)
+    with TestClient(app, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        html = client.get(url("G. Aad")).text
+    assert f"{COAUTHOR_PAPERS + 1} papers" in html
+    coauthors = html[html.index('id="coauthors-h"') : html.index('id="categories-h"')]
+    assert f'New Friend</a> <span class="count">({COAUTHOR_PAPERS} papers)' in coauthors
+    assert "Old Friend" not in coauthors

@@ -30,6 +30,10 @@ from paperfeed.web.routes.pages import PageParam
 router = APIRouter(include_in_schema=False)
 MAX_NAME = 300  # paper_authors.name
 COAUTHORS_SHOWN = 30
+# Co-authors are counted on the author's newest papers only: a member of a large
+# collaboration has thousands of papers of thousands of authors each, and counting every
+# row cost seconds a view.
+COAUTHOR_PAPERS = 100
 FEEDS = ("rss", "atom")  # `/authors/{name}.rss`: the author's newest papers
 
 
@@ -98,12 +102,16 @@ def _visible_ids(author: Author) -> Select[int]:
 
 
 def _coauthors(session: Session, author: Author) -> list[tuple[str, int]]:
-    """The most frequent co-authors, with how many of the author's papers they are on."""
+    """The most frequent co-authors on the author's newest COAUTHOR_PAPERS papers, with
+    how many of those papers they are on."""
+    newest = (
+        _visible_ids(author).order_by(Paper.feed_at.desc(), Paper.id.desc()).limit(COAUTHOR_PAPERS)
+    )
     shared = func.count(distinct(PaperAuthor.paper_id))
     rows = session.execute(
         select(PaperAuthor.name, shared)
         .where(
-            PaperAuthor.paper_id.in_(_visible_ids(author)),
+            PaperAuthor.paper_id.in_(newest.scalar_subquery()),
             PaperAuthor.hidden.is_(False),
             PaperAuthor.name.not_in(author.names),
         )
