@@ -198,3 +198,42 @@ def test_a_nul_in_a_target_is_refused_for_every_kind(site: FastAPI, db: Database
                 assert response.status_code == 400, (path, kind)
                 assert "NUL" in response.text
         assert followed(db) == set()
+
+
+def test_following_from_an_author_page_comes_back_to_it(site: FastAPI, db: Database) -> None:
+    """An author's address holds spaces and accents: the form's `next` and the log-in
+    link carry it URL-encoded, so the reader comes back to the author's page."""
+    from datetime import UTC, datetime
+    from html import unescape
+    from urllib.parse import quote
+
+    from paperfeed.papers.records import PaperRecord
+    from paperfeed.papers.store import upsert_papers
+
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="T",
+                    abstract="a",
+                    arxiv_id="2411.00001",
+                    categories=["cs.CL"],
+                    authors=["Zoë Åberg"],
+                    feed_at=datetime(2026, 11, 19, 15, tzinfo=UTC),
+                )
+            ],
+        )
+    address = "/authors/" + quote("Zoë Åberg")
+    with TestClient(site, follow_redirects=False, headers=BROWSER_HEADERS) as client:
+        signed_out = client.get(address).text
+        link = re.search(r'class="follow-button follow-login" href="([^"]+)"', signed_out)
+        assert link is not None
+        login_page = client.get(unescape(link.group(1))).text
+        assert f'<input type="hidden" name="next" value="{address}">' in login_page
+        logged_in(client)
+        fields = follow_form(client.get(address).text)
+        assert unescape(fields["next"]) == address
+        done = client.post("/follow", data={k: unescape(v) for k, v in fields.items()})
+        assert done.status_code == 303 and done.headers["location"] == address
+        assert followed(db) == {("author", "Zoë Åberg")}
