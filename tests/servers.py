@@ -21,6 +21,7 @@ PYTEST_DONT_REWRITE (it has no asserts worth rewriting).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import ssl
@@ -482,6 +483,10 @@ class SilentServer:
         return self
 
     def stop(self) -> None:
+        # shutdown() wakes the accept() blocked in the other thread; close() alone does not
+        # on Linux, and the join below would wait its full 5 s.
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
         self._socket.close()
         for connection in self._held:
             connection.close()
