@@ -16,15 +16,17 @@ transaction per batch, like the keywords job, and writes only papers whose links
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
+from sqlalchemy.orm import Session
 
 from paperfeed import clock
 from paperfeed.db import Database
-from paperfeed.models import IngestCursor, Paper, PaperCodeLink
+from paperfeed.models import GithubRepo, IngestCursor, Paper, PaperCodeLink
 from paperfeed.papers.store import current_change_seq, touch_enrichment
 
 Progress = Callable[[int, int], None]
@@ -277,3 +279,104 @@ def update_code_links(
         if limit is not None and stats.examined >= limit:
             break
     return stats
+
+
+# --- what pages and the API show -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperCode:
+    """A paper's code link as pages show it, with its GitHub repository's stars if known.
+
+    `kind` is that of the link (github, gitlab, hf-model...), or "link" for a `github_url`
+    that names no repository the finder knows (shown as it was set). `source` says where
+    the link came from: "paper" (set on it), "abstract" or "comments" (found).
+    """
+
+    url: str
+    kind: str
+    name: str  # "owner/repo" (GitHub's current spelling once it has answered)
+    source: str
+    stars: int | None = None
+    description: str | None = None
+    pushed_at: datetime | None = None
+
+    @property
+    def github_url(self) -> str | None:
+        return self.url if self.kind == "github" else None
+
+
+_HOST_PREFIX = ("https://github.com/", "https://gitlab.com/", "https://huggingface.co/")
+
+
+def _name_of(url: str) -> str:
+    for prefix in _HOST_PREFIX:
+        if url.startswith(prefix):
+            return url[len(prefix) :]
+    return url
+
+
+def load_code(session: Session, papers: Sequence[Paper]) -> dict[int, PaperCode]:
+    """Every paper of `papers` that has a code link -> its primary one: one query.
+
+    A `github_url` set on the paper always shows, found links or not (the `github` job may
+    not have run since it was set); a repository GitHub says is gone shows without stars.
+    """
+    ids = [p.id for p in papers]
+    found: dict[int, PaperCode] = {}
+    if ids:
+        rows = session.execute(
+            select(
+                PaperCodeLink.paper_id,
+                PaperCodeLink.url,
+                PaperCodeLink.kind,
+                PaperCodeLink.source,
+                GithubRepo.full_name,
+                GithubRepo.stars,
+                GithubRepo.description,
+                GithubRepo.pushed_at,
+                GithubRepo.status,
+            )
+            .outerjoin(
+                GithubRepo,
+                and_(PaperCodeLink.kind == "github", GithubRepo.repo == PaperCodeLink.repo_key),
+            )
+            .where(PaperCodeLink.paper_id.in_(ids), PaperCodeLink.is_primary.is_(True))
+        )
+        for pid, url, kind, source, full_name, stars, description, pushed_at, status in rows:
+            name = full_name if status == "ok" and full_name else _name_of(url)
+            found[pid] = PaperCode(
+                url=f"https://github.com/{name}" if kind == "github" else url,
+                kind=kind,
+                name=name,
+                source=source,
+                stars=stars if status == "ok" else None,
+                description=description if status == "ok" else None,
+                pushed_at=pushed_at if status == "ok" else None,
+            )
+    for paper in papers:
+        explicit = (paper.github_url or "").strip()
+        if not explicit:
+            continue
+        code = found.get(paper.id)
+        if code is None or code.source != "paper":  # not (yet) read by the job
+            links = find_links(explicit)
+            link = links[0] if links else None
+            found[paper.id] = PaperCode(
+                url=link.url if link else explicit,
+                kind=link.kind if link else "link",
+                name=_name_of(link.url) if link else explicit,
+                source="paper",
+            )
+    return found
+
+
+def load_links(session: Session, paper_id: int) -> list[PaperCodeLink]:
+    """All of a paper's stored code links, primary first (for its page)."""
+    return list(
+        session.scalars(
+            select(PaperCodeLink)
+            .where(PaperCodeLink.paper_id == paper_id)
+            .order_by(PaperCodeLink.position)
+        )
+    )

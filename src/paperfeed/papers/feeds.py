@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.errors import UserError
 from paperfeed.models import Organization, Paper, PaperCategory, User
+from paperfeed.papers.code_links import PaperCode
 from paperfeed.papers.related import CategoryTag, load_related
 from paperfeed.papers.topics import Topic
 
@@ -227,12 +228,13 @@ class CardExtras:
     submitters: dict[int, User]  # by id, with the accounts that claimed a shown author
     categories: dict[int, list[CategoryTag]]
     keywords: dict[int, list[str]] = field(default_factory=dict)  # best first
+    code: dict[int, PaperCode] = field(default_factory=dict)  # the primary link, with stars
 
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
-    """What the cards need, in five small queries (never one per card)."""
+    """What the cards need, in six small queries (never one per card)."""
     related = load_related(
-        session, papers, first_authors=CARD_AUTHORS, categories=True, keywords=True
+        session, papers, first_authors=CARD_AUTHORS, categories=True, keywords=True, code=True
     )
     return CardExtras(
         related.author_names(),
@@ -240,6 +242,7 @@ def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
         related.users,
         related.categories,
         related.keywords,
+        related.code,
     )
 
 

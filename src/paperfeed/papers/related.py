@@ -1,8 +1,8 @@
 """What a list of papers shows beside the rows: its authors, organizations, people and
-arXiv categories and keywords.
+arXiv categories, keywords and code links.
 
 One loader serves every list (feed cards, RSS/Atom and exports, the JSON API), in at most
-five queries however long the list is: never one per paper. Each caller says how much it
+six queries however long the list is: never one per paper. Each caller says how much it
 needs: a card names its first few authors, a feed leaves out hidden authors and names no
 accounts, the API wants everything.
 """
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, PaperKeyword, User
 from paperfeed.papers import taxonomy
+from paperfeed.papers.code_links import PaperCode, load_code
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ class Related:
     categories: dict[int, list[CategoryTag]] = field(default_factory=dict)
     # With `keywords`: every paper id -> its extracted keywords, best first (may be empty).
     keywords: dict[int, list[str]] = field(default_factory=dict)
+    # With `code`: the paper ids that have a code link -> it, with its stars if known.
+    code: dict[int, PaperCode] = field(default_factory=dict)
 
     def author_names(self) -> dict[int, list[str]]:
         return {pid: [a.name for a in bylines] for pid, bylines in self.authors.items()}
@@ -68,6 +71,7 @@ def load_related(
     people: bool = True,
     categories: bool = False,
     keywords: bool = False,
+    code: bool = False,
 ) -> Related:
     """The authors, organizations and (with `people`) users of `papers`.
 
@@ -113,7 +117,8 @@ def load_related(
     )
     tags = load_categories(session, ids) if categories else {}
     words = load_keywords(session, ids) if keywords else {}
-    return Related(authors, organizations, users, tags, words)
+    links = load_code(session, papers) if code else {}
+    return Related(authors, organizations, users, tags, words, links)
 
 
 def load_categories(session: Session, paper_ids: Sequence[int]) -> dict[int, list[CategoryTag]]:

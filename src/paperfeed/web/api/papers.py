@@ -124,7 +124,7 @@ def search_papers(
     def build() -> list[Json]:
         if not q.strip() and not filters.active:
             papers = _latest(session, limit)
-            related = load_related(session, papers, keywords=True)
+            related = load_related(session, papers, keywords=True, code=True)
             return [daily_entry_json(paper, related) for paper in papers]
         parsed = parse_query(q)
         needs_index = parsed.arxiv_id is None and (
@@ -144,7 +144,7 @@ def search_papers(
             papers = [visible_paper(session, result.redirect_to).paper]
         else:
             papers = [hit.paper for hit in result.hits]
-        related = load_related(session, papers, keywords=True)
+        related = load_related(session, papers, keywords=True, code=True)
         return [daily_entry_json(paper, related) for paper in papers]
 
     return cached_json(request, session, build, extra=state)
@@ -219,7 +219,7 @@ def list_papers(
         headers["Link"] = f'<{following}>; rel="next"'
 
     def build() -> list[Json]:
-        related = load_related(session, papers, keywords=True)
+        related = load_related(session, papers, keywords=True, code=True)
         return [paper_json(paper, related) for paper in papers]
 
     return cached_json(
@@ -286,7 +286,7 @@ def paper_info(
     paper = visible_paper(session, paper_id).paper
 
     def build() -> Json:
-        data = paper_json(paper, load_related(session, [paper], keywords=True))
+        data = paper_json(paper, load_related(session, [paper], keywords=True, code=True))
         if field == "comments":
             data["comments"] = comments_json(session, paper)
         return data

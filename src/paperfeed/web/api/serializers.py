@@ -2,9 +2,9 @@
 
 `huggingface_hub`'s `PaperInfo` parser reads some fields from the nested `paper` object of
 a daily entry and others only from the top level (`title`, `numComments`, `submittedBy`,
-`organization`, `githubRepo`, `projectPage`), and falls back from one to the other for
-`upvotes`, `summary`, `authors` and `publishedAt`. So entries carry those fields in both
-places. Users are always objects with the username under both `user` (what the client
+`organization`, `githubRepo`, `githubStars`, `projectPage`), and falls back from one to the
+other for `upvotes`, `summary`, `authors` and `publishedAt`. So entries carry those fields
+in both places. Users are always objects with the username under both `user` (what the client
 reads) and `name` (what newer HF payloads use).
 
 Dates are `YYYY-MM-DDTHH:MM:SS.mmmZ`, the one format the client's parser expects. Integer
@@ -93,8 +93,15 @@ def paper_json(paper: Paper, related: Related) -> Json:
     }
     if paper.arxiv_id:
         data["arxivId"] = paper.arxiv_id
+    # The link set on the paper, else a GitHub repository found in its abstract or comments
+    # (papers/code_links.py); stars once the `github` job has asked GitHub.
+    code = related.code.get(paper.id)
     if paper.github_url:
         data["githubRepo"] = paper.github_url
+    elif code is not None and code.github_url:
+        data["githubRepo"] = code.github_url
+    if code is not None and code.stars is not None:
+        data["githubStars"] = code.stars
     if paper.project_url:
         data["projectPage"] = paper.project_url
     if submitter is not None:
@@ -120,7 +127,7 @@ def daily_entry_json(paper: Paper, related: Related, score: float | None = None)
     if "submittedOnDailyBy" in nested:
         entry["submittedBy"] = nested["submittedOnDailyBy"]
     entry["ai_keywords"] = nested["ai_keywords"]  # the client reads it at the top level
-    for key in ("organization", "githubRepo", "projectPage"):
+    for key in ("organization", "githubRepo", "githubStars", "projectPage"):
         if key in nested:
             entry[key] = nested[key]
     if score is not None:

@@ -10,6 +10,7 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.models import Paper
 from paperfeed.papers import feeds
+from paperfeed.papers.code_links import load_code, load_links
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_categories, load_keywords
 from paperfeed.papers.topics import Topic, category_filter
@@ -202,6 +203,7 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
     feed_day = paper.feed_at.astimezone(settings.tz).date() if paper.feed_at else None
     index = get_search(request).index()
     neighbours = similar(session, index, paper, SIMILAR_COUNT)
+    code = load_code(session, [paper]).get(paper.id)
     context = {
         "view": "paper",
         "paper": paper,
@@ -210,6 +212,8 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
         "categories": load_categories(session, [paper.id])[paper.id],
         "keywords": load_keywords(session, [paper.id]).get(paper.id, []),
+        "code": code,
+        "other_links": [link for link in load_links(session, paper.id) if not link.is_primary],
         "index_ready": index is not None,
         "comments": comment_section(request, session, paper),
     }
