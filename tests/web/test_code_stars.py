@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from huggingface_hub import HfApi
+from sqlalchemy import select
 
+from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.github_api import GitHubClient
 from paperfeed.ingest.github_repos import update_github
+from paperfeed.models import Paper
 from paperfeed.papers.feeds import card_extras
 from paperfeed.papers.records import PaperRecord
-from paperfeed.papers.store import upsert_papers
+from paperfeed.papers.store import current_change_seq, upsert_papers
 from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
@@ -114,10 +117,6 @@ def test_the_paper_page_shows_code_stars_and_other_links(client: TestClient) -> 
 def test_cards_load_code_in_one_query_whatever_their_number(
     db: Database, site_settings: Settings
 ) -> None:
-    from sqlalchemy import select
-
-    from paperfeed.models import Paper
-
     with db.reader() as session:
         papers = list(session.scalars(select(Paper)))
         with counted(db) as statements:
@@ -153,3 +152,23 @@ def test_hf_client_reads_github_repo_and_stars(live: str) -> None:
     daily = {p.id: p for p in api.list_daily_papers(date="2026-11-19")}
     assert daily["2611.10001"].github_stars == 1234
     assert daily["2611.10002"].github_repo == "https://github.com/Owner/Official"
+
+
+def test_new_stars_change_the_etag_without_reindexing(
+    db: Database, client: TestClient, site_settings: Settings, github_api: FakeGitHubApi
+) -> None:
+    first = client.get("/papers/2611.10001")
+    assert "1,234 stars" in first.text
+    with db.reader() as session:
+        before = current_change_seq(session)[0]
+    github_api.add("found/one", 1300, "The found repository")
+    with (
+        clock.frozen(clock.now() + timedelta(days=1)),
+        GitHubClient.from_settings(site_settings) as gh,
+    ):
+        assert update_github(db, site_settings, gh).fetched == 2
+    second = client.get("/papers/2611.10001", headers={"if-none-match": first.headers["etag"]})
+    assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
+    assert "1,300 stars" in second.text
+    with db.reader() as session:
+        assert current_change_seq(session)[0] == before  # no paper changed: nothing re-indexed
