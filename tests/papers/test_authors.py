@@ -150,3 +150,21 @@ def test_two_accounts_claiming_variants_keep_them_apart(db: Database) -> None:
     assert full is not None and comma is not None
     assert "Berger, E.L." not in full.names and comma.names == ("Berger, E.L.",)
     assert "E. L. Berger" in full.names
+
+
+def test_grouping_the_many_names_of_a_common_key_is_cheap() -> None:
+    """Every author page and every search that names someone groups the names of a key:
+    for "J. Wang" up to 200 names, each pair compared (the names are parsed once)."""
+    import time
+
+    given = ["Jian", "Jun", "Jing", "Jie", "Jia", "Jin", "Juan", "Jiang", "Jiayi", "Junjie"]
+    names = ["J. Wang", *(f"{g} Wang" for g in given)]
+    names += [f"J. {chr(65 + i)}. Wang" for i in range(26)]
+    names += [f"{g} {chr(65 + i)}. Wang" for g in given for i in range(16)]
+    names = [f"{n} " for n in names[:200]]  # names no other test has parsed
+    same_field = frozenset({"hep-ph"})
+    started = time.process_time()
+    groups = group_variants(names, {}, lambda ns: {n: Evidence(categories=same_field) for n in ns})
+    spent = time.process_time() - started
+    assert sum(len(g) for g in groups) == len(names)
+    assert spent < 0.12, f"{spent:.3f} s of CPU to group {len(names)} names"

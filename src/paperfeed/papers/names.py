@@ -86,6 +86,7 @@ def _split_initials(raw: str) -> str:
     return " ".join(out)
 
 
+@lru_cache(maxsize=65536)  # grouping a key compares every pair of its names, parsing each
 def parse(name: str) -> Name:
     """A name's parts: "Last, First" or "First Middle Last" (particles join the surname)."""
     name = " ".join(name.split())
