@@ -7,9 +7,10 @@ the suite creates its own databases there and fails loudly if the server is miss
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,6 +39,26 @@ WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 def fixed_clock() -> Iterator[datetime]:
     with clock.frozen(FIXED_NOW):
         yield FIXED_NOW
+
+
+def built_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder of files that tests only read, built once per run: the xdist workers of a run
+    share it (the first to ask builds it, the others wait on a lock), so none repeats the
+    work. A test that changes such files must copy them first."""
+    root = tmp_path_factory.getbasetemp()
+    if WORKER != "main":
+        root = root.parent  # the run's folder, above each worker's own
+    folder = root / name
+    with (root / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
 
 
 def make_settings(tmp: Path, url: str) -> Settings:

@@ -20,7 +20,7 @@ from paperfeed.search.embeddings import document_text, import_embeddings
 from paperfeed.search.engine import QueryEmbeddings
 from paperfeed.search.index import DIM, SearchIndex
 from paperfeed.search.indexing import MODEL_NAME
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW, built_once, make_settings
 
 
 @pytest.fixture(scope="session")
@@ -36,22 +36,28 @@ def query_embeddings(encoder) -> QueryEmbeddings:  # type: ignore[no-untyped-def
 
 
 @pytest.fixture(scope="session")
-def sample_embeddings_file(encoder, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    """All sample papers embedded once, as the documented .npz import format."""
-    tmp = tmp_path_factory.mktemp("embed")
-    db = Database(f"sqlite:///{tmp / 'demo.sqlite3'}")
-    db.upgrade()
-    with clock.frozen(FIXED_NOW):
-        load_demo(db, make_settings(tmp, db.url).tz)
-    with db.reader() as session:
-        rows = session.execute(
-            select(Paper.public_id, Paper.title, Paper.abstract).order_by(Paper.id)
-        ).all()
-    db.dispose()
-    vectors = encoder.encode([document_text(r.title, r.abstract) for r in rows])
-    path = tmp / "sample_embeddings.npz"
-    np.savez(path, ids=np.array([r.public_id for r in rows]), vectors=vectors, model=MODEL_NAME)
-    return path
+def sample_embeddings_file(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """All sample papers embedded once per run (shared by the xdist workers), as the
+    documented .npz import format."""
+
+    def build(tmp: Path) -> None:
+        encoder = request.getfixturevalue("encoder")  # only the worker that embeds loads it
+        db = Database(f"sqlite:///{tmp / 'demo.sqlite3'}")
+        db.upgrade()
+        with clock.frozen(FIXED_NOW):
+            load_demo(db, make_settings(tmp, db.url).tz)
+        with db.reader() as session:
+            rows = session.execute(
+                select(Paper.public_id, Paper.title, Paper.abstract).order_by(Paper.id)
+            ).all()
+        db.dispose()
+        vectors = encoder.encode([document_text(r.title, r.abstract) for r in rows])
+        ids = np.array([r.public_id for r in rows])
+        np.savez(tmp / "sample_embeddings.npz", ids=ids, vectors=vectors, model=MODEL_NAME)
+
+    return built_once(tmp_path_factory, "embed", build) / "sample_embeddings.npz"
 
 
 @dataclass

@@ -23,9 +23,11 @@ from paperfeed.demo import load_demo
 from paperfeed.mail import build_message
 from paperfeed.models import Paper
 from paperfeed.outbox import KeepingMailer
-from paperfeed.search.indexing import run_index
+from paperfeed.search.embeddings import import_embeddings
+from paperfeed.search.index import DIM
+from paperfeed.search.indexing import MODEL_NAME, run_index
 from paperfeed.web.app import create_app
-from tests.conftest import FIXED_NOW, make_settings
+from tests.conftest import FIXED_NOW, built_once, make_settings
 from tests.web.live import start_server
 
 ROOT = Path(__file__).parents[2]
@@ -82,14 +84,18 @@ TOUR = [
 ]
 
 
-def build_site(tmp: Path) -> None:
-    """The demo database with its search index, two users, an organization and a comment."""
+def build_site(tmp: Path, embeddings: Path) -> None:
+    """The demo database with its search index, two users, an organization and a comment.
+
+    The papers' vectors come from the session's embeddings file (tests/search/fixtures.py),
+    so the corpus is not embedded a second time."""
     db = Database(f"sqlite:///{tmp / 'demo.sqlite3'}")
     db.upgrade()
     settings = site_settings(tmp)
     with clock.frozen(FIXED_NOW):
         load_demo(db, settings.tz)
-        run_index(db, settings)
+        import_embeddings(db, embeddings, DIM, MODEL_NAME)
+        run_index(db, settings)  # embeds only what the file lacked
         with db.transaction() as session:
             reader = accounts.create_user(
                 session, MEMBER, "reader@example.org", PASSWORD, verified=True
@@ -125,17 +131,17 @@ def site_settings(folder: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def tour_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def tour_site(
+    tmp_path_factory: pytest.TempPathFactory, sample_embeddings_file: Path
+) -> Iterator[str]:
     """A fresh copy of the tour's site on a real port; yields its base URL.
 
-    Embedding the demo corpus takes a minute on a small machine, so the site is built once
-    per test session and each module serves its own copy of the files.
+    Building the site takes a while on a small machine, so it is built once per test run
+    (shared by the xdist workers) and each module serves its own copy of the files.
     """
-    template = tmp_path_factory.getbasetemp() / "tour-site"
-    if not (template / "ready").exists():
-        template.mkdir(exist_ok=True)
-        build_site(template)
-        (template / "ready").touch()
+    template = built_once(
+        tmp_path_factory, "tour-site", lambda folder: build_site(folder, sample_embeddings_file)
+    )
     folder = tmp_path_factory.mktemp("tour")
     shutil.copytree(template, folder, dirs_exist_ok=True)
     settings = site_settings(folder)
