@@ -229,3 +229,20 @@ def test_the_worker_runs_the_github_job(
         assert run.counts is not None
         assert (run.counts["fetched"], run.counts["gone"]) == (2, 1)
     assert worker.run_once() == []  # not due again for an hour
+
+
+def test_status_tells_what_github_said(
+    db: Database, gh_settings: Settings, github_api: FakeGitHubApi, client: GitHubClient
+) -> None:
+    from paperfeed.jobs.status import collect, render
+
+    assert "github:" not in render(collect(db, gh_settings))  # nothing to tell yet
+    papers(db)
+    github_api.add("found/one", 10)
+    update_github(db, gh_settings, client)
+    text = render(collect(db, gh_settings))
+    assert (
+        "github: 3 repositories (1 with stars, 2 gone, 0 refused, 0 not yet asked), 0 due" in text
+    )
+    with clock.frozen(FIXED_NOW + timedelta(days=2)):
+        assert "), 1 due" in render(collect(db, gh_settings))  # gone ones wait a month

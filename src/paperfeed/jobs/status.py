@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.ingest.github_repos import due_repos
 from paperfeed.jobs import leases
 from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
-from paperfeed.models import IngestCursor, JobRun, Paper
+from paperfeed.models import GithubRepo, IngestCursor, JobRun, Paper
 from paperfeed.outbox import queue_state
 from paperfeed.plurals import plural
 
@@ -68,7 +69,14 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
         mail = queue_state(session, failures=3)
         cursors = session.execute(select(IngestCursor).order_by(IngestCursor.source)).scalars()
         cursor_rows = [(c.source, c.cursor, c.state or {}, c.updated_at) for c in cursors]
+        repos: dict[str, int] = dict(
+            session.execute(
+                select(GithubRepo.status, func.count()).group_by(GithubRepo.status)
+            ).all()
+        )
+    due = len(due_repos(db, settings)) if repos else 0
     return {
+        "github": (repos, due),
         "jobs": jobs,
         "papers": dict(zip(("total", "arxiv", "in_feed", "hidden"), papers, strict=True)),
         "cursors": cursor_rows,
@@ -129,6 +137,14 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  {failure.status} {failure.kind} to {failure.to_address} "
             f"({plural(failure.attempts, 'try', 'tries')}): {failure.error}"
+        )
+    repos, due = report.get("github", ({}, 0))
+    if repos:
+        lines.append(
+            f"github: {plural(sum(repos.values()), 'repository', 'repositories')} "
+            f"({repos.get('ok', 0):,} with stars, {repos.get('gone', 0):,} gone, "
+            f"{repos.get('error', 0):,} refused, {repos.get('new', 0):,} not yet asked), "
+            f"{due:,} due"
         )
     if report["cursors"]:
         lines.append("ingest cursors:")
