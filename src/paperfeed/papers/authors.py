@@ -34,8 +34,9 @@ from paperfeed.papers.names import (
     parse,
 )
 
-MAX_VARIANTS = 200  # names of one key that are grouped (most papers first); others stand alone
-EVIDENCE_PAPERS = 50  # newest papers of a name read for its evidence
+MAX_VARIANTS = 100  # names of one key that are grouped (most papers first); others stand alone
+EVIDENCE_PAPERS = 10  # newest papers of a name read for its evidence
+EVIDENCE_AUTHORS = 30  # first authors of each such paper read as co-authors (collaborations)
 CHUNK = 500  # ids per IN list
 
 
@@ -206,15 +207,21 @@ def _listed(session: Session, name: str) -> bool:
 def _evidence(session: Session, key: str, names: Sequence[str]) -> dict[str, Evidence]:
     """Co-author surnames and categories of each name's newest papers."""
     papers_of: dict[str, list[int]] = defaultdict(list)
-    for start in range(0, len(names), CHUNK):
-        chunk = list(names[start : start + CHUNK])
-        for author_name, paper_id in session.execute(
-            select(PaperAuthor.name, PaperAuthor.paper_id)
-            .where(PaperAuthor.name_key == key, PaperAuthor.name.in_(chunk))
-            .order_by(PaperAuthor.paper_id.desc())
-        ):
-            if len(papers_of[author_name]) < EVIDENCE_PAPERS:
-                papers_of[author_name].append(paper_id)
+    newest = (
+        select(
+            PaperAuthor.name,
+            PaperAuthor.paper_id,
+            func.row_number()
+            .over(partition_by=PaperAuthor.name, order_by=PaperAuthor.paper_id.desc())
+            .label("rank"),
+        )
+        .where(PaperAuthor.name_key == key, PaperAuthor.name.in_(list(names)))  # <= MAX_VARIANTS
+        .subquery()
+    )
+    for author_name, paper_id in session.execute(
+        select(newest.c.name, newest.c.paper_id).where(newest.c.rank <= EVIDENCE_PAPERS)
+    ):
+        papers_of[author_name].append(paper_id)
     ids = sorted({pid for pids in papers_of.values() for pid in pids})
     coauthors: dict[int, set[tuple[str, str]]] = defaultdict(set)
     categories: dict[int, set[str]] = defaultdict(set)
@@ -222,7 +229,7 @@ def _evidence(session: Session, key: str, names: Sequence[str]) -> dict[str, Evi
         id_chunk = ids[start : start + CHUNK]
         for paper_id, author_name, author_key in session.execute(
             select(PaperAuthor.paper_id, PaperAuthor.name, PaperAuthor.name_key).where(
-                PaperAuthor.paper_id.in_(id_chunk)
+                PaperAuthor.paper_id.in_(id_chunk), PaperAuthor.position < EVIDENCE_AUTHORS
             )
         ):
             coauthors[paper_id].add((author_name, author_key.partition("|")[0]))
