@@ -354,3 +354,27 @@ def test_login_next_goes_only_to_a_page_of_this_site(site: tuple[FastAPI, TestCl
         (f"{base}/papers/trending", "/papers/trending"),
     ):
         assert client.get(f"/login?next={target}").headers["location"] == location
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "/orgs/%00",
+        "/users/a%00b",
+        "/authors/Bo%00Li",
+        "/papers/category/cs.CL%00",
+        "/papers?q=graphs%00",
+        "/papers?author=%00",
+        "/api/papers/search?q=a%00",
+        "/api/papers/0704%000001",
+    ],
+)
+def test_a_nul_anywhere_in_the_address_is_a_400_with_a_reason(
+    site: tuple[FastAPI, TestClient], address: str
+) -> None:
+    # PostgreSQL text cannot hold a NUL: a route passing one to a query answered 500.
+    _, client = site
+    response = client.get(address)
+    assert response.status_code == 400
+    body = response.json()["error"] if address.startswith("/api/") else response.text
+    assert "NUL character" in body

@@ -2,6 +2,7 @@
 
 - `BodyLimit` (ASGI middleware) refuses bodies over `MAX_BODY` with 413, by `Content-Length`
   and while a chunked body streams in, so no route ever parses an oversized body.
+- `NoNul` (ASGI middleware) refuses an address with a NUL character (`%00`) with 400.
 - `read_form` / `FormDep` parse a submitted form once per request (CSRF check and route share
   it), with at most `MAX_FIELDS` fields of at most `MAX_FIELD_BYTES` each, and no files.
 - `Form.text` gives a field only if it is within its own length limit: 400 otherwise, before
@@ -28,6 +29,7 @@ DEFAULT_MAX_LEN = 1000  # characters, when a field names no limit of its own
 _MAX_DIGITS = 18  # anything longer is out of every range we accept
 
 TOO_LARGE = f"The request is too large: at most {MAX_BODY // 1024} kB."
+NUL_IN_ADDRESS = "Bad request: the address holds a NUL character (%00); remove it."
 
 
 class BodyLimit:
@@ -63,10 +65,30 @@ class BodyLimit:
 
 
 def _too_large(scope: Scope) -> ASGIApp:
-    headers = {"Connection": "close", "Cache-Control": "no-store"}
+    return _refusal(scope, TOO_LARGE, 413, {"Connection": "close"})
+
+
+def _refusal(scope: Scope, message: str, status: int, headers: dict[str, str]) -> ASGIApp:
+    headers = {**headers, "Cache-Control": "no-store"}
     if str(scope.get("path", "")).startswith("/api/"):
-        return JSONResponse({"error": TOO_LARGE}, 413, headers=headers)
-    return PlainTextResponse(TOO_LARGE, 413, headers=headers)
+        return JSONResponse({"error": message}, status, headers=headers)
+    return PlainTextResponse(message, status, headers=headers)
+
+
+class NoNul:
+    """Answer 400 to an address with a NUL character (`%00`) in its path or query: no
+    name, id or word holds one, and PostgreSQL text cannot, so no route need check."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            await _refusal(scope, NUL_IN_ADDRESS, 400, {})(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class Form:
@@ -181,6 +203,7 @@ __all__ = [
     "BodyLimit",
     "Form",
     "FormDep",
+    "NoNul",
     "optional_int",
     "parse_int",
     "query_int",
