@@ -8,6 +8,7 @@ per request.
 from __future__ import annotations
 
 import itertools
+import statistics
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -281,8 +282,11 @@ def test_requests_are_spaced_by_the_interval(
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     assert len(gaps) == 5
     # Measured where the requests arrive, so a little connection-setup jitter is allowed.
-    assert all(0.085 <= gap < 0.2 for gap in gaps), gaps
-    assert 0.5 <= elapsed < 1.0
+    # No two requests come closer than the interval; a loaded machine may delay one, but
+    # the pace is the interval, not more.
+    assert min(gaps) >= 0.085, gaps
+    assert statistics.median(gaps) < 0.2, gaps
+    assert 0.5 <= elapsed < 1.5
 
 
 def test_one_limiter_can_pace_several_clients(
