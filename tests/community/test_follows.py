@@ -9,6 +9,8 @@ from paperfeed.community import accounts, follows, organizations
 from paperfeed.community.follows import FollowError, FollowTargetNotFound
 from paperfeed.db import Database
 from paperfeed.models import Follow
+from paperfeed.papers.records import PaperRecord
+from paperfeed.papers.store import upsert_papers
 
 
 def make_user(db: Database) -> int:
@@ -70,3 +72,30 @@ def test_the_cap_on_follows(db: Database, monkeypatch: pytest.MonkeyPatch) -> No
         with pytest.raises(FollowError) as refused:
             follows.follow(session, user, "author", "D Four")
         assert refused.value.status == 409 and "Unfollow" in str(refused.value)
+
+
+def test_an_author_is_followed_by_the_name_of_their_page(db: Database) -> None:
+    user = make_user(db)
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(title=title, abstract="a", authors=authors, categories=["hep-ph"])
+                for title, authors in [
+                    ("Full", ["Edmond L. Berger", "Bo Li"]),
+                    ("Initials", ["E. L. Berger", "Bo Li"]),
+                ]
+            ],
+        )
+    with db.transaction() as session:
+        for spelling in ("E. L. Berger", "edmond l. berger", "Edmond L. Berger"):
+            assert follows.follow(session, user, "author", spelling).target == "Edmond L. Berger"
+        # Someone with no paper here yet is followed as written.
+        assert follows.follow(session, user, "author", "New  Person").target == "New Person"
+    with db.reader() as session:
+        assert session.execute(select(func.count()).select_from(Follow)).scalar_one() == 2
+    with db.transaction() as session:
+        assert (
+            follows.unfollow(session, user, "author", "Berger, E.L.") is False
+        )  # on no paper: as written
+        assert follows.unfollow(session, user, "author", "E. L. Berger") is True

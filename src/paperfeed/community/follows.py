@@ -23,6 +23,7 @@ from paperfeed.db import insert_on_conflict
 from paperfeed.errors import NotFound, UserError
 from paperfeed.models import Follow
 from paperfeed.papers import taxonomy
+from paperfeed.papers.authors import find_author
 from paperfeed.plurals import plural
 
 KINDS = ("author", "organization", "category")
@@ -46,10 +47,12 @@ class Followed:
     created_at: datetime
 
 
-def _author_name(raw: str) -> str:
-    """An author as written, spaces collapsed (the variant groups of papers/names.py are
-    not yet stored, so a follow keeps the spelling it was made with)."""
-    return " ".join(raw.split())
+def _author_name(session: Session, raw: str) -> str:
+    """An author by the name of their page (any variant or case of a listed name leads to
+    the group's fullest form, papers/authors.py); a name on no paper yet, as written."""
+    name = " ".join(raw.split())
+    author = find_author(session, name) if name else None
+    return author.name if author is not None else name
 
 
 def normalize(session: Session, kind: str, target: str) -> tuple[str, str]:
@@ -77,7 +80,7 @@ def normalize(session: Session, kind: str, target: str) -> tuple[str, str]:
         if org is None:
             raise FollowTargetNotFound(f"There is no organization named “{target[:80]}” here.")
         return kind, org.name
-    name = _author_name(target)
+    name = _author_name(session, target)
     if not name:
         raise FollowError("Say which author to follow.")
     return kind, name[:MAX_TARGET]
