@@ -179,7 +179,7 @@ def stored_form(kind: str, target: str) -> tuple[str, str]:
     if kind == "category":
         return kind, taxonomy.canonical(target)
     if kind == "author":
-        return kind, _author_name(target)[:MAX_TARGET]
+        return kind, " ".join(target.split())[:MAX_TARGET]
     return kind, target
 
 
