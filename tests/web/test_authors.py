@@ -144,6 +144,12 @@ def test_an_approved_claim_shows_the_member_profile(client: TestClient, db: Data
     page = client.get(url("Zoë Åberg")).text
     assert "Member profile" in page and 'href="/users/zoe"' in page
     assert "Member profile" not in client.get(url("Bo Li")).text  # the claim is Zoë's only
+    # The paper shows the badge beside Zoë's name only.
+    paper = client.get("/papers/2411.00001").text
+    assert paper.count('class="claimed-badge"') == 1
+    zoe_at = paper.index(f'href="{url("Zoë Åberg")}"')
+    assert zoe_at < paper.index('class="claimed-badge" href="/users/zoe"') < paper.index("Bo Li")
+    assert 'class="claimed-badge"' not in client.get("/papers/2411.00002").text
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from paperfeed import clock
 from paperfeed.config import Settings
-from paperfeed.models import Paper
+from paperfeed.models import Paper, PaperAuthor
 from paperfeed.papers import feeds
 from paperfeed.papers.code_links import load_code, load_links
 from paperfeed.papers.lookup import visible_paper
@@ -191,7 +191,7 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
     found = visible_paper(
         session,
         paper_id,
-        selectinload(Paper.authors),
+        selectinload(Paper.authors).selectinload(PaperAuthor.user),
         selectinload(Paper.versions),
         selectinload(Paper.organization),
         selectinload(Paper.submitted_by),
