@@ -8,6 +8,7 @@ ASCII digits or a 400; redirect targets taken from a request stay on the site.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import re
 import statistics
@@ -30,7 +31,7 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
 from paperfeed.web.app import create_app
-from paperfeed.web.forms import MAX_BODY, read_form, safe_redirect_target
+from paperfeed.web.forms import MAX_BODY, TrailingSlash, read_form, safe_redirect_target
 from tests.conftest import make_settings
 from tests.web.node_process import NodeProcess, start_node
 
@@ -378,3 +379,52 @@ def test_a_nul_anywhere_in_the_address_is_a_400_with_a_reason(
     assert response.status_code == 400
     body = response.json()["error"] if address.startswith("/api/") else response.text
     assert "NUL character" in body
+
+
+@pytest.mark.parametrize(
+    ("address", "location"),
+    [
+        ("/orgs/", "/orgs"),
+        ("/papers/?sort=newest", "/papers?sort=newest"),
+        ("/authors/Zo%C3%AB%20%C3%85berg/", "/authors/Zo%C3%AB%20%C3%85berg"),
+    ],
+)
+def test_a_trailing_slash_moves_to_a_relative_address_of_this_site(
+    site: tuple[FastAPI, TestClient], address: str, location: str
+) -> None:
+    # Starlette's own redirect wrote http://<Host header>/orgs: a link made from the Host.
+    _, client = site
+    response = client.get(address, headers={"host": "evil.example"})
+    assert response.status_code == 308
+    assert response.headers["location"] == location
+    assert client.get("/authors").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("raw_path", "location"),
+    [(b"//evil.example/", "/evil.example"), (b"///evil.example//", "/evil.example")],
+)
+def test_a_trailing_slash_never_moves_to_another_host(raw_path: bytes, location: str) -> None:
+    sent: list[dict] = []
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        raise AssertionError("the request must not reach the app")
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        sent.append(message)
+
+    async def receive():  # type: ignore[no-untyped-def]
+        return {"type": "http.request", "body": b""}
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": raw_path.decode(),
+        "raw_path": raw_path,
+        "query_string": b"",
+        "headers": [(b"host", b"evil.example")],
+    }
+    asyncio.run(TrailingSlash(app)(scope, receive, send))
+    start = sent[0]
+    assert start["status"] == 308
+    assert dict(start["headers"])[b"location"] == location.encode()

@@ -16,7 +16,7 @@ from paperfeed.db import Database
 from paperfeed.search.runtime import SearchRuntime
 from paperfeed.web import outage, responses
 from paperfeed.web.compression import GzipUnlessSecret
-from paperfeed.web.forms import BodyLimit, NoNul
+from paperfeed.web.forms import BodyLimit, NoNul, TrailingSlash
 from paperfeed.web.headers import SecurityHeaders
 from paperfeed.web.lifespan import while_serving
 from paperfeed.web.routes import ROUTERS
@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(GzipUnlessSecret)
     app.add_middleware(BodyLimit)  # 413 for bodies over forms.MAX_BODY, before any route
     app.add_middleware(NoNul)  # 400 for a NUL in the address, before any route
+    app.add_middleware(TrailingSlash)  # /orgs/ -> /orgs, never via the Host header
+    app.router.redirect_slashes = False
     app.add_middleware(SecurityHeaders)  # CSP, no framing, nosniff; HSTS on https
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.state.search = SearchRuntime(settings, app.state.db)

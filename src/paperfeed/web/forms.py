@@ -2,7 +2,8 @@
 
 - `BodyLimit` (ASGI middleware) refuses bodies over `MAX_BODY` with 413, by `Content-Length`
   and while a chunked body streams in, so no route ever parses an oversized body.
-- `NoNul` (ASGI middleware) refuses an address with a NUL character (`%00`) with 400.
+- `NoNul` (ASGI middleware) refuses an address with a NUL character (`%00`) with 400;
+  `TrailingSlash` moves `/orgs/` to `/orgs` with a relative address.
 - `read_form` / `FormDep` parse a submitted form once per request (CSRF check and route share
   it), with at most `MAX_FIELDS` fields of at most `MAX_FIELD_BYTES` each, and no files.
 - `Form.text` gives a field only if it is within its own length limit: 400 otherwise, before
@@ -15,11 +16,11 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, quote, urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from starlette.datastructures import FormData
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY = 1024 * 1024  # bytes, any request (forms and the JSON API)
@@ -73,6 +74,26 @@ def _refusal(scope: Scope, message: str, status: int, headers: dict[str, str]) -
     if str(scope.get("path", "")).startswith("/api/"):
         return JSONResponse({"error": message}, status, headers=headers)
     return PlainTextResponse(message, status, headers=headers)
+
+
+class TrailingSlash:
+    """`/orgs/` moves to `/orgs` (308, with a relative address). Starlette's own slash
+    redirect writes an absolute address from the request's Host header, which must never
+    make a link; it is turned off in web/app.py."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if len(path) > 1 and path.endswith("/") and not path.startswith("/static/"):
+            raw = scope.get("raw_path") or quote(path).encode()  # as sent, still encoded
+            query = scope.get("query_string", b"").decode("latin-1")
+            # One leading slash: "//evil.example/" must not become a protocol-relative address.
+            target = "/" + raw.decode("latin-1").strip("/") + (f"?{query}" if query else "")
+            await RedirectResponse(target, 308)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class NoNul:
@@ -204,6 +225,7 @@ __all__ = [
     "Form",
     "FormDep",
     "NoNul",
+    "TrailingSlash",
     "optional_int",
     "parse_int",
     "query_int",
