@@ -16,20 +16,18 @@ transaction per batch, like the keywords job, and writes only papers whose links
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
 
-from paperfeed import clock
 from paperfeed.db import Database
-from paperfeed.models import GithubRepo, IngestCursor, Paper, PaperCodeLink
-from paperfeed.papers.store import current_change_seq, touch_enrichment
-
-Progress = Callable[[int, int], None]
+from paperfeed.models import GithubRepo, Paper, PaperCodeLink
+from paperfeed.papers.derived import Progress, Write, follow_changes
+from paperfeed.papers.store import touch_enrichment
 
 CURSOR = "code_links"
 MAX_TEXT = 20_000  # characters of one field read for links (abstracts are ~2,000)
@@ -216,28 +214,10 @@ def update_code_links(
     """Find the links of every paper changed since the last run; resumable (one transaction
     per batch, cursor saved with it). Papers whose links did not change are not written."""
     stats = LinkStats()
-    with db.reader() as session:
-        row = session.get(IngestCursor, CURSOR)
-        start = int(row.cursor) if row else 0
-        target = current_change_seq(session)[0]
-    done_seq = start
-    while True:
+
+    def step(papers: Sequence[Any]) -> Write:
+        ids = [p.id for p in papers]
         with db.reader() as session:
-            papers = session.execute(
-                select(
-                    Paper.id,
-                    Paper.github_url,
-                    Paper.abstract,
-                    Paper.arxiv_comments,
-                    Paper.change_seq,
-                )
-                .where(Paper.change_seq > done_seq)
-                .order_by(Paper.change_seq)
-                .limit(batch)
-            ).all()
-            if not papers:
-                break
-            ids = [p.id for p in papers]
             stored = _stored(
                 session.scalars(select(PaperCodeLink).where(PaperCodeLink.paper_id.in_(ids)))
             )
@@ -249,35 +229,31 @@ def update_code_links(
             for p in papers
         }
         todo = [pid for pid in ids if wanted[pid] != stored.get(pid, [])]
-        with db.transaction() as session:
-            if todo:
-                session.execute(delete(PaperCodeLink).where(PaperCodeLink.paper_id.in_(todo)))
-                session.add_all(
-                    PaperCodeLink(
-                        paper_id=pid,
-                        position=i,
-                        url=url,
-                        kind=kind,
-                        source=source,
-                        repo_key=key,
-                        is_primary=primary,
-                    )
-                    for pid in todo
-                    for i, (url, kind, source, key, primary) in enumerate(wanted[pid])
-                )
-                touch_enrichment(session)  # pages show them: revalidate, do not re-index
-            done_seq = papers[-1].change_seq
-            session.merge(
-                IngestCursor(
-                    source=CURSOR, cursor=str(done_seq), state=None, updated_at=clock.now()
-                )
-            )
-        stats.examined += len(papers)
         stats.changed += len(todo)
-        if progress:
-            progress(done_seq - start, max(target - start, done_seq - start))
-        if limit is not None and stats.examined >= limit:
-            break
+
+        def write(session: Session) -> None:
+            if not todo:
+                return
+            session.execute(delete(PaperCodeLink).where(PaperCodeLink.paper_id.in_(todo)))
+            session.add_all(
+                PaperCodeLink(
+                    paper_id=pid,
+                    position=i,
+                    url=url,
+                    kind=kind,
+                    source=source,
+                    repo_key=key,
+                    is_primary=primary,
+                )
+                for pid in todo
+                for i, (url, kind, source, key, primary) in enumerate(wanted[pid])
+            )
+            touch_enrichment(session)  # pages show them: revalidate, do not re-index
+
+        return write
+
+    columns = (Paper.id, Paper.github_url, Paper.abstract, Paper.arxiv_comments)
+    stats.examined = follow_changes(db, CURSOR, columns, batch, step, progress, limit)
     return stats
 
 

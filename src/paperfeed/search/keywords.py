@@ -18,22 +18,21 @@ the hash of the text they were computed from).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
-from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.models import IngestCursor, Paper, PaperKeyword
-from paperfeed.papers.store import current_change_seq, touch_enrichment
+from paperfeed.models import Paper, PaperKeyword
+from paperfeed.papers.derived import Progress, Write, follow_changes
+from paperfeed.papers.store import touch_enrichment
 from paperfeed.search.embeddings import document_text, text_hash
-
-Progress = Callable[[int, int], None]
 
 METHOD = "yake"
 CURSOR = f"keywords:{METHOD}"
@@ -191,23 +190,10 @@ def update_keywords(
 ) -> KeywordStats:
     """Compute keywords for every paper changed since the last run whose text is new or
     different; resumable (one transaction per batch, cursor saved with it)."""
-    size = batch or (settings.keywords_batch if settings else 500)
     stats = KeywordStats()
-    with db.reader() as session:
-        row = session.get(IngestCursor, CURSOR)
-        start = int(row.cursor) if row else 0
-        target = current_change_seq(session)[0]
-    done_seq = start
-    while True:
+
+    def step(papers: Sequence[Any]) -> Write:
         with db.reader() as session:
-            papers = session.execute(
-                select(Paper.id, Paper.title, Paper.abstract, Paper.change_seq)
-                .where(Paper.change_seq > done_seq)
-                .order_by(Paper.change_seq)
-                .limit(size)
-            ).all()
-            if not papers:
-                break
             known = dict(
                 session.execute(
                     select(PaperKeyword.paper_id, PaperKeyword.text_hash).where(
@@ -217,35 +203,26 @@ def update_keywords(
                 ).all()
             )
         hashes = {p.id: text_hash(document_text(p.title, p.abstract)) for p in papers}
-        todo = [p for p in papers if known.get(p.id) != hashes[p.id]]
-        computed = {p.id: extract(p.title, p.abstract) for p in todo}
-        with db.transaction() as session:
-            if todo:
-                session.execute(
-                    delete(PaperKeyword).where(PaperKeyword.paper_id.in_([p.id for p in todo]))
-                )
-                session.add_all(
-                    PaperKeyword(
-                        paper_id=pid,
-                        position=i,
-                        keyword=phrase,
-                        score=score,
-                        text_hash=hashes[pid],
-                    )
-                    for pid, keywords in computed.items()
-                    for i, (phrase, score) in enumerate(keywords)
-                )
-                touch_enrichment(session)  # pages show them: revalidate, do not re-index
-            done_seq = papers[-1].change_seq
-            session.merge(
-                IngestCursor(
-                    source=CURSOR, cursor=str(done_seq), state=None, updated_at=clock.now()
-                )
-            )
-        stats.examined += len(papers)
+        todo = [p.id for p in papers if known.get(p.id) != hashes[p.id]]
+        computed = {pid: extract(p.title, p.abstract) for p in papers if (pid := p.id) in todo}
         stats.computed += len(todo)
-        if progress:
-            progress(done_seq - start, max(target - start, done_seq - start))
-        if limit is not None and stats.examined >= limit:
-            break
+
+        def write(session: Session) -> None:
+            if not todo:
+                return
+            session.execute(delete(PaperKeyword).where(PaperKeyword.paper_id.in_(todo)))
+            session.add_all(
+                PaperKeyword(
+                    paper_id=pid, position=i, keyword=phrase, score=score, text_hash=hashes[pid]
+                )
+                for pid, keywords in computed.items()
+                for i, (phrase, score) in enumerate(keywords)
+            )
+            touch_enrichment(session)  # pages show them: revalidate, do not re-index
+
+        return write
+
+    size = batch or (settings.keywords_batch if settings else 500)
+    columns = (Paper.id, Paper.title, Paper.abstract)
+    stats.examined = follow_changes(db, CURSOR, columns, size, step, progress, limit)
     return stats
