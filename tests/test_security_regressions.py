@@ -428,3 +428,11 @@ def test_a_trailing_slash_never_moves_to_another_host(raw_path: bytes, location:
     start = sent[0]
     assert start["status"] == 308
     assert dict(start["headers"])[b"location"] == location.encode()
+
+
+def test_a_nul_in_a_form_field_is_a_400_with_a_reason(site: tuple[FastAPI, TestClient]) -> None:
+    _, client = site
+    token = TOKEN.search(client.get(PAPER).text).group(1)  # type: ignore[union-attr]
+    reply = client.post(f"{PAPER}/comments", data={"csrf": token, "body": "hel\x00lo"})
+    assert reply.status_code == 400 and "body holds a NUL character" in reply.text
+    assert "No comments yet." in client.get(PAPER).text  # nothing was stored

@@ -60,9 +60,8 @@ def find_author(session: Session, name: str) -> Author | None:
     """The author listed under `name` (any variant, any case), or None if no visible paper
     lists it."""
     wanted = collapse(name)
-    if "\x00" in wanted:  # no name holds a NUL (PostgreSQL text cannot)
-        return None
-    counts = _names_of_key(session, name_key(wanted))
+    key = name_key(wanted)
+    counts = _names_of_key(session, key)
     if wanted not in counts:
         # The name in other case or accents ("edmond l. berger") is the name as listed.
         listed = [n for n in counts if fold(n) == fold(wanted)]
@@ -71,7 +70,7 @@ def find_author(session: Session, name: str) -> Author | None:
         else:
             # Beyond the variants grouped, or a row written without its key: the name alone.
             return Author((wanted,)) if _listed(session, wanted) else None
-    for group in _groups(session, name_key(wanted), counts):
+    for group in _groups(session, key, counts):  # a name listed in other case has this key too
         if wanted in group:
             return Author(group)
     raise AssertionError("every name is in a group")  # pragma: no cover
@@ -82,8 +81,6 @@ def author_named(session: Session, typed: str) -> Author | None:
     author with a name compatible with it ("Maxim Yurkin" for "Maxim A. Yurkin"); None if
     none or several could be meant. One indexed read for words that are nobody's name."""
     wanted = collapse(typed)
-    if "\x00" in wanted:
-        return None
     key = name_key(wanted)
     counts = _names_of_key(session, key)
     if not counts:

@@ -119,7 +119,7 @@ class Form:
         self._data = data
 
     def text(self, name: str, max_len: int = DEFAULT_MAX_LEN, default: str = "") -> str:
-        """The field's text, or 400 if it is longer than `max_len` characters."""
+        """The field's text, or 400 if it is longer than `max_len` characters or holds a NUL."""
         value = self._data.get(name)
         if value is None:
             return default
@@ -127,6 +127,8 @@ class Form:
             raise HTTPException(400, f"Bad request: {name} must be text, not a file.")
         if len(value) > max_len:
             raise HTTPException(400, f"Bad request: {name} is limited to {max_len:,} characters.")
+        if "\x00" in value:  # no text here holds one, and PostgreSQL text cannot
+            raise HTTPException(400, f"Bad request: {name} holds a NUL character; remove it.")
         return value
 
     def integer(self, name: str, lo: int, hi: int, default: int | None = None) -> int | None:
