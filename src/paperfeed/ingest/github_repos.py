@@ -19,12 +19,11 @@ that is down fails the run (the next one carries on); pages show what was stored
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 
 from paperfeed import clock
 from paperfeed.config import Settings
@@ -33,11 +32,10 @@ from paperfeed.ingest.github_api import GitHubClient, GitHubRateLimited, RepoInf
 from paperfeed.ingest.http_client import RemoteRefused
 from paperfeed.models import GithubRepo, GithubStarCount, IngestCursor, PaperCodeLink
 from paperfeed.papers.code_links import update_code_links
+from paperfeed.papers.derived import Progress
 from paperfeed.papers.store import touch_enrichment
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int], None]
 
 RATE_LIMIT_CURSOR = "github:rate-limit"
 GONE_RETRY = timedelta(days=30)
@@ -123,6 +121,14 @@ def due_repos(db: Database, settings: Settings, limit: int | None = None) -> lis
         return list(session.scalars(query))
 
 
+def due_count(db: Database, settings: Settings) -> int:
+    """How many repositories are due, counted in the database (the status line, the
+    run's "left"): at the archive's scale there are hundreds of thousands."""
+    due = _due(clock.now(), timedelta(hours=settings.github_refresh_hours))
+    with db.reader() as session:
+        return session.scalar(select(func.count()).select_from(GithubRepo).where(due)) or 0
+
+
 def _shown(row: GithubRepo) -> tuple[object, ...]:
     return (row.status, row.full_name, row.description, row.stars, row.pushed_at)
 
@@ -184,11 +190,11 @@ def update_github(
     waiting = _waiting_until(db)
     if waiting is not None:
         stats.waiting_until = waiting
-        stats.left = len(due_repos(db, settings))
+        stats.left = due_count(db, settings)
         return stats
     todo = due_repos(db, settings, limit=settings.github_batch + 1)
     if len(todo) > settings.github_batch:
-        stats.left = len(due_repos(db, settings)) - settings.github_batch
+        stats.left = due_count(db, settings) - settings.github_batch
         todo = todo[: settings.github_batch]
     for done, repo in enumerate(todo, start=1):
         try:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.ingest.github_repos import due_repos
+from paperfeed.ingest.github_repos import due_count
 from paperfeed.jobs import leases
 from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
 from paperfeed.models import GithubRepo, IngestCursor, JobRun, Paper
@@ -74,7 +74,7 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
                 select(GithubRepo.status, func.count()).group_by(GithubRepo.status)
             ).all()
         )
-    due = len(due_repos(db, settings)) if repos else 0
+    due = due_count(db, settings) if repos else 0
     return {
         "github": (repos, due),
         "jobs": jobs,
