@@ -1,0 +1,25 @@
+"""linked Hub artifacts
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-04 01:20:00.000000
+
+Reserved: the tables arrive with the feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
