@@ -262,8 +262,11 @@ class PoliteClient:
         read: Callable[[httpx.Response], T],
         answers: Callable[[httpx.Response], bool] = _ok,
         deadline: float | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """`read` of the first answer (`answers` says which statuses are answers: 200).
+
+        `headers` go with this request only (a conditional request's `If-None-Match`).
 
         Other statuses in `RETRY_STATUSES` or 5xx are retried, the rest are refused.
         `deadline` (a time on this client's clock) ends the attempts when it comes.
@@ -287,7 +290,7 @@ class PoliteClient:
                     break
             made += 1
             try:
-                response = self._fetch(url, params, timeout, deadline)
+                response = self._fetch(url, params, timeout, deadline, headers)
             except httpx.TimeoutException:
                 problem = f"no answer within {round(timeout, 1):g} s"
             except httpx.TransportError as exc:
@@ -323,12 +326,15 @@ class PoliteClient:
         params: Mapping[str, str] | None,
         timeout: float,
         deadline: float | None,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The whole answer. httpx's timeout bounds each read, not the body: with a
         deadline, a body still arriving when it comes is cut off as a timeout."""
         if deadline is None:
-            return self._http.get(url, params=params, timeout=timeout)
-        with self._http.stream("GET", url, params=params, timeout=timeout) as response:
+            return self._http.get(url, params=params, headers=headers, timeout=timeout)
+        with self._http.stream(
+            "GET", url, params=params, headers=headers, timeout=timeout
+        ) as response:
             response.stream = _Until(response.stream, deadline, self._clock, response.request)
             response.read()
         return response
