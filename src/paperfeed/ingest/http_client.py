@@ -271,6 +271,34 @@ class PoliteClient:
         Other statuses in `RETRY_STATUSES` or 5xx are retried, the rest are refused.
         `deadline` (a time on this client's clock) ends the attempts when it comes.
         """
+        return self._call("GET", url, params, None, read, answers, deadline, headers, None)
+
+    def post(
+        self,
+        url: str,
+        json: object,
+        *,
+        read: Callable[[httpx.Response], T],
+        answers: Callable[[httpx.Response], bool] = _ok,
+        max_bytes: int | None = None,
+    ) -> T:
+        """As `get`, for a JSON body POSTed (a chat completion, which asking again cannot
+        harm). An answer over `max_bytes` is cut off as it arrives, never held whole,
+        and asked again."""
+        return self._call("POST", url, None, json, read, answers, None, None, max_bytes)
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, str] | None,
+        json: object,
+        read: Callable[[httpx.Response], T],
+        answers: Callable[[httpx.Response], bool],
+        deadline: float | None,
+        headers: Mapping[str, str] | None,
+        max_bytes: int | None,
+    ) -> T:
         attempts = self.max_retries + 1
         limiter = self.limiter or self._host_limiter(url)
         problem = ""
@@ -290,7 +318,12 @@ class PoliteClient:
                     break
             made += 1
             try:
-                response = self._fetch(url, params, timeout, deadline, headers)
+                if method == "GET":
+                    response = self._fetch(url, params, timeout, deadline, headers)
+                else:
+                    response = self._send(method, url, json, timeout, max_bytes)
+            except _TooLong as exc:
+                problem = str(exc)
             except httpx.TimeoutException:
                 problem = f"no answer within {round(timeout, 1):g} s"
             except httpx.TransportError as exc:
@@ -339,6 +372,28 @@ class PoliteClient:
             response.read()
         return response
 
+    def _send(
+        self, method: str, url: str, json: object, timeout: float, max_bytes: int | None
+    ) -> httpx.Response:
+        """The whole answer to a request with a JSON body, at most `max_bytes` of it."""
+        with self._http.stream(method, url, json=json, timeout=timeout) as response:
+            if max_bytes is None:
+                response.read()
+                return response
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise _TooLong(f"an answer over {max_bytes} bytes")
+        headers = response.headers.copy()
+        headers.pop("Content-Encoding", None)  # the body kept is the decoded one
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=bytes(body),
+            request=response.request,
+        )
+
     def _pause(
         self, attempt: int, retry_after: float | None, problem: str, deadline: float | None
     ) -> bool:
@@ -361,6 +416,10 @@ class PoliteClient:
         )
         self._sleep(delay)
         return True
+
+
+class _TooLong(Exception):
+    """An answer longer than the caller's cap (cut off as it arrived)."""
 
 
 class _Until(httpx.SyncByteStream):
