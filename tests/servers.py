@@ -22,6 +22,7 @@ PYTEST_DONT_REWRITE (it has no asserts worth rewriting).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import socket
 import ssl
@@ -893,6 +894,8 @@ class FakeGitHubApi:
     reset; with `tokens` set, a request without one of them as a Bearer token is 401 "Bad
     credentials". `secondary(n, retry_after)` answers the next n requests with the
     secondary limit's 403 and Retry-After. `faults` are answered first, one per request.
+    Answers carry an `ETag`; a request whose `If-None-Match` names the current one is a 304,
+    which does not count against the limit when the request carries a token.
     """
 
     def __init__(self) -> None:
@@ -965,9 +968,16 @@ class FakeGitHubApi:
                 "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting",
             }
             return Response(403, _json(body), {**GITHUB_JSON, **self._limits()})
-        self.remaining -= 1
         match = re.fullmatch(r"/repos/([^/]+)/([^/]+)", request.path)
         key = f"{match[1]}/{match[2]}".lower() if match else ""
+        authorized = bool(request.headers.get("authorization"))
+        etag = self._etag(key)
+        if etag is not None and request.headers.get("if-none-match") == etag and authorized:
+            # GitHub: a 304 to a correctly authorized request does not count.
+            return Response(304, b"", {**self._limits(), "ETag": etag})
+        self.remaining -= 1
+        if etag is not None and request.headers.get("if-none-match") == etag:
+            return Response(304, b"", {**self._limits(), "ETag": etag})
         if key in self.renamed:
             return Response(
                 301,
@@ -987,7 +997,15 @@ class FakeGitHubApi:
                 "status": "404",
             }
             return Response(404, _json(body), {**GITHUB_JSON, **self._limits()})
-        return Response(200, _json(self.repos[key]), {**GITHUB_JSON, **self._limits()})
+        return Response(
+            200, _json(self.repos[key]), {**GITHUB_JSON, **self._limits(), "ETag": str(etag)}
+        )
+
+    def _etag(self, key: str) -> str | None:
+        """GitHub's weak validator of the answer: it changes when the repository does."""
+        if key not in self.repos:
+            return None
+        return 'W/"' + hashlib.sha256(_json(self.repos[key])).hexdigest() + '"'
 
 
 def _json(value: Any) -> bytes:

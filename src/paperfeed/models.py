@@ -236,6 +236,48 @@ class PaperCodeLink(Base):
     __table_args__ = (Index("ix_paper_code_links_kind_repo_key", "kind", "repo_key"),)
 
 
+class PaperHubCheck(Base):
+    """What the Hugging Face Hub last said about an arXiv paper (ingest/hub_links.py): how
+    many models, datasets and Spaces carry its `arxiv:` tag (counted up to
+    `COUNT_CAP` + 1, so a count over the cap means "more than the cap").
+
+    `status`: 'ok', or 'error' (the Hub failed or refused; `error` says how, the counts and
+    `paper_hub_artifacts` keep the last good answer, and the paper is asked again later).
+    `checked_at` is the last time it was asked; the refresh takes the oldest first.
+    """
+
+    __tablename__ = "paper_hub_checks"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    num_models: Mapped[int | None] = mapped_column(Integer)
+    num_datasets: Mapped[int | None] = mapped_column(Integer)
+    num_spaces: Mapped[int | None] = mapped_column(Integer)
+    checked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PaperHubArtifact(Base):
+    """One of the top models, datasets or Spaces (`kind`) citing a paper, by likes, as the
+    Hub listed it: the paper page's "On the Hub" and the API's `linkedModels`..."""
+
+    __tablename__ = "paper_hub_artifacts"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # model | dataset | space
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)  # 0 = most liked
+    repo_id: Mapped[str] = mapped_column(String(200))  # "owner/name" as the Hub spells it
+    author: Mapped[str | None] = mapped_column(String(100))
+    likes: Mapped[int] = mapped_column(BigInteger)
+    downloads: Mapped[int | None] = mapped_column(BigInteger)  # Spaces have none
+    extra: Mapped[str | None] = mapped_column(String(64))  # a model's pipeline_tag, a Space's sdk
+    last_modified: Mapped[datetime | None]
+
+
 class GithubRepo(Base):
     """What GitHub's REST API last said about a repository (ingest/github_repos.py).
 
@@ -251,6 +293,7 @@ class GithubRepo(Base):
     description: Mapped[str | None] = mapped_column(Text)
     stars: Mapped[int | None] = mapped_column(Integer)
     pushed_at: Mapped[datetime | None]
+    etag: Mapped[str | None] = mapped_column(String(200))  # for the next conditional request
     status: Mapped[str] = mapped_column(String(16), default="new")
     error: Mapped[str | None] = mapped_column(Text)
     checked_at: Mapped[datetime | None] = mapped_column(index=True)
@@ -267,6 +310,49 @@ class GithubStarCount(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     stars: Mapped[int] = mapped_column(Integer)
+
+
+class PaperThumbnailCheck(Base):
+    """What the `thumbnails` job made of a paper's PDF (papers/thumbnails.py), one row per
+    paper it looked at, so no paper is fetched twice by any node.
+
+    `status`: 'rendered' (its images are in `paper_thumbnails`; `digest` names them all and
+    goes in their URLs), 'missing' (arXiv has no PDF: 404), 'skipped' (a PDF too big,
+    malformed, or that took too long; `reason` says which) or 'error' (arXiv did not answer:
+    tried again after a day, three times at most). `version` is the arXiv version whose PDF was read.
+    """
+
+    __tablename__ = "paper_thumbnail_checks"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int | None] = mapped_column(Integer)
+    digest: Mapped[str | None] = mapped_column(String(32))
+    pdf_bytes: Mapped[int | None] = mapped_column(Integer)
+    render_ms: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # errors in a row: 3 -> skipped
+    checked_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class PaperThumbnail(Base):
+    """One image of a paper's first page: a size ('card', 'page') in a format ('webp',
+    'jpeg'). Kept in the database so every web node serves the same bytes."""
+
+    __tablename__ = "paper_thumbnails"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    size: Mapped[str] = mapped_column(String(8), primary_key=True)
+    format: Mapped[str] = mapped_column(String(8), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    digest: Mapped[str] = mapped_column(String(32))  # of `data`: the response's ETag
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
 
 
 class PaperAlias(Base):
@@ -319,6 +405,47 @@ class PaperEmbedding(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     created_at: Mapped[datetime]
+
+
+class PaperSummary(Base):
+    """A paper's one- or two-sentence summary, machine-written by the `summaries` job
+    (ingest/summarize.py) from its title and abstract through a chat-completions endpoint.
+
+    `model` and `prompt_version` say who wrote it and how (pages name both); `text_hash`
+    is the hash of the title and abstract it was written from, and `stale` marks a paper
+    whose text changed since, to be written again (the old summary shows meanwhile).
+    `summary` is None when the answer was refused as junk (`error` says why), so the same
+    text is not asked about again with the same prompt.
+    """
+
+    __tablename__ = "paper_summaries"
+
+    paper_id: Mapped[int] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(300))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_version: Mapped[str] = mapped_column(String(20))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    text_hash: Mapped[str] = mapped_column(String(40))
+    stale: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[datetime]
+
+
+class SummaryUsage(Base):
+    """Requests and tokens spent on summaries on one UTC day: the ledger the daily caps
+    are checked against by every worker. A request's tokens are reserved (an upper bound)
+    before it is made and corrected to what the endpoint reported after, so a crash in
+    between can only overcount."""
+
+    __tablename__ = "summary_usage"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
 
 
 # --- people and organizations -------------------------------------------------------------

@@ -12,7 +12,13 @@ import pytest
 
 from paperfeed import clock
 from paperfeed.config import Settings
-from paperfeed.ingest.github_api import GitHubClient, GitHubError, GitHubRateLimited, parse_repo
+from paperfeed.ingest.github_api import (
+    UNCHANGED,
+    GitHubClient,
+    GitHubError,
+    GitHubRateLimited,
+    parse_repo,
+)
 from paperfeed.ingest.http_client import RemoteRefused, RemoteUnavailable
 from tests.servers import FakeGitHubApi, Response, github_repo_json
 
@@ -189,3 +195,23 @@ def test_from_settings(github_api: FakeGitHubApi) -> None:
     assert sent.path == "/repos/a/b"
     assert sent.headers["authorization"] == "Bearer ghp_x"
     assert "mailto:ops@example.org" in sent.headers["user-agent"]
+
+
+def test_a_conditional_request_for_an_unchanged_repository_is_a_free_304(
+    github_api: FakeGitHubApi, client: ClientFactory
+) -> None:
+    github_api.tokens = {"ghp_secret123"}
+    github_api.add("a/b", 5)
+    asking = client(token="ghp_secret123")
+    first = asking.repo("a/b")
+    assert first is not None and first is not UNCHANGED
+    assert first.etag is not None and first.etag.startswith('W/"')
+    assert "if-none-match" not in github_api.requests[-1].headers
+    remaining = github_api.remaining
+    assert asking.repo("a/b", first.etag) is UNCHANGED
+    assert github_api.requests[-1].headers["if-none-match"] == first.etag
+    assert github_api.remaining == remaining  # a 304 with a token costs nothing
+    github_api.add("a/b", 6)  # a new star: the old validator no longer matches
+    again = asking.repo("a/b", first.etag)
+    assert again is not None and again is not UNCHANGED
+    assert (again.stars, again.etag != first.etag) == (6, True)

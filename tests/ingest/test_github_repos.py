@@ -166,6 +166,76 @@ def test_refresh_takes_the_oldest_first_bounded_per_run_and_keeps_a_history(
         assert "gone/away" in due_repos(db, gh_settings)
 
 
+def test_a_refresh_asks_with_the_last_etag_and_an_unchanged_answer_still_counts_the_day(
+    db: Database, gh_settings: Settings, github_api: FakeGitHubApi
+) -> None:
+    papers(db)
+    github_api.tokens = {"ghp_secret123"}
+    github_api.add("found/one", 10)
+    github_api.add("Owner/Official", 250)
+    token = gh_settings.model_copy(update={"github_token": "ghp_secret123"})
+    with GitHubClient.from_settings(token, backoff=0.01, max_retries=1) as client:
+        update_github(db, token, client)
+        with db.reader() as session:
+            etag = session.scalar(select(GithubRepo.etag).where(GithubRepo.repo == "found/one"))
+        assert etag is not None
+        github_api.add("Owner/Official", 261)  # one changed, the other did not
+        remaining, enrichment = github_api.remaining, counter(db, ENRICHMENT_CHANGE)
+        later = FIXED_NOW + timedelta(days=1, hours=1)
+        with clock.frozen(later):
+            stats = update_github(db, token, client)
+    assert (stats.fetched, stats.unchanged) == (1, 1)
+    asked = {r.path: r.headers.get("if-none-match") for r in github_api.requests[-2:]}
+    assert asked["/repos/found/one"] == etag
+    assert github_api.remaining == remaining - 1  # only the changed one cost a request
+    assert repos(db)["found/one"] == ("ok", 10)
+    assert repos(db)["owner/official"] == ("ok", 261)
+    # The unchanged one's count for the day is kept, so star velocity sees every day.
+    assert [h for h in history(db) if h[0] == "found/one"] == [
+        ("found/one", FIXED_NOW.date(), 10),
+        ("found/one", later.date(), 10),
+    ]
+    assert counter(db, ENRICHMENT_CHANGE) > enrichment  # only the changed one shows
+
+
+def test_the_star_history_is_daily_for_ninety_days_then_weekly(
+    db: Database, gh_settings: Settings, github_api: FakeGitHubApi, client: GitHubClient
+) -> None:
+    papers(db)
+    github_api.add("found/one", 10)
+    update_github(db, gh_settings, client)
+    start = FIXED_NOW.date()
+    with db.transaction() as session:  # 200 days of counts before today's
+        session.add_all(
+            GithubStarCount(repo="found/one", day=start - timedelta(days=n), stars=10 - n // 50)
+            for n in range(1, 201)
+        )
+    with clock.frozen(FIXED_NOW + timedelta(days=1, hours=1)):
+        update_github(db, gh_settings, client)
+    days = [day for repo, day, _ in history(db) if repo == "found/one"]
+    today = start + timedelta(days=1)
+    cutoff = today - timedelta(days=90)
+    recent = [d for d in days if d >= cutoff]
+    older = [d for d in days if d < cutoff]
+    assert recent == [cutoff + timedelta(days=n) for n in range(91)]  # every day kept
+    weeks = [d.isocalendar()[:2] for d in older]
+    assert len(weeks) == len(set(weeks))  # one per week before that ...
+    assert (
+        set(weeks)
+        == {  # ... for every week there was
+            (start - timedelta(days=n)).isocalendar()[:2]
+            for n in range(1, 201)
+            if start - timedelta(days=n) < cutoff
+        }
+    )
+    for kept in older:  # ... and it is the week's last count before the daily ones
+        assert all(
+            d <= kept
+            for d in (start - timedelta(days=n) for n in range(1, 201))
+            if d < cutoff and d.isocalendar()[:2] == kept.isocalendar()[:2]
+        )
+
+
 def test_a_spent_rate_limit_stops_the_run_until_the_reset(
     db: Database, gh_settings: Settings, github_api: FakeGitHubApi, client: GitHubClient
 ) -> None:

@@ -7,7 +7,10 @@ client, never part of a URL or a message, so it is never logged.
 
 What GitHub answers, and what it means here (docs.github.com, "Rate limits for the REST
 API" and "Best practices"):
-- 200: the repository (a renamed one is followed through its 301);
+- 200: the repository (a renamed one is followed through its 301), with its `ETag`;
+- 304, to a request naming the last `ETag` in `If-None-Match`: unchanged (`UNCHANGED`);
+  with a token, such an answer does not count against the rate limit ("Best practices":
+  conditional requests), so refreshing a quiet repository costs nothing;
 - 404, 410, 451: gone (deleted, private, blocked): `repo` returns None;
 - 403 or 429 with `x-ratelimit-remaining: 0`: the hourly limit is spent until
   `x-ratelimit-reset` (epoch seconds): `GitHubRateLimited` with that time, at once;
@@ -22,7 +25,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Self, Unpack
 from urllib.parse import quote
@@ -63,6 +66,17 @@ class RepoInfo:
     description: str | None
     stars: int
     pushed_at: datetime | None
+    etag: str | None = None  # GitHub's validator of this answer, for the next request
+
+
+class Unchanged:
+    """GitHub's 304: the repository is as it was when it gave the `ETag` asked with."""
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED = Unchanged()
 
 
 class _Limited(Exception):
@@ -144,13 +158,15 @@ class GitHubClient(PoliteClient):
             **options,
         )
 
-    def repo(self, repo: str) -> RepoInfo | None:
-        """The repository `owner/name`, or None if GitHub says it is gone."""
+    def repo(self, repo: str, etag: str | None = None) -> RepoInfo | Unchanged | None:
+        """The repository `owner/name`, `UNCHANGED` if it is as it was when GitHub gave
+        `etag`, or None if GitHub says it is gone."""
         owner, _, name = repo.partition("/")
         url = f"{self.base_url}/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        headers = {"If-None-Match": etag} if etag else None
         for attempt in range(self.max_retries + 1):
             try:
-                return self.get(url, read=self._read, answers=self._answers)
+                return self.get(url, read=self._read, answers=self._answers, headers=headers)
             except _Limited as limited:
                 resume_at = clock.now() + timedelta(seconds=limited.wait)
                 if limited.primary:
@@ -168,10 +184,12 @@ class GitHubClient(PoliteClient):
 
     @staticmethod
     def _answers(response: httpx.Response) -> bool:
-        return response.status_code in {200, 401, 403, 429} | GONE
+        return response.status_code in {200, 304, 401, 403, 429} | GONE
 
-    def _read(self, response: httpx.Response) -> RepoInfo | None:
+    def _read(self, response: httpx.Response) -> RepoInfo | Unchanged | None:
         status = response.status_code
+        if status == 304:
+            return UNCHANGED
         if status in GONE:
             return None
         if status == 401:
@@ -189,6 +207,8 @@ class GitHubClient(PoliteClient):
                 status,
             )
         try:
-            return parse_repo(json.loads(response.content))
+            info = parse_repo(json.loads(response.content))
         except ValueError as exc:  # JSONDecodeError is one
             raise TryAgain(f"an unreadable answer ({exc})") from None
+        etag = response.headers.get("etag")
+        return replace(info, etag=etag[:200]) if etag else info

@@ -7,9 +7,15 @@ Each run:
 3. asks GitHub (ingest/github_api.py) about at most `PAPERFEED_GITHUB_BATCH` repositories
    that are due: new ones first, then those last asked `PAPERFEED_GITHUB_REFRESH_HOURS`
    ago or more, oldest first; a repository GitHub says is gone only after `GONE_RETRY`.
-   Each answer is written in its own transaction (the row, today's star count in
-   `github_star_history`, and `touch_enrichment` when what pages show changed), so a
-   killed run loses at most the one request it was making.
+   Each request names GitHub's last `ETag` for the repository, so an unchanged one is a
+   304 that costs nothing against the rate limit (with a token). Each answer is written
+   in its own transaction (the row, today's star count in `github_star_history`, and
+   `touch_enrichment` when what pages show changed), so a killed run loses at most the
+   one request it was making.
+
+The star history keeps a count per day for `DAILY_HISTORY_DAYS`, and one per week (the
+week's last) before that: trending's star term reads the last week, a chart of a year
+needs no more, and the table stays ~ 140 rows per repository after years.
 
 When GitHub's rate limit is spent, the run stops and notes the reset time (an
 `ingest_cursors` row); later runs ask nothing before it, and say they are waiting. A GitHub
@@ -20,15 +26,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select
+from sqlalchemy.orm import Session
 
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.ingest.github_api import GitHubClient, GitHubRateLimited, RepoInfo
+from paperfeed.ingest.github_api import GitHubClient, GitHubRateLimited, RepoInfo, Unchanged
 from paperfeed.ingest.http_client import RemoteRefused
 from paperfeed.models import GithubRepo, GithubStarCount, IngestCursor, PaperCodeLink
 from paperfeed.papers.code_links import update_code_links
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 
 RATE_LIMIT_CURSOR = "github:rate-limit"
 GONE_RETRY = timedelta(days=30)
+DAILY_HISTORY_DAYS = 90
 REGISTER_CHUNK = 1000
 
 
@@ -48,6 +56,7 @@ class GithubStats:
     linked: int = 0  # papers whose stored links changed
     registered: int = 0  # repositories new to `github_repos`
     fetched: int = 0  # answered with the repository
+    unchanged: int = 0  # answered 304: as it was (free against the rate limit)
     gone: int = 0  # answered 404/410/451
     refused: int = 0  # answered with another refusal
     left: int = 0  # due repositories not asked this run (the batch was full)
@@ -59,6 +68,7 @@ class GithubStats:
             "linked": self.linked,
             "registered": self.registered,
             "fetched": self.fetched,
+            "unchanged": self.unchanged,
             "gone": self.gone,
             "refused": self.refused,
             "left": self.left,
@@ -121,6 +131,17 @@ def due_repos(db: Database, settings: Settings, limit: int | None = None) -> lis
         return list(session.scalars(query))
 
 
+def _etags(db: Database, repos: list[str]) -> dict[str, str]:
+    """GitHub's last ETag of each of `repos` that has one."""
+    with db.reader() as session:
+        rows = session.execute(
+            select(GithubRepo.repo, GithubRepo.etag).where(
+                GithubRepo.repo.in_(repos), GithubRepo.etag.is_not(None)
+            )
+        )
+        return {repo: etag for repo, etag in rows}
+
+
 def due_count(db: Database, settings: Settings) -> int:
     """How many repositories are due, counted in the database (the status line, the
     run's "left"): at the archive's scale there are hundreds of thousands."""
@@ -133,7 +154,9 @@ def _shown(row: GithubRepo) -> tuple[object, ...]:
     return (row.status, row.full_name, row.description, row.stars, row.pushed_at)
 
 
-def _store(db: Database, repo: str, info: RepoInfo | None, error: str | None = None) -> None:
+def _store(
+    db: Database, repo: str, info: RepoInfo | Unchanged | None, error: str | None = None
+) -> None:
     """One answer, in its own transaction."""
     now = clock.now()
     with db.transaction() as session:
@@ -142,17 +165,45 @@ def _store(db: Database, repo: str, info: RepoInfo | None, error: str | None = N
             return
         before = _shown(row)
         row.checked_at = now
-        if info is not None:
-            row.status, row.error = "ok", None
+        if isinstance(info, Unchanged):
+            if row.stars is not None:  # today's count is the last one GitHub gave
+                _count_stars(session, repo, now.date(), row.stars)
+        elif info is not None:
+            row.status, row.error, row.etag = "ok", None, info.etag
             row.full_name, row.description = info.full_name, info.description
             row.stars, row.pushed_at = info.stars, info.pushed_at
-            session.merge(GithubStarCount(repo=repo, day=now.date(), stars=info.stars))
+            _count_stars(session, repo, now.date(), info.stars)
         elif error is None:
-            row.status, row.error, row.stars = "gone", None, None
+            row.status, row.error, row.stars, row.etag = "gone", None, None, None
         else:
             row.status, row.error = "error", error[:1000]
         if _shown(row) != before:
             touch_enrichment(session)  # pages show it: revalidate, do not re-index
+
+
+def _count_stars(session: Session, repo: str, day: date, stars: int) -> None:
+    """Today's star count, and the history thinned: daily for `DAILY_HISTORY_DAYS`, then
+    the last count of each ISO week."""
+    session.merge(GithubStarCount(repo=repo, day=day, stars=stars))
+    cutoff = day - timedelta(days=DAILY_HISTORY_DAYS)
+    old = session.scalars(
+        select(GithubStarCount.day)
+        .where(GithubStarCount.repo == repo, GithubStarCount.day < cutoff)
+        .order_by(GithubStarCount.day.desc())
+    ).all()
+    kept: set[tuple[int, int]] = set()
+    dropped = []
+    for older in old:  # newest first: the first of each week seen is its last day
+        week = older.isocalendar()[:2]
+        if week in kept:
+            dropped.append(older)
+        kept.add(week)
+    if dropped:
+        session.execute(
+            delete(GithubStarCount).where(
+                GithubStarCount.repo == repo, GithubStarCount.day.in_(dropped)
+            )
+        )
 
 
 def _waiting_until(db: Database) -> datetime | None:
@@ -196,9 +247,10 @@ def update_github(
     if len(todo) > settings.github_batch:
         stats.left = due_count(db, settings) - settings.github_batch
         todo = todo[: settings.github_batch]
+    etags = _etags(db, todo)
     for done, repo in enumerate(todo, start=1):
         try:
-            info = client.repo(repo)
+            info = client.repo(repo, etags.get(repo))
         except GitHubRateLimited as limited:
             _note_limit(db, limited.resume_at)
             stats.waiting_until = limited.resume_at
@@ -212,6 +264,8 @@ def update_github(
             _store(db, repo, info)
             if info is None:
                 stats.gone += 1
+            elif isinstance(info, Unchanged):
+                stats.unchanged += 1
             else:
                 stats.fetched += 1
         if progress:
