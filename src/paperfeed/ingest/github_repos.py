@@ -139,7 +139,7 @@ def _etags(db: Database, repos: list[str]) -> dict[str, str]:
                 GithubRepo.repo.in_(repos), GithubRepo.etag.is_not(None)
             )
         )
-        return {repo: etag for repo, etag in rows}
+        return {repo: etag for repo, etag in rows if etag is not None}
 
 
 def due_count(db: Database, settings: Settings) -> int:
