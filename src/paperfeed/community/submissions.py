@@ -5,7 +5,9 @@
 - a paper already on the feed is not added twice: the submission counts as an upvote;
 - a user may submit `submission_daily_cap` papers per 24 hours; admins are exempt;
 - the paper enters today's feed "submitted by" the user, optionally tagged with an
-  organization the user is an active member of.
+  organization the user is an active member of, and with the code and project-page links
+  the user gave (checked by `paper_links` before arXiv is asked; they win over found ones);
+- links given with a duplicate are used only if the user may change that paper's links.
 
 Looking the paper up on arXiv happens before any transaction opens, so no lock is held
 while waiting on the network.
@@ -21,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
+from paperfeed.community import paper_links
 from paperfeed.community.votes import set_vote
 from paperfeed.config import Settings
 from paperfeed.db import Database
@@ -47,6 +50,7 @@ class Outcome:
     status: Status
     public_id: str
     message: str
+    links_ignored: bool = False  # a duplicate's links, which the user may not set
 
 
 def _already_on_feed(session: Session, arxiv_id: str) -> Paper | None:
@@ -118,8 +122,12 @@ def submit(
     user: User,
     text: str,
     organization: str | None = None,
+    github_url: str | None = None,
+    project_url: str | None = None,
 ) -> Outcome:
-    """Submit a paper; raise SubmissionError (or the arXiv client's errors) when it can't be."""
+    """Submit a paper; raise SubmissionError, paper_links.LinkError (or the arXiv client's
+    errors) when it can't be."""
+    links = paper_links.clean_code_url(github_url), paper_links.clean_project_url(project_url)
     parsed = parse_arxiv_id(text)
     if parsed is None:
         raise SubmissionError(
@@ -129,7 +137,7 @@ def submit(
     with db.transaction() as session:
         duplicate = _already_on_feed(session, arxiv_id)
         if duplicate is not None:
-            return _count_as_upvote(session, user, duplicate)
+            return _count_as_upvote(session, user, duplicate, links)
         _check_cap(session, settings, user)
         _organization(session, user, organization)
     record = arxiv.fetch_one(arxiv_id)  # outside any transaction: this waits on arXiv
@@ -138,7 +146,7 @@ def submit(
     with db.transaction() as session:
         duplicate = _already_on_feed(session, arxiv_id)  # someone may have been faster
         if duplicate is not None:
-            return _count_as_upvote(session, user, duplicate)
+            return _count_as_upvote(session, user, duplicate, links)
         org = _organization(session, user, organization)
         record.arxiv_id = arxiv_id
         record.feed_at = clock.now()
@@ -148,6 +156,15 @@ def submit(
         paper = session.execute(select(Paper).where(Paper.public_id == stats.ids[0])).scalar_one()
         paper.submitted_by_id = user.id
         touch_paper(session, paper)
+        if any(links):
+            paper_links.apply_links(
+                session,
+                paper,
+                user,
+                "submitter",
+                links[0] or paper.github_url,
+                links[1] or paper.project_url,
+            )
         session.add(
             Submission(
                 user_id=user.id,
@@ -161,8 +178,18 @@ def submit(
         return Outcome("accepted", paper.public_id, "Thank you! The paper is on today's feed.")
 
 
-def _count_as_upvote(session: Session, user: User, paper: Paper) -> Outcome:
+def _count_as_upvote(
+    session: Session, user: User, paper: Paper, links: tuple[str | None, str | None]
+) -> Outcome:
     set_vote(session, user.id, paper.id, True)
+    ignored = False
+    if any(links):
+        role = paper_links.editor_role(session, paper, user)
+        if role is None:
+            ignored = True
+        else:
+            code, project = links[0] or paper.github_url, links[1] or paper.project_url
+            paper_links.apply_links(session, paper, user, role, code, project)
     session.add(
         Submission(
             user_id=user.id,
@@ -174,8 +201,9 @@ def _count_as_upvote(session: Session, user: User, paper: Paper) -> Outcome:
         )
     )
     day = paper.feed_at.strftime("%B %-d, %Y") if paper.feed_at else "the feed"
-    return Outcome(
-        "duplicate",
-        paper.public_id,
-        f"This paper is already on the feed ({day}), so we counted your submission as an upvote.",
+    message = (
+        f"This paper is already on the feed ({day}), so we counted your submission as an upvote."
     )
+    if ignored:
+        message += " The links you gave were not used: " + paper_links.NOT_ALLOWED
+    return Outcome("duplicate", paper.public_id, message, links_ignored=ignored)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from sqlalchemy import and_, delete, select
 from sqlalchemy.orm import Session
@@ -146,6 +147,33 @@ def normalize(host: str, path: str) -> CodeLink | None:
     return CodeLink(f"https://huggingface.co/{joined}", kind, joined.lower())
 
 
+_PATH_START = re.compile(rf"(?:/{_SEGMENT}){{1,5}}")
+_HOSTS = frozenset({"github.com", "gitlab.com", "huggingface.co"})
+
+
+def repo_of_url(url: str) -> CodeLink | None:
+    """The repository one whole http(s) address names (people's links, not text), or None.
+
+    The same normalizer as `find_links`, without searching: "javascript:x//github.com/a/b"
+    names nothing, nor does an address with a login or a port.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or parts.username or port is not None:
+        return None
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    start = _PATH_START.match(parts.path)
+    if host not in _HOSTS or start is None:
+        return None
+    rest = parts.path[start.end() :]
+    if rest and not rest.startswith("/"):
+        return None  # a segment with characters no repository name holds
+    return normalize(host, start.group())
+
+
 def find_links(text: str | None) -> list[CodeLink]:
     """The distinct repository links in `text` (its first `MAX_TEXT` characters), in order."""
     if not text:
@@ -255,6 +283,27 @@ def update_code_links(
     columns = (Paper.id, Paper.github_url, Paper.abstract, Paper.arxiv_comments)
     stats.examined = follow_changes(db, CURSOR, columns, batch, step, progress, limit)
     return stats
+
+
+def refresh_paper(session: Session, paper: Paper) -> None:
+    """Write one paper's stored links now, in the caller's transaction (a person set its
+    `github_url`): its page shows the new primary link at once, not after the next job."""
+    wanted = paper_links(paper.github_url, paper.abstract, paper.arxiv_comments)
+    session.execute(delete(PaperCodeLink).where(PaperCodeLink.paper_id == paper.id))
+    session.add_all(
+        PaperCodeLink(
+            paper_id=paper.id,
+            position=i,
+            url=x.link.url,
+            kind=x.link.kind,
+            source=x.source,
+            repo_key=x.link.repo_key,
+            is_primary=x.is_primary,
+        )
+        for i, x in enumerate(wanted)
+    )
+    session.flush()
+    touch_enrichment(session)
 
 
 # --- what pages and the API show -----------------------------------------------------------
