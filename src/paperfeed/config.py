@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     page_size: int = 50
     trending_window_days: int = 14
     trending_gravity: float = 1.5
+    # Weight of GitHub stars gained in the last week in the trending score (0: not used).
+    trending_star_weight: float = Field(default=0.0, ge=0, le=100)
     cache_max_age: int = 60
     index_dir: Path | None = None
     embedding_model: str | None = None

@@ -1,12 +1,16 @@
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from paperfeed.db import Database
 from paperfeed.papers.ids import local_id_for
+from paperfeed.web.app import create_app
+from tests.conftest import make_settings
 from tests.papers.test_feeds import add
+from tests.web.conftest import BROWSER_HEADERS
 
 
 def card_titles(html: str) -> list[str]:
@@ -136,6 +140,20 @@ def test_trending_shows_scores_and_the_formula(client: TestClient) -> None:
     assert len(scores) == 50
     assert scores == sorted(scores, reverse=True)
     assert "#1" in html
+
+
+def test_the_star_term_is_shown_in_the_formula_only_when_it_is_on(
+    sample_db: Database, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, sample_db.url)
+    for weight, shown in ((0.0, False), (0.5, True)):
+        app = create_app(settings.model_copy(update={"trending_star_weight": weight}), sample_db)
+        with TestClient(app, headers=BROWSER_HEADERS) as each:
+            html = each.get("/papers/trending").text
+            rss = each.get("/papers/trending.rss").text
+        assert ("+ 0.5 × stars" in html) is shown
+        assert ("gained in the last 7 days" in html) is shown
+        assert ("0.5 × GitHub stars gained in the last 7 days" in rss) is shown
 
 
 def test_feed_pages_answer_conditional_requests(client: TestClient) -> None:

@@ -32,7 +32,7 @@ from paperfeed.models import (
 )
 from paperfeed.papers.authors import find_author
 from paperfeed.papers.topics import Topic, TopicFilter, UnknownCategory, category_filter
-from paperfeed.papers.trending import trending_score
+from paperfeed.papers.trending import Formula
 from paperfeed.plurals import plural
 from paperfeed.search.lexical import Filters
 
@@ -134,15 +134,8 @@ class ContentSource:
                     Paper.feed_at > start, Paper.feed_at <= end, Paper.hidden_at.is_(None)
                 )
             ).all()
-            gravity = self.settings.trending_gravity
-            scored = sorted(
-                rows,
-                key=lambda r: (
-                    -trending_score(r[1], r[2], (end - r[3]).total_seconds() / 3600, gravity),  # type: ignore[operator]  # the WHERE leaves no NULL feed_at
-                    -r[0],
-                ),
-            )
-            self._ranked[key] = [r[0] for r in scored]
+            formula = Formula.from_settings(self.settings)
+            self._ranked[key] = [pid for _, pid in formula.rank(self.session, rows, end)]
         return self._ranked[key]
 
     def topic(

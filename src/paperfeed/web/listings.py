@@ -24,7 +24,7 @@ from paperfeed.papers import feeds
 from paperfeed.papers.authors import Author
 from paperfeed.papers.related import load_related
 from paperfeed.papers.topics import Topic, category_filter
-from paperfeed.papers.trending import trending
+from paperfeed.papers.trending import Formula, trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import search
 from paperfeed.web.deps import get_search, get_settings
@@ -168,23 +168,14 @@ def trending_listing(
     settings = get_settings(request)
     if topic is None:
         topic = category_filter(request.query_params.getlist("category"))
-    result = trending(
-        session,
-        clock.now(),
-        settings.trending_window_days,
-        settings.trending_gravity,
-        limit,
-        offset,
-        topic,
-    )
+    formula = Formula.from_settings(settings)
+    result = trending(session, clock.now(), formula, limit, offset, topic)
     within = f" in {topic.label}" if topic else ""
     return Listing(
         title=f"Trending{' in ' + topic.name if topic else ' papers'} · {settings.site_name}",
         description=(
-            f"Papers{within} from the last {plural(settings.trending_window_days, 'day')} "
-            "ranked by "
-            "100 × (upvotes + 2 × comments) / (hours since entering the feed + 2)^"
-            f"{settings.trending_gravity}."
+            f"Papers{within} from the last {plural(formula.window_days, 'day')} "
+            f"ranked by {formula.text()}."
         ),
         page_path=f"{topic.path}/trending" if topic else "/papers/trending",
         slug=f"{topic.code}-trending" if topic else "trending",

@@ -9,7 +9,7 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.papers import feeds
-from paperfeed.papers.trending import trending
+from paperfeed.papers.trending import Formula, trending
 from tests.web.api.conftest import World
 
 
@@ -79,9 +79,7 @@ def test_paging(api: TestClient) -> None:
 def test_trending_matches_the_trending_page(sample_api: TestClient, sample_db: Database) -> None:
     settings = Settings()
     with sample_db.reader() as session:
-        expected = trending(
-            session, clock.now(), settings.trending_window_days, settings.trending_gravity, 30
-        )
+        expected = trending(session, clock.now(), Formula.from_settings(settings), 30)
     entries = sample_api.get("/api/daily_papers?sort=trending&limit=30").json()
     assert [e["paper"]["id"] for e in entries] == [p.public_id for p in expected.papers]
     assert [e["trendingScore"] for e in entries] == [

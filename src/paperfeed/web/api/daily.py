@@ -10,7 +10,7 @@ extension).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from paperfeed.models import Paper, User
 from paperfeed.papers import feeds
 from paperfeed.papers.related import load_related
 from paperfeed.papers.topics import TopicFilter, category_filter
-from paperfeed.papers.trending import trending, trending_score
+from paperfeed.papers.trending import Formula, trending
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.schemas import DailyEntryOut, errors
 from paperfeed.web.api.serializers import Json, daily_entry_json
@@ -83,15 +83,7 @@ def select_papers(
     """One page of the feed (of any of `topics`), and the trending scores when sorted by
     them."""
     if sort == "trending" and period is None and submitter_id is None:
-        result = trending(
-            session,
-            now,
-            settings.trending_window_days,
-            settings.trending_gravity,
-            limit,
-            offset,
-            topics,
-        )
+        result = trending(session, now, Formula.from_settings(settings), limit, offset, topics)
         return result.papers, result.scores
     conditions = [Paper.hidden_at.is_(None), Paper.feed_at.is_not(None), Paper.feed_at <= now]
     as_of = now
@@ -131,21 +123,7 @@ def _scored(
     rows = session.execute(
         select(Paper.id, Paper.upvotes, Paper.comment_count, Paper.feed_at).where(*conditions)
     ).all()
-    scored = sorted(
-        (
-            (
-                trending_score(
-                    up,
-                    comments,
-                    (as_of - _aware(at)).total_seconds() / 3600,  # type: ignore[arg-type]  # the conditions say feed_at IS NOT NULL
-                    settings.trending_gravity,
-                ),
-                pid,
-            )
-            for pid, up, comments, at in rows
-        ),
-        key=lambda pair: (-pair[0], -pair[1]),
-    )[offset : offset + limit]
+    scored = Formula.from_settings(settings).rank(session, rows, as_of)[offset : offset + limit]
     by_id = {
         p.id: p
         for p in session.execute(
@@ -197,7 +175,3 @@ def daily_papers(
     # Scores decay, and "the latest papers" move with the clock: validators change with both.
     extra = str(int(now.timestamp()) // 600) if sort == "trending" or period is None else ""
     return cached_json(request, session, build, extra)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -14,7 +14,7 @@ from paperfeed.papers.code_links import load_code, load_links
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_categories, load_keywords
 from paperfeed.papers.topics import Topic, category_filter
-from paperfeed.papers.trending import trending
+from paperfeed.papers.trending import STAR_DAYS, Formula, trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import similar
 from paperfeed.search.runtime import served_state
@@ -120,15 +120,8 @@ def trending_view(
     now = clock.now()
     if topic is None:
         topic = category_filter(request.query_params.getlist("category"))
-    result = trending(
-        session,
-        now,
-        settings.trending_window_days,
-        settings.trending_gravity,
-        size,
-        (p - 1) * size,
-        topic,
-    )
+    formula = Formula.from_settings(settings)
+    result = trending(session, now, formula, size, (p - 1) * size, topic)
     if p > 1 and not result.papers:
         raise HTTPException(
             404, f"Page {p} is past the end of this list ({plural(result.total, 'paper')})."
@@ -142,8 +135,9 @@ def trending_view(
         "total": result.total,
         "page": p,
         "pages": max(1, -(-result.total // size)),
-        "gravity": settings.trending_gravity,
-        "window_days": settings.trending_window_days,
+        "formula": formula,
+        "star_days": STAR_DAYS,
+        "window_days": formula.window_days,
         "topic": topic,
     }
     # Scores decay with time: the validator changes every ten minutes even with no new data.
