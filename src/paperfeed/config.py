@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     worker_index_interval: int = 600
     worker_keywords_interval: int = 600
     worker_github_interval: int = 3600
+    worker_hub_interval: int = 3600
+    worker_thumbnails_interval: int = 3600
+    worker_summaries_interval: int = 1800
     worker_digest_interval: int = 900
     worker_mail_interval: int = 30
     worker_lease_seconds: int = 300
@@ -111,6 +114,32 @@ class Settings(BaseSettings):
     github_request_interval: float = Field(default=1.0, ge=0)
     github_refresh_hours: float = Field(default=24.0, gt=0)
     github_batch: int = Field(default=500, ge=1)
+    # The Hugging Face Hub, for the models, datasets and Spaces citing arXiv papers
+    # (ingest/hub_links.py): its address, seconds between listing requests, how old an
+    # answer may get before a refresh, and papers asked per run (three listings each).
+    hub_endpoint: str = "https://huggingface.co"
+    hub_request_interval: float = Field(default=1.0, ge=0)
+    hub_refresh_hours: float = Field(default=720.0, gt=0)
+    hub_batch: int = Field(default=200, ge=1)
+    # First-page thumbnails of the feed's arXiv papers (papers/thumbnails.py): where PDFs are
+    # fetched (`{url}/2401.00001v2`, paced by `arxiv_request_interval`), the largest PDF read
+    # (bytes), papers rendered per run, and how many days back the feed is covered.
+    arxiv_pdf_url: str = "https://arxiv.org/pdf"
+    thumbnail_max_pdf_bytes: int = Field(default=50_000_000, ge=1)
+    thumbnail_batch: int = Field(default=200, ge=1)
+    thumbnail_window_days: int = Field(default=30, ge=1)
+    # Machine-written summaries (ingest/summarize.py; docs/summaries.md): an OpenAI-compatible
+    # chat-completions endpoint's base URL (`{url}/chat/completions` is asked; unset: off),
+    # the model named on pages, a key (a Bearer token, never logged), caps per UTC day on
+    # requests and tokens (prompt and answer), and papers asked per run.
+    summary_api_url: str | None = None
+    summary_model: str | None = None
+    summary_key: str | None = Field(default=None, repr=False)
+    summary_daily_requests: int = Field(default=1000, ge=0)
+    summary_daily_tokens: int = Field(default=1_000_000, ge=0)
+    summary_batch: int = Field(default=100, ge=1)
+    summary_request_interval: float = Field(default=1.0, ge=0)
+    summary_timeout: float = Field(default=60.0, gt=0)
     # Email digests.
     digest_send_hour: int = Field(default=6, ge=0, le=23)  # local hour (feed zone) they go out
     digest_retries: int = Field(default=3, ge=0)  # per message, for transient SMTP failures
