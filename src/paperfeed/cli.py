@@ -449,12 +449,14 @@ def search_command(
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option(
     "--jobs",
-    default="harvest,index,keywords,github,digest,mail",
+    default="harvest,index,keywords,github,hub,thumbnails,digest,mail",
     show_default=True,
-    help="Comma-separated jobs to run: harvest, index, keywords, github, digest, mail.",
+    help="Comma-separated jobs to run: harvest, index, keywords, github, hub, thumbnails, "
+    "digest, mail.",
 )
 def worker(once: bool, jobs: str) -> None:
-    """Run harvest, index, keywords, github, digests and mail on the PAPERFEED_WORKER_* schedule.
+    """Run harvest, index, keywords, github, hub, thumbnails, digests and mail on the
+    PAPERFEED_WORKER_* schedule.
 
     Each job takes a lease in the database first, so several workers never run the same
     job at once, and a crashed worker's jobs are picked up when its lease expires.

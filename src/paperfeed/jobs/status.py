@@ -12,10 +12,13 @@ from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.github_repos import due_count
+from paperfeed.ingest.hub_links import due_count as hub_due_count
+from paperfeed.ingest.summarize import status as summary_status
 from paperfeed.jobs import leases
 from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
-from paperfeed.models import GithubRepo, IngestCursor, JobRun, Paper
+from paperfeed.models import GithubRepo, IngestCursor, JobRun, Paper, PaperHubCheck
 from paperfeed.outbox import queue_state
+from paperfeed.papers import thumbnails
 from paperfeed.plurals import plural
 
 
@@ -75,8 +78,29 @@ def collect(db: Database, settings: Settings) -> dict[str, Any]:
             ).all()
         )
     due = due_count(db, settings) if repos else 0
+    with db.reader() as session:
+        hub = session.execute(
+            select(
+                func.count(),
+                func.count(PaperHubCheck.paper_id).filter(PaperHubCheck.status == "error"),
+                func.count(PaperHubCheck.paper_id).filter(
+                    (
+                        PaperHubCheck.num_models
+                        + PaperHubCheck.num_datasets
+                        + PaperHubCheck.num_spaces
+                    )
+                    > 0
+                ),
+            ).select_from(PaperHubCheck)
+        ).one()
+    hub_due = hub_due_count(db, settings) if papers[1] else 0
+    with db.reader() as session:
+        thumbs = thumbnails.status_counts(session)
     return {
         "github": (repos, due),
+        "hub": (tuple(hub), hub_due),
+        "thumbnails": (thumbs, thumbnails.due_count(db, settings)),
+        "summaries": summary_status(db, settings),
         "jobs": jobs,
         "papers": dict(zip(("total", "arxiv", "in_feed", "hidden"), papers, strict=True)),
         "cursors": cursor_rows,
@@ -146,6 +170,22 @@ def render(report: dict[str, Any]) -> str:
             f"{repos.get('error', 0):,} refused, {repos.get('new', 0):,} not yet asked), "
             f"{due:,} due"
         )
+    (asked, errors, linked), hub_due = report.get("hub", ((0, 0, 0), 0))
+    if asked or hub_due:
+        lines.append(
+            f"hub: {plural(asked, 'paper')} asked ({linked:,} with models, datasets or Spaces, "
+            f"{errors:,} errors), {hub_due:,} due"
+        )
+    summary = report.get("summaries")
+    if summary:
+        lines.append(_summary_line(summary))
+    thumbs, thumbs_due = report.get("thumbnails", ({}, 0))
+    if thumbs or thumbs_due:
+        lines.append(
+            f"thumbnails: {thumbs.get('rendered', 0):,} rendered, "
+            f"{thumbs.get('missing', 0):,} without a PDF, {thumbs.get('skipped', 0):,} skipped, "
+            f"{thumbs.get('error', 0):,} to try again, {thumbs_due:,} due"
+        )
     if report["cursors"]:
         lines.append("ingest cursors:")
     for source, cursor, state, updated in report["cursors"]:
@@ -162,6 +202,16 @@ def render(report: dict[str, Any]) -> str:
             where = f"at {cursor}"
         lines.append(f"  {source}: {where}, updated {updated:%Y-%m-%d %H:%M} UTC")
     return "\n".join(lines)
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    (requests, request_cap), (tokens, token_cap) = summary["requests"], summary["tokens"]
+    where = summary["off"] or f"by {summary['model']}"
+    return (
+        f"summaries: {summary['written']:,} written, {summary['refused']:,} refused, "
+        f"{summary['due']:,} due ({where}); today {requests:,} of {request_cap:,} requests, "
+        f"{tokens:,} of {token_cap:,} tokens"
+    )
 
 
 def _ago(later: datetime, earlier: datetime) -> str:

@@ -32,7 +32,17 @@ from paperfeed.models import JobLease, JobRun
 log = logging.getLogger(__name__)
 
 JobFunction = Callable[[Database, Settings], dict[str, Any]]
-ORDER = ("harvest", "index", "keywords", "github", "digest", "mail")
+ORDER = (
+    "harvest",
+    "index",
+    "keywords",
+    "github",
+    "hub",
+    "thumbnails",
+    "summaries",
+    "digest",
+    "mail",
+)
 OUTAGE_WAIT = 5.0  # seconds between tries while the database is unreachable
 FINISHED = ("ok", "failed", "skipped")  # the statuses of runs that count as having run
 
@@ -90,6 +100,36 @@ def github_job(db: Database, settings: Settings) -> dict[str, Any]:
         return update_github(db, settings, client).counts()
 
 
+def summaries_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """Machine-written summaries of the feed's papers, newest first, within the daily caps
+    (ingest/summarize.py); skipped, saying why, without an endpoint."""
+    from paperfeed.ingest.chat_api import ChatClient
+    from paperfeed.ingest.summarize import off_reason, update_summaries
+
+    reason = off_reason(settings)
+    if reason is not None:
+        raise JobSkipped(reason)
+    with ChatClient.from_settings(settings) as client:
+        return update_summaries(db, settings, client).counts()
+
+
+def thumbnails_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """First-page thumbnails of the feed's new arXiv papers, newest first, fetched on
+    arXiv's pace and rendered in a child process (papers/thumbnails.py)."""
+    from paperfeed.papers.thumbnails import run
+
+    return run(db, settings).counts()
+
+
+def hub_job(db: Database, settings: Settings) -> dict[str, Any]:
+    """The models, datasets and Spaces on the Hugging Face Hub citing arXiv papers, never
+    asked first, then the oldest answers (ingest/hub_links.py)."""
+    from paperfeed.ingest.hub_links import HubClient, update_hub
+
+    with HubClient.from_settings(settings) as client:
+        return update_hub(db, settings, client).counts()
+
+
 def digest_job(db: Database, settings: Settings) -> dict[str, Any]:
     try:
         from paperfeed.digest.sending import send_due
@@ -111,6 +151,9 @@ FUNCTIONS: dict[str, JobFunction] = {
     "index": index_job,
     "keywords": keywords_job,
     "github": github_job,
+    "hub": hub_job,
+    "thumbnails": thumbnails_job,
+    "summaries": summaries_job,
     "digest": digest_job,
     "mail": mail_job,
 }
@@ -122,6 +165,9 @@ def jobs_from_settings(settings: Settings, names: Iterable[str] = ORDER) -> list
         "index": settings.worker_index_interval,
         "keywords": settings.worker_keywords_interval,
         "github": settings.worker_github_interval,
+        "hub": settings.worker_hub_interval,
+        "thumbnails": settings.worker_thumbnails_interval,
+        "summaries": settings.worker_summaries_interval,
         "digest": settings.worker_digest_interval,
         "mail": settings.worker_mail_interval,
     }
