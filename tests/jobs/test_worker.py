@@ -21,7 +21,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.jobs import leases
 from paperfeed.jobs.status import collect, render
-from paperfeed.jobs.worker import Job, JobSkipped, Worker, jobs_from_settings, next_due
+from paperfeed.jobs.worker import ORDER, Job, JobSkipped, Worker, jobs_from_settings, next_due
 from paperfeed.models import JobRun
 from tests.conftest import FIXED_NOW
 from tests.servers import FakeOaiPmh
@@ -44,6 +44,7 @@ def test_the_schedule_comes_from_settings(tmp_path: Path, db: Database) -> None:
         ("harvest", 6 * 3600),
         ("keywords", 600),
         ("github", 3600),
+        ("thumbnails", 3600),
         ("digest", 60),
         ("mail", 30),
     ]
@@ -320,7 +321,7 @@ def test_the_worker_command_rejects_unknown_jobs(tmp_path: Path, db: Database) -
         timeout=60,
     )
     assert result.returncode == 1
-    choices = "harvest, index, keywords, github, digest, mail"
+    choices = ", ".join(ORDER)  # every job, in schedule order
     assert f"unknown job post: choose from {choices}" in result.stderr
 
 

@@ -1,0 +1,486 @@
+"""First-page thumbnails of the feed's arXiv papers: rendering, storing, and the job.
+
+The worker's `thumbnails` job takes the arXiv papers that entered the feed in the last
+`PAPERFEED_THUMBNAIL_WINDOW_DAYS`, newest first, that have no thumbnail yet (or a newer
+arXiv version than the one rendered, or an error a day old), at most
+`PAPERFEED_THUMBNAIL_BATCH` a run. For each it fetches the PDF (ingest/arxiv_pdf.py, on
+arXiv's pace), renders page 1 with pdfium, and stores the images and a check row in one
+transaction (with `touch_enrichment`, so pages revalidate without a re-index). A killed run
+loses at most the paper it was on; the next run takes what is still due. Never the whole
+archive: arXiv's policy forbids bulk-fetching PDFs.
+
+PDFs are hostile input. Rendering happens in a child process (`Renderer`) with a memory
+limit and a time limit: a PDF that hangs pdfium or crashes it kills the child, not the
+worker, and the paper is skipped with the reason. Before rendering, the bytes must start
+like a PDF, have pages, and a first page of a sane size.
+
+Images: a card size (`CARD_WIDTH` x `CARD_HEIGHT`, the top of the page, a fixed box so
+cards never shift) and a page size (`PAGE_WIDTH` wide), each in WebP and in JPEG for the
+clients that take no WebP. They live in the database (`paper_thumbnails`), so every web
+node serves them and no node fetches a PDF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import multiprocessing
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from paperfeed import clock
+from paperfeed.config import Settings
+from paperfeed.db import Database
+from paperfeed.ingest.arxiv_pdf import ArxivPdfClient, PdfTooLarge
+from paperfeed.ingest.http_client import RemoteRefused, RemoteUnavailable
+from paperfeed.models import Paper, PaperThumbnail, PaperThumbnailCheck
+from paperfeed.papers.store import touch_enrichment
+
+log = logging.getLogger(__name__)
+
+CARD_WIDTH, CARD_HEIGHT = 240, 310  # a US Letter page's proportions (8.5 x 11)
+PAGE_WIDTH = 640
+SIZES = ("card", "page")
+FORMATS = {"webp": "image/webp", "jpeg": "image/jpeg"}
+EXTENSIONS = {"webp": "webp", "jpg": "jpeg"}  # in URLs -> stored format
+QUALITY = {("card", "webp"): 50, ("card", "jpeg"): 60, ("page", "webp"): 50, ("page", "jpeg"): 60}
+MAX_PAGES = 10_000
+MIN_SIDE, MAX_SIDE = 72.0, 14_400.0  # points: one inch, and PDF's own limit (200 inches)
+MAX_ASPECT = 4.0  # a page at most four times as tall as wide, or as wide as tall
+RENDER_SECONDS = 20.0  # for one PDF in the child, from bytes to every image
+CHILD_MEMORY = 1536 * 1024 * 1024  # bytes of address space the child may take
+RETRY_AFTER = timedelta(days=1)  # an error (arXiv did not answer) is tried again then
+MAX_ATTEMPTS = 3  # errors in a row before the paper is skipped
+
+
+class Unusable(Exception):
+    """This PDF gives no thumbnail; the message says why (stored as the reason)."""
+
+
+@dataclass(frozen=True)
+class Image:
+    size: str  # card | page
+    format: str  # webp | jpeg
+    data: bytes
+    width: int
+    height: int
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    images: list[Image]
+    pages: int
+    seconds: float  # in the renderer, opening the PDF to the last image encoded
+
+    @property
+    def digest(self) -> str:
+        """Names the set of images (it goes in their URLs, which may then be cached forever)."""
+        return hashlib.sha256("".join(i.digest for i in self.images).encode()).hexdigest()[:32]
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _encode(image: Any, size: str, fmt: str) -> Image:
+    out = io.BytesIO()
+    quality = QUALITY[(size, fmt)]
+    if fmt == "webp":
+        # method 6 (the slowest, smallest) costs 8 ms on a card and 50 ms on a page: cards only
+        image.save(out, "WEBP", quality=quality, method=6 if size == "card" else 4)
+    else:
+        image.save(out, "JPEG", quality=quality, optimize=True, progressive=size == "page")
+    return Image(size, fmt, out.getvalue(), image.width, image.height)
+
+
+def render(data: bytes, formats: Sequence[str] = ("webp", "jpeg")) -> Rendered:
+    """Page 1 of the PDF `data` as card and page images; `Unusable` with the reason.
+
+    Runs in the caller's process: the job calls it through a `Renderer`, in a child."""
+    import pypdfium2 as pdfium
+    from PIL import Image as PILImage
+
+    started = time.perf_counter()
+    if b"%PDF-" not in data[:1024]:
+        raise Unusable("not a PDF (no %PDF- header)")
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        raise Unusable(f"a malformed PDF ({exc})") from None
+    try:
+        pages = len(pdf)
+        if pages < 1:
+            raise Unusable("a PDF without pages")
+        if pages > MAX_PAGES:
+            raise Unusable(f"a PDF of {pages:,} pages (at most {MAX_PAGES:,})")
+        page = pdf[0]
+        width, height = page.get_size()
+        if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
+            raise Unusable(f"a first page of {width:.0f} x {height:.0f} points")
+        if max(width / height, height / width) > MAX_ASPECT:
+            raise Unusable(f"a first page of {width:.0f} x {height:.0f} points (too narrow)")
+        bitmap = page.render(scale=PAGE_WIDTH / width, fill_color=(255, 255, 255, 255))
+        full = bitmap.to_pil().convert("RGB")
+    except pdfium.PdfiumError as exc:
+        raise Unusable(f"a malformed PDF ({exc})") from None
+    finally:
+        pdf.close()
+    card_height = round(full.height * CARD_WIDTH / full.width)
+    card = full.resize((CARD_WIDTH, card_height), PILImage.Resampling.LANCZOS)
+    if card_height != CARD_HEIGHT:  # A4 is cut at the bottom, a landscape page padded
+        box = PILImage.new("RGB", (CARD_WIDTH, CARD_HEIGHT), "white")
+        box.paste(card.crop((0, 0, CARD_WIDTH, min(card_height, CARD_HEIGHT))), (0, 0))
+        card = box
+    page_image = full.crop((0, 0, full.width, min(full.height, PAGE_WIDTH * 2)))
+    images = [
+        _encode(img, size, fmt)
+        for size, img in (("card", card), ("page", page_image))
+        for fmt in formats
+    ]
+    return Rendered(images, pages, time.perf_counter() - started)
+
+
+def _child(connection: Connection, memory: int) -> None:
+    """The renderer's child: PDFs in, `Rendered` or a reason out, until the pipe closes."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    except (ImportError, ValueError, OSError):  # not on this platform: the time limit stays
+        pass
+    while True:
+        try:
+            data = connection.recv_bytes()
+        except EOFError:
+            return
+        try:
+            result: object = render(data)
+        except Unusable as exc:
+            result = str(exc)
+        except MemoryError:
+            result = "a PDF that needs more memory than a thumbnail may take"
+        except Exception as exc:  # pdfium's or Pillow's surprise: this PDF, not the job
+            result = f"a PDF the renderer failed on ({exc.__class__.__name__}: {exc})"
+        connection.send(result)
+
+
+class Renderer:
+    """Renders PDFs in a child process, started on first use and again after it is killed.
+
+    `render` returns what `render()` would, within `seconds`; a PDF that takes longer, or
+    kills the child (pdfium crashes on some inputs), raises `Unusable` and the next call
+    starts a fresh child. The child is spawned, not forked: the worker has threads.
+    """
+
+    def __init__(self, seconds: float = RENDER_SECONDS, memory: int = CHILD_MEMORY) -> None:
+        self.seconds, self.memory = seconds, memory
+        self._context = multiprocessing.get_context("spawn")
+        self._process: Any = None
+        self._pipe: Connection | None = None
+
+    def __enter__(self) -> Renderer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _start(self) -> Connection:
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(
+            target=_child, args=(child, self.memory), daemon=True, name="thumbnail-renderer"
+        )
+        self._process.start()
+        child.close()
+        self._pipe = parent
+        return parent
+
+    def render(self, data: bytes) -> Rendered:
+        pipe = self._pipe or self._start()
+        try:
+            pipe.send_bytes(data)
+            ready = pipe.poll(self.seconds)
+            result = pipe.recv() if ready else None
+        except (EOFError, OSError, BrokenPipeError):
+            code = self._stop()
+            raise Unusable(f"a PDF that crashed the renderer (exit {code})") from None
+        if not ready:
+            self._stop()
+            raise Unusable(f"a PDF that took over {self.seconds:g} s to render")
+        if isinstance(result, str):
+            raise Unusable(result)
+        assert isinstance(result, Rendered)
+        return result
+
+    def _stop(self) -> int | None:
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+        if self._process is None:
+            return None
+        if self._process.is_alive():
+            self._process.kill()
+        self._process.join(5)
+        code: int | None = self._process.exitcode
+        self._process = None
+        return code
+
+    def close(self) -> None:
+        self._stop()
+
+
+# --- the job -----------------------------------------------------------------------------
+
+
+@dataclass
+class ThumbnailStats:
+    rendered: int = 0
+    missing: int = 0  # arXiv has no PDF (404)
+    skipped: int = 0  # too big, malformed, too slow to render, or too many errors
+    errors: int = 0  # arXiv did not answer: tried again after a day
+    left: int = 0  # due papers not fetched this run (the batch was full)
+    render_ms: list[int] = field(default_factory=list)
+    stopped: str | None = None  # arXiv refused us: the run ended early
+
+    def counts(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {
+            "rendered": self.rendered,
+            "missing": self.missing,
+            "skipped": self.skipped,
+            "errors": self.errors,
+            "left": self.left,
+        }
+        if self.render_ms:
+            counts["render ms p50"] = f"{statistics.median(self.render_ms):.0f}"
+        if self.stopped:
+            counts["stopped"] = self.stopped
+        return counts
+
+
+def _due(now: datetime, window_days: int) -> Any:
+    """Feed papers of the window with an arXiv id whose thumbnail is due."""
+    check = PaperThumbnailCheck
+    return and_(
+        Paper.arxiv_id.is_not(None),
+        Paper.hidden_at.is_(None),
+        Paper.feed_at >= now - timedelta(days=window_days),
+        Paper.feed_at <= now,
+        or_(
+            check.paper_id.is_(None),
+            check.version < Paper.latest_version,
+            and_(
+                check.status == "error",
+                check.attempts < MAX_ATTEMPTS,
+                check.checked_at <= now - RETRY_AFTER,
+            ),
+        ),
+    )
+
+
+def _due_query(columns: Sequence[Any], now: datetime, window_days: int) -> Any:
+    return (
+        select(*columns)
+        .select_from(Paper)
+        .outerjoin(PaperThumbnailCheck, PaperThumbnailCheck.paper_id == Paper.id)
+        .where(_due(now, window_days))
+    )
+
+
+def due_papers(db: Database, settings: Settings, limit: int | None = None) -> list[Any]:
+    """(id, arxiv_id, latest_version) of the papers to fetch now, newest in the feed first."""
+    query = _due_query(
+        (Paper.id, Paper.arxiv_id, Paper.latest_version),
+        clock.now(),
+        settings.thumbnail_window_days,
+    ).order_by(Paper.feed_at.desc(), Paper.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    with db.reader() as session:
+        return list(session.execute(query).all())
+
+
+def due_count(db: Database, settings: Settings) -> int:
+    query = _due_query((func.count(),), clock.now(), settings.thumbnail_window_days)
+    with db.reader() as session:
+        return session.scalar(query) or 0
+
+
+def _store(
+    db: Database,
+    paper_id: int,
+    version: int,
+    status: str,
+    reason: str | None = None,
+    rendered: Rendered | None = None,
+    pdf_bytes: int | None = None,
+) -> None:
+    """One paper's result, in its own transaction."""
+    now = clock.now()
+    with db.transaction() as session:
+        if session.get(Paper, paper_id) is None:  # deleted meanwhile
+            return
+        row = session.get(PaperThumbnailCheck, paper_id)
+        if rendered is None and row is not None and row.status == "rendered":
+            # A newer version gave nothing: keep showing the older one's images.
+            row.version, row.checked_at = version, now
+            row.reason = f"version {version}: {reason}"[:1000]
+            return
+        attempts = row.attempts + 1 if row is not None and row.status == "error" else 1
+        if status == "error" and attempts >= MAX_ATTEMPTS:
+            status, reason = "skipped", f"{reason} ({attempts} times)"
+        _replace_images(session, paper_id, rendered, now)
+        session.merge(
+            PaperThumbnailCheck(
+                paper_id=paper_id,
+                status=status,
+                reason=reason[:1000] if reason else None,
+                version=version,
+                digest=rendered.digest if rendered else None,
+                pdf_bytes=pdf_bytes,
+                render_ms=round(rendered.seconds * 1000) if rendered else None,
+                attempts=attempts,
+                checked_at=now,
+            )
+        )
+        if rendered is not None:
+            touch_enrichment(session)  # cards show it: revalidate pages, no re-index
+
+
+def _replace_images(
+    session: Session, paper_id: int, rendered: Rendered | None, now: datetime
+) -> None:
+    session.execute(delete(PaperThumbnail).where(PaperThumbnail.paper_id == paper_id))
+    if rendered is None:
+        return
+    session.add_all(
+        PaperThumbnail(
+            paper_id=paper_id,
+            size=image.size,
+            format=image.format,
+            data=image.data,
+            digest=image.digest,
+            width=image.width,
+            height=image.height,
+            created_at=now,
+        )
+        for image in rendered.images
+    )
+
+
+Progress = Callable[[int, int], None]  # (done, total) papers of this run
+
+
+def update_thumbnails(
+    db: Database,
+    settings: Settings,
+    client: ArxivPdfClient,
+    renderer: Renderer,
+    progress: Progress | None = None,
+) -> ThumbnailStats:
+    """Fetch and render the due papers' first pages, at most `thumbnail_batch` of them."""
+    stats = ThumbnailStats()
+    todo = due_papers(db, settings, settings.thumbnail_batch)
+    for done, (paper_id, arxiv_id, version) in enumerate(todo, start=1):
+        try:
+            data = client.pdf(arxiv_id, version)
+        except PdfTooLarge as exc:
+            _store(db, paper_id, version, "skipped", str(exc))
+            stats.skipped += 1
+        except RemoteRefused as exc:
+            if exc.status in (403, 429):  # arXiv refuses this site: stop asking at once
+                stats.stopped = str(exc)
+                log.warning("thumbnails: %s; the run stops", exc)
+                break
+            _store(db, paper_id, version, "error", str(exc))
+            stats.errors += 1
+        except RemoteUnavailable as exc:
+            _store(db, paper_id, version, "error", str(exc))
+            stats.errors += 1
+        else:
+            if data is None:
+                _store(db, paper_id, version, "missing", "arXiv has no PDF (HTTP 404)")
+                stats.missing += 1
+            else:
+                try:
+                    rendered = renderer.render(data)
+                except Unusable as exc:
+                    _store(db, paper_id, version, "skipped", str(exc), pdf_bytes=len(data))
+                    stats.skipped += 1
+                else:
+                    _store(db, paper_id, version, "rendered", None, rendered, len(data))
+                    stats.rendered += 1
+                    stats.render_ms.append(round(rendered.seconds * 1000))
+        if progress:
+            progress(done, len(todo))
+        if done % 20 == 0:
+            log.info("thumbnails: %d of %d papers", done, len(todo))
+    stats.left = due_count(db, settings)
+    return stats
+
+
+def run(db: Database, settings: Settings, progress: Progress | None = None) -> ThumbnailStats:
+    """The worker's `thumbnails` job, with its own client and renderer."""
+    with ArxivPdfClient.from_settings(settings) as client, Renderer() as renderer:
+        return update_thumbnails(db, settings, client, renderer, progress)
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    """Checked papers by status (for `paperfeed status`)."""
+    rows = session.execute(
+        select(PaperThumbnailCheck.status, func.count()).group_by(PaperThumbnailCheck.status)
+    )
+    return {status: count for status, count in rows}
+
+
+# --- what pages and the API show ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A paper's stored thumbnail, as pages link it: the URLs carry the set's digest."""
+
+    public_id: str
+    digest: str
+
+    def path(self, size: str = "card", ext: str = "webp") -> str:
+        return f"/papers/{self.public_id}/thumbnail/{size}.{ext}?v={self.digest[:12]}"
+
+
+def load_thumbnails(session: Session, papers: Sequence[Paper]) -> dict[int, Thumbnail]:
+    """Every paper of `papers` that has a thumbnail -> it: one query, no image bytes."""
+    by_id = {p.id: p.public_id for p in papers}
+    if not by_id:
+        return {}
+    rows = session.execute(
+        select(PaperThumbnailCheck.paper_id, PaperThumbnailCheck.digest).where(
+            PaperThumbnailCheck.paper_id.in_(list(by_id)),
+            PaperThumbnailCheck.status == "rendered",
+            PaperThumbnailCheck.digest.is_not(None),
+        )
+    )
+    return {pid: Thumbnail(by_id[pid], digest or "") for pid, digest in rows}
+
+
+def load_image(session: Session, public_id: str, size: str, fmt: str) -> PaperThumbnail | None:
+    """One stored image of a visible paper, or None."""
+    return session.execute(
+        select(PaperThumbnail)
+        .join(Paper, Paper.id == PaperThumbnail.paper_id)
+        .where(
+            Paper.public_id == public_id,
+            Paper.hidden_at.is_(None),
+            PaperThumbnail.size == size,
+            PaperThumbnail.format == fmt,
+        )
+    ).scalar_one_or_none()
