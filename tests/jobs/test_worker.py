@@ -44,7 +44,9 @@ def test_the_schedule_comes_from_settings(tmp_path: Path, db: Database) -> None:
         ("harvest", 6 * 3600),
         ("keywords", 600),
         ("github", 3600),
+        ("hub", 3600),
         ("thumbnails", 3600),
+        ("summaries", 1800),
         ("digest", 60),
         ("mail", 30),
     ]

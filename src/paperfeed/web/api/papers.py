@@ -23,6 +23,7 @@ from starlette.datastructures import URL
 
 from paperfeed import clock
 from paperfeed.community import comments
+from paperfeed.ingest.hub_links import load_hub
 from paperfeed.models import Comment, Organization, Paper, User
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_related
@@ -34,8 +35,15 @@ from paperfeed.search.runtime import served_state
 from paperfeed.web.api.common import cached_json
 from paperfeed.web.api.daily import CATEGORY_HELP
 from paperfeed.web.api.schemas import DailyEntryOut, PaperOut, errors
-from paperfeed.web.api.serializers import Json, daily_entry_json, iso, paper_json, user_json
-from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep
+from paperfeed.web.api.serializers import (
+    Json,
+    daily_entry_json,
+    hub_json,
+    iso,
+    paper_json,
+    user_json,
+)
+from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep, get_settings
 
 router = APIRouter()
 SearchSort = Literal["relevance", "upvotes", "newest"]
@@ -121,10 +129,14 @@ def search_papers(
         if not index.lexical.has_categories:
             raise HTTPException(503, OUTDATED_INDEX)
 
+    site = get_settings(request).site_url
+
     def build() -> list[Json]:
         if not q.strip() and not filters.active:
             papers = _latest(session, limit)
-            related = load_related(session, papers, keywords=True, code=True)
+            related = load_related(
+                session, papers, keywords=True, code=True, summaries=True, thumbnails=site
+            )
             return [daily_entry_json(paper, related) for paper in papers]
         parsed = parse_query(q)
         needs_index = parsed.arxiv_id is None and (
@@ -144,7 +156,9 @@ def search_papers(
             papers = [visible_paper(session, result.redirect_to).paper]
         else:
             papers = [hit.paper for hit in result.hits]
-        related = load_related(session, papers, keywords=True, code=True)
+        related = load_related(
+            session, papers, keywords=True, code=True, summaries=True, thumbnails=site
+        )
         return [daily_entry_json(paper, related) for paper in papers]
 
     return cached_json(request, session, build, extra=state)
@@ -219,7 +233,14 @@ def list_papers(
         headers["Link"] = f'<{following}>; rel="next"'
 
     def build() -> list[Json]:
-        related = load_related(session, papers, keywords=True, code=True)
+        related = load_related(
+            session,
+            papers,
+            keywords=True,
+            code=True,
+            summaries=True,
+            thumbnails=settings.site_url,
+        )
         return [paper_json(paper, related) for paper in papers]
 
     return cached_json(
@@ -286,7 +307,14 @@ def paper_info(
     paper = visible_paper(session, paper_id).paper
 
     def build() -> Json:
-        data = paper_json(paper, load_related(session, [paper], keywords=True, code=True))
+        site = get_settings(request).site_url
+        data = paper_json(
+            paper,
+            load_related(
+                session, [paper], keywords=True, code=True, summaries=True, thumbnails=site
+            ),
+        )
+        data.update(hub_json(load_hub(session, paper)))  # what the `hub` job stored
         if field == "comments":
             data["comments"] = comments_json(session, paper)
         return data

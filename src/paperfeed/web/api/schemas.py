@@ -59,19 +59,38 @@ class PaperOut(Open):
     ai_keywords: list[str] = Field(
         default_factory=list, description="Keywords extracted from the title and abstract"
     )
+    ai_summary: str | None = Field(
+        default=None, description="A machine-written one- or two-sentence summary, if any"
+    )
     arxivId: str | None = None
     githubRepo: str | None = None
     projectPage: str | None = None
+    thumbnailUrl: str | None = Field(
+        default=None, description="The first page of its PDF (JPEG, 640 px wide), if rendered"
+    )
     submittedOnDailyBy: UserOut | None = None
     organization: OrganizationOut | None = None
     comments: list[dict[str, Any]] | None = Field(
         default=None, description="With ?field=comments: the visible comments, threaded"
     )
+    linkedModels: list[dict[str, Any]] | None = Field(
+        default=None, description="/api/papers/{id} only: the most liked models citing it"
+    )
+    numTotalModels: int | None = Field(default=None, description="Models citing it")
+    linkedDatasets: list[dict[str, Any]] | None = Field(
+        default=None, description="/api/papers/{id} only: the most liked datasets citing it"
+    )
+    numTotalDatasets: int | None = Field(default=None, description="Datasets citing it")
+    linkedSpaces: list[dict[str, Any]] | None = Field(
+        default=None, description="/api/papers/{id} only: the most liked Spaces citing it"
+    )
+    numTotalSpaces: int | None = Field(default=None, description="Spaces citing it")
 
 
 class DailyEntryOut(Open):
     paper: PaperOut
     ai_keywords: list[str] = Field(default_factory=list, description="The paper's keywords")
+    ai_summary: str | None = Field(default=None, description="The machine-written summary")
     publishedAt: str | None = Field(description="When the paper entered the daily feed")
     submittedOnDailyAt: str | None
     title: str
@@ -82,12 +101,20 @@ class DailyEntryOut(Open):
     organization: OrganizationOut | None = None
     githubRepo: str | None = None
     projectPage: str | None = None
+    thumbnailUrl: str | None = Field(default=None, description="The paper's thumbnailUrl")
+    thumbnail: str | None = Field(default=None, description="The same (HF's key)")
     trendingScore: float | None = Field(default=None, description="With sort=trending")
 
 
 class VoteOut(BaseModel):
     upvoted: bool
     upvotes: int
+
+
+class LinksOut(BaseModel):
+    githubRepo: str | None = Field(description="The code link set on the paper, normalized")
+    projectPage: str | None
+    changed: bool = Field(description="False when both were already as sent")
 
 
 class CommentOut(Open):

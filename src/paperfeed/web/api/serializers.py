@@ -17,7 +17,8 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
-from paperfeed.models import Organization, Paper, User
+from paperfeed.ingest.hub_links import HubLinks
+from paperfeed.models import Organization, Paper, PaperHubArtifact, User
 from paperfeed.papers.related import Byline, Related
 
 Json = dict[str, Any]
@@ -90,9 +91,16 @@ def paper_json(paper: Paper, related: Related) -> Json:
         "categories": paper.category_list,
         # Extracted from title and abstract (search/keywords.py), as HF's PaperInfo.ai_keywords.
         "ai_keywords": related.keywords.get(paper.id, []),
+        # Machine-written by the `summaries` job (papers/summaries.py), as HF's
+        # PaperInfo.ai_summary; null without one (a key sentence is never served as it).
+        "ai_summary": related.summaries.get(paper.id),
     }
     if paper.arxiv_id:
         data["arxivId"] = paper.arxiv_id
+    # The first page of its PDF (papers/thumbnails.py), absolute; arXiv papers of the feed.
+    thumbnail = related.thumbnail_url(paper.id)
+    if thumbnail is not None:
+        data["thumbnailUrl"] = thumbnail
     # The link set on the paper, else a GitHub repository found in its abstract or comments
     # (papers/code_links.py); stars once the `github` job has asked GitHub.
     code = related.code.get(paper.id)
@@ -127,9 +135,44 @@ def daily_entry_json(paper: Paper, related: Related, score: float | None = None)
     if "submittedOnDailyBy" in nested:
         entry["submittedBy"] = nested["submittedOnDailyBy"]
     entry["ai_keywords"] = nested["ai_keywords"]  # the client reads it at the top level
-    for key in ("organization", "githubRepo", "githubStars", "projectPage"):
+    entry["ai_summary"] = nested["ai_summary"]  # HF nests it; the client reads the top level
+    for key in ("organization", "githubRepo", "githubStars", "projectPage", "thumbnailUrl"):
         if key in nested:
             entry[key] = nested[key]
+    if "thumbnailUrl" in nested:
+        entry["thumbnail"] = nested["thumbnailUrl"]  # the key HF's daily entries use
     if score is not None:
         entry["trendingScore"] = round(score, 4)
     return entry
+
+
+def _artifact_json(kind: str, a: PaperHubArtifact) -> Json:
+    """One model, dataset or Space as the Hub's listing sends it (what `ModelInfo`,
+    `DatasetInfo` and `SpaceInfo` parse)."""
+    data: Json = {
+        "_id": object_id(kind, a.repo_id),
+        "id": a.repo_id,
+        "author": a.author,
+        "likes": a.likes,
+        "lastModified": iso(a.last_modified),
+        "private": False,
+    }
+    if kind != "space":
+        data["downloads"] = a.downloads or 0
+    if kind == "model" and a.extra:
+        data["pipeline_tag"] = a.extra
+    if kind == "space" and a.extra:
+        data["sdk"] = a.extra
+    return data
+
+
+def hub_json(links: HubLinks | None) -> Json:
+    """`paper_info`'s linked models, datasets and Spaces (the most liked, up to ten of each)
+    and their totals, once the `hub` job has an answer; nothing before (the client's None)."""
+    if links is None:
+        return {}
+    data: Json = {}
+    for kind, name in (("model", "Models"), ("dataset", "Datasets"), ("space", "Spaces")):
+        data[f"linked{name}"] = [_artifact_json(kind, a) for a in links.top.get(kind, [])]
+        data[f"numTotal{name}"] = links.counts[kind]
+    return data

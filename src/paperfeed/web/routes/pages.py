@@ -8,20 +8,25 @@ from sqlalchemy.orm import Session, selectinload
 
 from paperfeed import clock
 from paperfeed.config import Settings
+from paperfeed.ingest.hub_links import load_hub
 from paperfeed.models import Paper, PaperAuthor
 from paperfeed.papers import feeds
 from paperfeed.papers.code_links import load_code, load_links
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_categories, load_keywords
+from paperfeed.papers.summaries import load_summaries
+from paperfeed.papers.thumbnails import load_thumbnails
 from paperfeed.papers.topics import Topic, category_filter
 from paperfeed.papers.trending import STAR_DAYS, Formula, trending
 from paperfeed.plurals import plural
 from paperfeed.search.engine import similar
+from paperfeed.search.key_sentence import key_sentence
 from paperfeed.search.runtime import served_state
 from paperfeed.web.deps import ReaderDep, SearchDep, SettingsDep, get_search, get_settings
 from paperfeed.web.forms import query_int
 from paperfeed.web.responses import public_page
 from paperfeed.web.routes.comments import comment_section
+from paperfeed.web.routes.paper_links import links_form
 
 router = APIRouter(include_in_schema=False)
 SIMILAR_COUNT = 6
@@ -198,6 +203,8 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
     index = get_search(request).index()
     neighbours = similar(session, index, paper, SIMILAR_COUNT)
     code = load_code(session, [paper]).get(paper.id)
+    keywords = load_keywords(session, [paper.id]).get(paper.id, [])
+    summary = load_summaries(session, [paper.id]).get(paper.id)
     context = {
         "view": "paper",
         "paper": paper,
@@ -205,11 +212,18 @@ def paper_page(request: Request, session: Session, paper_id: str) -> Response:
         "similar": neighbours,
         "similar_extras": feeds.card_extras(session, [p for p, _ in neighbours]),
         "categories": load_categories(session, [paper.id])[paper.id],
-        "keywords": load_keywords(session, [paper.id]).get(paper.id, []),
+        "keywords": keywords,
+        # A machine-written summary, else a sentence quoted from the abstract.
+        "summary": summary,
+        "key_sentence": None if summary else key_sentence(paper.abstract, keywords),
         "code": code,
+        "thumbnail": load_thumbnails(session, [paper]).get(paper.id),
         "other_links": [link for link in load_links(session, paper.id) if not link.is_primary],
+        "hub": load_hub(session, paper),  # None without an arXiv id or an answer yet
+        "hub_endpoint": settings.hub_endpoint.rstrip("/"),
         "index_ready": index is not None,
         "comments": comment_section(request, session, paper),
+        "links_form": links_form(request, session, paper),
     }
     state = served_state(index)
     return public_page(request, session, "paper.html", context, extra=state)
