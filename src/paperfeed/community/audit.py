@@ -1,7 +1,9 @@
-"""The moderation log: one row per decision a moderator, an admin or the system took.
+"""The moderation log: one row per decision a moderator, an admin or the system took, and
+per change of a paper's code and project-page links by whoever made it.
 
-Every community module that hides, bans, approves or changes roles writes here, in the
-transaction of the decision itself, so the log and what it describes never disagree.
+Every community module that hides, bans, approves, changes roles or changes a paper's links
+writes here, in the transaction of the decision itself, so the log and what it describes
+never disagree.
 """
 
 from __future__ import annotations

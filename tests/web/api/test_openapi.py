@@ -43,7 +43,8 @@ SETTINGS = hypothesis.settings(
 )
 SUBMITTABLE = "2408.00716"  # in the arXiv stand-in, from 2024-08-01
 SUBMIT_DAY = datetime(2024, 8, 5, 15, 0, tzinfo=UTC)
-WRITES = r"^/api/papers/(submit|\{paper_id\}/(upvote|comment))$"
+WRITES = r"^/api/papers/(submit|\{paper_id\}/(upvote|comment|links))$"
+LINKED = "2611.00001"  # the write world's paper that the token's user submitted
 
 
 def load(app, paths: str):  # type: ignore[no-untyped-def]
@@ -107,6 +108,10 @@ def exercise(
                     GenerationMode.POSITIVE, path_parameters={"paper_id": paper_id}
                 )
             )
+        if operation.path.endswith("/links"):  # only its submitter may: aim at one of theirs
+            strategies.append(
+                operation.as_strategy(GenerationMode.POSITIVE, path_parameters={"paper_id": LINKED})
+            )
         if operation.path.endswith("/submit"):
             strategies.append(
                 operation.as_strategy(GenerationMode.POSITIVE, body={"id": SUBMITTABLE})
@@ -153,6 +158,7 @@ def test_the_schema_is_published(sample_api) -> None:  # type: ignore[no-untyped
         "/api/papers/submit",
         "/api/papers/{paper_id}/upvote",
         "/api/papers/{paper_id}/comment",
+        "/api/papers/{paper_id}/links",
         "/api/whoami-v2",
     } <= paths
     daily = schema["paths"]["/api/daily_papers"]["get"]

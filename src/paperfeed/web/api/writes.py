@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from paperfeed.community import comments
 from paperfeed.community.comments import COMMENT
 from paperfeed.community.limits import SUBMIT, Limit
+from paperfeed.community.paper_links import EDIT_LINKS, MAX_URL, set_links
 from paperfeed.community.submissions import submit
 from paperfeed.community.votes import set_vote
 from paperfeed.db import Database
@@ -25,7 +26,7 @@ from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.related import load_related
 from paperfeed.web.api.auth import ApiUser
 from paperfeed.web.api.common import json_response
-from paperfeed.web.api.schemas import CommentPosted, SubmissionOut, VoteOut, errors
+from paperfeed.web.api.schemas import CommentPosted, LinksOut, SubmissionOut, VoteOut, errors
 from paperfeed.web.api.serializers import Json, iso, paper_json, user_json
 from paperfeed.web.deps import ArxivDep, DatabaseDep, SettingsDep
 from paperfeed.web.security import enforce
@@ -42,6 +43,15 @@ class SubmitIn(BaseModel):
     organization: str | None = Field(
         default=None, max_length=100, description="An organization you are a member of"
     )
+    # Twice the longest link kept: longer is refused unread, shorter gets the reason.
+    githubRepo: str | None = Field(
+        default=None,
+        max_length=2 * MAX_URL,
+        description="The code: a repository on GitHub, GitLab or the Hugging Face Hub",
+    )
+    projectPage: str | None = Field(
+        default=None, max_length=2 * MAX_URL, description="The project page: an http(s) URL"
+    )
 
 
 class CommentIn(BaseModel):
@@ -51,10 +61,23 @@ class CommentIn(BaseModel):
     )
 
 
+class LinksIn(BaseModel):
+    """A field left out keeps its link; null or "" clears it."""
+
+    githubRepo: str | None = Field(
+        default=None,
+        max_length=2 * MAX_URL,
+        description="A repository on GitHub, GitLab or the Hugging Face Hub",
+    )
+    projectPage: str | None = Field(
+        default=None, max_length=2 * MAX_URL, description="An http(s) URL"
+    )
+
+
 def _paper_json(db: Database, public_id: str) -> Json:
     with db.reader() as session:
         paper = visible_paper(session, public_id).paper
-        return paper_json(paper, load_related(session, [paper], keywords=True))
+        return paper_json(paper, load_related(session, [paper], keywords=True, summaries=True))
 
 
 @router.post(
@@ -77,7 +100,16 @@ def submit_paper(
     if user.role != "admin":
         enforce(db, SUBMIT, f"user:{user.id}")
     try:
-        outcome = submit(db, settings, arxiv, user, body.id, body.organization)
+        outcome = submit(
+            db,
+            settings,
+            arxiv,
+            user,
+            body.id,
+            body.organization,
+            body.githubRepo,
+            body.projectPage,
+        )
     except ArxivIdError as exc:
         arxiv_id = getattr(exc, "arxiv_id", body.id)
         raise HTTPException(404, f"arXiv has no paper {arxiv_id}: check the id.") from None
@@ -156,3 +188,33 @@ def post_comment(
     if comment.parent_id is None:
         data["replies"] = []
     return json_response({"comment": data, "numComments": count}, 201, NO_STORE)
+
+
+@router.post(
+    "/papers/{paper_id:path}/links",
+    summary="Set, correct or clear a paper's code and project-page links",
+    response_model=LinksOut,
+    responses=errors(400, 401, 403, 404, 429),
+)
+def post_links(
+    db: DatabaseDep, user: ApiUser, paper_id: str, body: Annotated[LinksIn, Body()]
+) -> Response:
+    """For the paper's submitter, its verified authors and moderators (403 for others)."""
+    with db.reader() as session:
+        visible_paper(session, paper_id)  # a 404 before spending the rate limit
+    enforce(db, EDIT_LINKS, f"user:{user.id}")
+    sent = body.model_fields_set
+    with db.transaction() as session:
+        change = set_links(
+            session,
+            paper_id,
+            user,
+            body.githubRepo if "githubRepo" in sent else ...,
+            body.projectPage if "projectPage" in sent else ...,
+        )
+    data = {
+        "githubRepo": change.github_url,
+        "projectPage": change.project_url,
+        "changed": change.changed,
+    }
+    return json_response(data, headers=NO_STORE)

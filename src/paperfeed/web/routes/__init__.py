@@ -26,8 +26,11 @@ from paperfeed.web.routes import (
     orgs,
     outbox_page,
     pages,
+    paper_links,
     search,
     submissions,
+    summaries,
+    thumbnails,
     votes,
 )
 
@@ -40,6 +43,7 @@ ROUTERS: list[APIRouter] = [
     follows.router,
     submissions.router,
     comments.router,
+    paper_links.router,
     admin.router,
     search.router,
     orgs.router,
@@ -49,6 +53,10 @@ ROUTERS: list[APIRouter] = [
     digest.router,
     outbox_page.router,
     banner.router,
+    summaries.router,
+    # `/papers/{id}/thumbnail/{name}`: before the pages, whose `/papers/{id:path}` would
+    # read it as a paper id.
+    thumbnails.router,
     # `/papers/calendar/{month}`: before the pages, whose `/papers/{kind}/{key}` would read
     # "calendar" as the first part of an old-style paper id.
     calendar.router,

@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from paperfeed.community.limits import SUBMIT
+from paperfeed.community.paper_links import MAX_URL, LinkError
 from paperfeed.community.submissions import SubmissionError, submit
 from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
@@ -62,6 +63,9 @@ def submit_paper(
     values = {
         "arxiv": form.text("arxiv", max_len=200).strip(),
         "org": form.text("org", max_len=200),
+        # Twice the longest link kept: longer is refused unread, shorter gets the reason.
+        "github_url": form.text("github_url", max_len=2 * MAX_URL).strip(),
+        "project_url": form.text("project_url", max_len=2 * MAX_URL).strip(),
     }
     if user.role != "admin":
         enforce(db, SUBMIT, f"user:{user.id}")
@@ -74,8 +78,10 @@ def submit_paper(
             user,
             values["arxiv"],
             values["org"] or None,
+            values["github_url"] or None,
+            values["project_url"] or None,
         )
-    except SubmissionError as exc:
+    except (SubmissionError, LinkError) as exc:
         error = str(exc)
     except ArxivIdError as exc:
         error = (
@@ -103,6 +109,7 @@ def submit_paper(
             operator_note=operator_note,
             orgs=my_organizations(db, user),
         )
+    ignored = "&links=ignored" if outcome.links_ignored else ""
     return RedirectResponse(
-        f"/papers/{outcome.public_id}?submitted={outcome.status}", status_code=303
+        f"/papers/{outcome.public_id}?submitted={outcome.status}{ignored}", status_code=303
     )
