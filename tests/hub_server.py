@@ -9,7 +9,8 @@ default fields for its kind; with `expand` only `_id`, `id` and the properties a
 
 Faults: `rate_limit(n, reset)` answers the next n requests 429 with the Hub's `RateLimit`
 and `RateLimit-Policy` headers (remaining 0, reset in `reset` seconds) and `Retry-After`;
-`fail(n, status)` answers the next n with a 5xx; `down = True` answers everything 503.
+`fail(n, status)` answers the next n with a 5xx; `down = True` answers everything 503;
+`delay` holds every answer back that many seconds.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class FakeHub:
         self.repos: dict[str, dict[str, dict[str, Any]]] = {k: {} for k in KINDS.values()}
         self.faults: deque[Response] = deque()
         self.down = False
+        self.delay = 0.0  # seconds before each answer (a Hub too slow to wait for)
         self.http = HttpServer(self)
 
     def add(
@@ -164,6 +166,8 @@ class FakeHub:
     def __call__(self, request: Request) -> Response:
         if self.faults:
             return self.faults.popleft()
+        if self.delay:
+            return Response(200, b"[]", dict(JSON), delay=self.delay)
         if self.down:
             return Response(503, b"<html>Service Unavailable</html>")
         kind = KINDS.get(request.path.removeprefix("/api/"))

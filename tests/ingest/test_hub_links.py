@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -35,7 +36,7 @@ from paperfeed.papers.store import (
 )
 from tests.conftest import FIXED_NOW
 from tests.hub_server import FakeHub, running_hub
-from tests.servers import refused_url
+from tests.servers import Response, refused_url
 
 
 @pytest.fixture
@@ -292,6 +293,39 @@ def test_an_unreachable_hub_fails_the_run_and_changes_nothing_shown(
     assert counter(db, ENRICHMENT_CHANGE) == enrichment
     with db.reader() as session:
         assert [r.status for r in session.scalars(select(PaperHubCheck))] == ["error"]
+
+
+def test_a_hub_too_slow_to_answer_times_out(
+    db: Database, hub_settings: Settings, fake_hub: FakeHub
+) -> None:
+    ids = papers(db)
+    fake_hub.delay = 5.0
+    started = time.monotonic()
+    with (
+        HubClient.from_settings(hub_settings, max_retries=0, timeout=0.3) as slow,
+        pytest.raises(HubUnavailable),
+    ):
+        update_hub(db, hub_settings, slow)
+    assert time.monotonic() - started < 3  # the timeout, then the client's first 1 s pause
+    row = check(db, ids["Quiet"])
+    assert row is not None and row.status == "error"
+
+
+def test_a_next_page_elsewhere_is_refused(
+    db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient
+) -> None:
+    ids = papers(db)
+    elsewhere = Response(
+        200,
+        b"[]",
+        {"Content-Type": "application/json", "Link": f'<{refused_url()}/api/models>; rel="next"'},
+    )
+    fake_hub.faults.append(elsewhere)  # the first listing's answer points away
+    stats = update_hub(db, hub_settings, client)
+    assert (stats.refused, stats.checked) == (1, 1)
+    row = check(db, ids["Quiet"])
+    assert row is not None and row.status == "error"
+    assert "not a listing of the configured Hub" in (row.error or "")
 
 
 def test_the_worker_runs_the_hub_job_under_its_lease(

@@ -111,6 +111,7 @@ class _Listing:
     limiter: RateLimiter
     max_retries: int
     endpoint: httpx2.URL
+    timeout: float
     attempts: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     problem: str = "no answer"  # what the last failed attempt got
@@ -190,8 +191,9 @@ def _factory() -> httpx2.Client:
 
 def _timeout(request: httpx2.Request) -> None:
     """A timeout on our requests only (the library's own calls choose theirs)."""
-    if _ACTIVE.get() is not None:
-        request.extensions["timeout"] = httpx2.Timeout(TIMEOUT).as_dict()
+    listing = _ACTIVE.get()
+    if listing is not None:
+        request.extensions["timeout"] = httpx2.Timeout(listing.timeout).as_dict()
 
 
 def install() -> None:
@@ -259,6 +261,7 @@ class HubClient:
         user_agent: str,
         request_interval: float = 1.0,
         max_retries: int = 5,
+        timeout: float = TIMEOUT,
         limiter: RateLimiter | None = None,
     ) -> None:
         install()
@@ -271,6 +274,7 @@ class HubClient:
             user_agent=user_agent,
         )
         self.max_retries = max_retries
+        self.timeout = timeout
         self.limiter = limiter or RateLimiter.for_host(
             urlsplit(self.endpoint).netloc, request_interval
         )
@@ -293,7 +297,9 @@ class HubClient:
 
     @contextmanager
     def _listing(self) -> Iterator[None]:
-        listing = _Listing(self.limiter, self.max_retries, httpx2.URL(self.endpoint + "/"))
+        listing = _Listing(
+            self.limiter, self.max_retries, httpx2.URL(self.endpoint + "/"), self.timeout
+        )
         token = _ACTIVE.set(listing)
         try:
             yield
