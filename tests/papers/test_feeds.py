@@ -109,15 +109,16 @@ def test_latest_day_ignores_future_papers(db: Database, fixed_clock: datetime) -
         assert feeds.latest_feed_day(session, NY, fixed_clock) == date(2026, 11, 18)
 
 
-def test_cards_get_their_authors_organization_submitter_categories_keywords_code_in_six_queries(
+def test_cards_get_authors_organization_submitter_categories_keywords_code_thumbnails_in_7_queries(
     db: Database,
 ) -> None:
     seed(db, extra=20)
     papers = listed(db)
     with db.reader() as session, counted(db) as statements:
         extras = feeds.card_extras(session, papers)
-    # authors, organizations, users, categories, keywords, code links: not one query per card
-    assert len(statements) == 6
+    # authors, organizations, users, categories, keywords, code links, thumbnails: not one
+    # query per card
+    assert len(statements) == 7
     many, none = papers[0], papers[1]
     assert extras.authors[many.id] == list("ABCD")  # CARD_AUTHORS of six
     assert extras.authors[none.id] == []

@@ -19,6 +19,7 @@ from paperfeed.errors import UserError
 from paperfeed.models import Organization, Paper, PaperCategory, User
 from paperfeed.papers.code_links import PaperCode
 from paperfeed.papers.related import CategoryTag, load_related
+from paperfeed.papers.thumbnails import Thumbnail
 from paperfeed.papers.topics import Topic
 
 Kind = Literal["date", "week", "month"]
@@ -229,12 +230,19 @@ class CardExtras:
     categories: dict[int, list[CategoryTag]]
     keywords: dict[int, list[str]] = field(default_factory=dict)  # best first
     code: dict[int, PaperCode] = field(default_factory=dict)  # the primary link, with stars
+    thumbnails: dict[int, Thumbnail] = field(default_factory=dict)  # first pages rendered
 
 
 def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
-    """What the cards need, in six small queries (never one per card)."""
+    """What the cards need, in seven small queries (never one per card)."""
     related = load_related(
-        session, papers, first_authors=CARD_AUTHORS, categories=True, keywords=True, code=True
+        session,
+        papers,
+        first_authors=CARD_AUTHORS,
+        categories=True,
+        keywords=True,
+        code=True,
+        thumbnails="",  # linked from the page itself
     )
     return CardExtras(
         related.author_names(),
@@ -243,6 +251,7 @@ def card_extras(session: Session, papers: list[Paper]) -> CardExtras:
         related.categories,
         related.keywords,
         related.code,
+        related.thumbnails,
     )
 
 

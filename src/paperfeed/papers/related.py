@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from paperfeed.models import Organization, Paper, PaperAuthor, PaperCategory, PaperKeyword, User
 from paperfeed.papers import taxonomy
 from paperfeed.papers.code_links import PaperCode, load_code
+from paperfeed.papers.summaries import load_summaries
+from paperfeed.papers.thumbnails import Thumbnail, load_thumbnails
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,19 @@ class Related:
     keywords: dict[int, list[str]] = field(default_factory=dict)
     # With `code`: the paper ids that have a code link -> it, with its stars if known.
     code: dict[int, PaperCode] = field(default_factory=dict)
+    # With `summaries`: the paper ids that have a machine-written summary -> its text.
+    summaries: dict[int, str] = field(default_factory=dict)
+    # With `thumbnails` (the site URL): the paper ids that have a first-page image -> it.
+    thumbnails: dict[int, Thumbnail] = field(default_factory=dict)
+    site_url: str = ""  # the absolute base of `thumbnail_url`
 
     def author_names(self) -> dict[int, list[str]]:
         return {pid: [a.name for a in bylines] for pid, bylines in self.authors.items()}
+
+    def thumbnail_url(self, paper_id: int) -> str | None:
+        """The page-size JPEG (every client reads JPEG), absolute, or None without one."""
+        found = self.thumbnails.get(paper_id)
+        return f"{self.site_url.rstrip('/')}{found.path('page', 'jpg')}" if found else None
 
 
 def load_related(
@@ -72,11 +84,14 @@ def load_related(
     categories: bool = False,
     keywords: bool = False,
     code: bool = False,
+    summaries: bool = False,
+    thumbnails: str | None = None,
 ) -> Related:
     """The authors, organizations and (with `people`) users of `papers`.
 
     `first_authors` keeps the authors below that position (a card shows a few names of a
     thousand-author paper); `hidden_authors=False` leaves out the authors marked hidden.
+    `thumbnails`, the site URL, loads the papers' first-page images to link from it.
     """
     ids = [p.id for p in papers]
     authors: dict[int, list[Byline]] = {pid: [] for pid in ids}
@@ -118,7 +133,11 @@ def load_related(
     tags = load_categories(session, ids) if categories else {}
     words = load_keywords(session, ids) if keywords else {}
     links = load_code(session, papers) if code else {}
-    return Related(authors, organizations, users, tags, words, links)
+    written = {pid: s.text for pid, s in load_summaries(session, ids).items()} if summaries else {}
+    images = load_thumbnails(session, papers) if thumbnails is not None else {}
+    return Related(
+        authors, organizations, users, tags, words, links, written, images, thumbnails or ""
+    )
 
 
 def load_categories(session: Session, paper_ids: Sequence[int]) -> dict[int, list[CategoryTag]]:

@@ -166,7 +166,9 @@ def daily_papers(
         papers, scores = select_papers(
             session, settings, now, period, submitter_id, sort, limit, p * limit, topics
         )
-        related = load_related(session, papers, keywords=True, code=True)
+        related = load_related(
+            session, papers, keywords=True, code=True, summaries=True, thumbnails=settings.site_url
+        )
         return [
             daily_entry_json(paper, related, scores.get(paper.id) if scores else None)
             for paper in papers
