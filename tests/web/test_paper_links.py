@@ -15,6 +15,8 @@ from sqlalchemy import select
 from paperfeed.community import accounts
 from paperfeed.community.paper_links import EDIT_LINKS
 from paperfeed.db import Database
+from paperfeed.ingest.github_api import GitHubClient
+from paperfeed.ingest.github_repos import update_github
 from paperfeed.models import GithubRepo, ModerationLog, Paper, PaperAuthor, User
 from paperfeed.papers.code_links import update_code_links
 from paperfeed.papers.records import PaperRecord
@@ -274,3 +276,28 @@ def test_the_api_sets_with_the_same_rules(
     with db.reader() as session:
         author = session.execute(select(User).where(User.username == "author")).scalar_one()
         assert {e.actor_id for e in log_rows(db)} == {author.id}
+
+
+def test_after_the_github_job_the_set_repository_shows_its_stars(
+    app: FastAPI,
+    people: dict[str, Browser],
+    visitor: TestClient,
+    db: Database,
+    tmp_path: Path,
+    github_api,  # type: ignore[no-untyped-def]
+) -> None:
+    github_api.add("Fresh/Code", 77, "The official code")
+    github_api.add("found/in-abstract", 5)
+    assert people["author"].save("https://github.com/fresh/code").status_code == 303
+    page = visitor.get(PAPER).text
+    assert 'href="https://github.com/fresh/code">fresh/code</a>' in page  # at once, no stars yet
+    assert "77 stars" not in page
+    settings = make_settings(tmp_path, db.url).model_copy(
+        update={"github_api_url": github_api.url, "github_request_interval": 0.0}
+    )
+    with GitHubClient.from_settings(settings, backoff=0.01, max_retries=1) as client:
+        stats = update_github(db, settings, client)
+    assert stats.fetched == 1  # the set repository; the found one is no paper's primary link
+    page = visitor.get(PAPER).text
+    assert 'href="https://github.com/Fresh/Code">Fresh/Code</a>' in page and "77 stars" in page
+    assert "The official code" in page
