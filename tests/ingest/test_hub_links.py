@@ -19,6 +19,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.hub_links import (
     COUNT_CAP,
+    MAX_BODY,
     TOP,
     HubClient,
     HubUnavailable,
@@ -286,7 +287,7 @@ def test_an_unreachable_hub_fails_the_run_and_changes_nothing_shown(
     down = hub_settings.model_copy(update={"hub_endpoint": refused_url()})
     enrichment = counter(db, ENRICHMENT_CHANGE)
     with (
-        HubClient.from_settings(down, max_retries=1) as unreachable,
+        HubClient.from_settings(down, max_retries=0) as unreachable,
         pytest.raises(HubUnavailable),
     ):
         update_hub(db, down, unreachable)
@@ -309,6 +310,18 @@ def test_a_hub_too_slow_to_answer_times_out(
     assert time.monotonic() - started < 3  # the timeout, then the client's first 1 s pause
     row = check(db, ids["Quiet"])
     assert row is not None and row.status == "error"
+
+
+def test_an_answer_over_the_size_cap_is_refused_unread(
+    db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient
+) -> None:
+    ids = papers(db)
+    huge = b"[" + b" " * MAX_BODY + b"]"
+    fake_hub.faults.append(Response(200, huge, {"Content-Type": "application/json"}))
+    stats = update_hub(db, hub_settings, client)
+    assert (stats.refused, stats.checked) == (1, 1)
+    row = check(db, ids["Quiet"])
+    assert row is not None and row.status == "error" and "bytes" in (row.error or "")
 
 
 def test_a_next_page_elsewhere_is_refused(

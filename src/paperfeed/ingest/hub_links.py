@@ -26,7 +26,8 @@ client keeps the library's defaults and adds, only while a listing of this job r
   (`HubRateLimited`; the time is noted in the `hub:rate-limit` cursor, and later runs ask
   nothing before it) instead of letting the client sleep; more than `max_retries`
   attempts at one address end it too (`HubUnavailable`);
-- a size cap: an answer longer than `MAX_BODY` bytes is refused.
+- a size cap: an answer that says (`Content-Length`) it is longer than `MAX_BODY` bytes
+  is refused.
 A Hub that keeps failing fails the run (the paper's row records the error; the next run
 carries on); pages show what was stored before, and never ask the Hub themselves.
 """
@@ -160,19 +161,19 @@ def _on_response(response: httpx2.Response) -> None:
     if listing is None:
         return
     status = response.status_code
+    if status in (429, 503):  # first: a long wait stops the run even on the last attempt
+        wait = _wait_of(response)
+        if wait is not None and wait > MAX_WAIT:
+            resume = clock.now() + timedelta(seconds=wait)
+            raise HubRateLimited(
+                f"the Hub answered HTTP {status}, asking to wait {wait:.0f} s", resume
+            )
     if status in RETRY_STATUSES or status >= 500:
         listing.problem = f"HTTP {status}"
         url = str(response.request.url)
         if listing.attempts.get(url, 0) > listing.max_retries:  # no sleep before giving up
             raise HubUnavailable(
                 f"the Hub at {url} failed {listing.attempts[url]} times, last with HTTP {status}"
-            )
-    if status in (429, 503):
-        wait = _wait_of(response)
-        if wait is not None and wait > MAX_WAIT:
-            resume = clock.now() + timedelta(seconds=wait)
-            raise HubRateLimited(
-                f"the Hub answered HTTP {status}, asking to wait {wait:.0f} s", resume
             )
     length = response.headers.get("Content-Length", "")
     if status == 200 and length.isdigit() and int(length) > MAX_BODY:
