@@ -55,3 +55,28 @@ def test_digest_benchmark_smoke() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "emails/s" in result.stdout and "new connection per email" in result.stdout
     assert "composing" in result.stdout and "rerun (ledger: nothing left) | 0 |" in result.stdout
+
+
+def test_summaries_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.summaries", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "tokens per paper" in result.stdout and "at 2,600,000 papers" in result.stdout
+
+
+def test_thumbnails_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.thumbnails", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| card webp |" in result.stdout and "baseline: full page, 150 dpi PNG" in result.stdout
+    assert "disk per 1M papers" in result.stdout and "At 2,600,000 papers" in result.stdout

@@ -87,7 +87,7 @@ def test_cards_show_lazy_images_in_fixed_boxes_and_placeholders(
         drawn
     )
     assert f'src="/papers/2611.20001/thumbnail/card.jpg?v={v}"' in drawn
-    assert 'width="240" height="310"' in drawn and 'alt=""' in drawn
+    assert 'width="200" height="259"' in drawn and 'alt=""' in drawn
     assert 'loading="lazy" decoding="async"' in drawn
     waiting = card(html, "Waiting")
     assert '<span class="card-thumb placeholder" aria-hidden="true"></span>' in waiting
@@ -103,8 +103,8 @@ def test_the_paper_page_shows_the_first_page_linking_to_the_pdf(
     figure = html.split('class="paper-thumb"')[1].split("</a>")[0]
     v = digest(db)
     assert 'href="https://arxiv.org/pdf/2611.20001"' in html
-    assert f"/papers/2611.20001/thumbnail/page.webp?v={v} 640w" in figure
-    assert 'width="240" height="310"' in figure and 'alt="The first page of the PDF"' in figure
+    assert f"/papers/2611.20001/thumbnail/page.webp?v={v} 600w" in figure
+    assert 'width="200" height="259"' in figure and 'alt="The first page of the PDF"' in figure
     assert "paper-thumb" not in client.get("/papers/2611.20002").text
 
 

@@ -47,12 +47,12 @@ from paperfeed.papers.store import touch_enrichment
 
 log = logging.getLogger(__name__)
 
-CARD_WIDTH, CARD_HEIGHT = 240, 310  # a US Letter page's proportions (8.5 x 11)
-PAGE_WIDTH = 640
+CARD_WIDTH, CARD_HEIGHT = 200, 259  # a US Letter page's proportions (8.5 x 11)
+PAGE_WIDTH = 600
 SIZES = ("card", "page")
 FORMATS = {"webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSIONS = {"webp": "webp", "jpg": "jpeg"}  # in URLs -> stored format
-QUALITY = {("card", "webp"): 50, ("card", "jpeg"): 60, ("page", "webp"): 50, ("page", "jpeg"): 60}
+QUALITY = {("card", "webp"): 45, ("card", "jpeg"): 55, ("page", "webp"): 40, ("page", "jpeg"): 50}
 MAX_PAGES = 10_000
 MIN_SIDE, MAX_SIDE = 72.0, 14_400.0  # points: one inch, and PDF's own limit (200 inches)
 MAX_ASPECT = 4.0  # a page at most four times as tall as wide, or as wide as tall

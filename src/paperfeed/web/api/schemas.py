@@ -66,7 +66,7 @@ class PaperOut(Open):
     githubRepo: str | None = None
     projectPage: str | None = None
     thumbnailUrl: str | None = Field(
-        default=None, description="The first page of its PDF (JPEG, 640 px wide), if rendered"
+        default=None, description="The first page of its PDF (JPEG, 600 px wide), if rendered"
     )
     submittedOnDailyBy: UserOut | None = None
     organization: OrganizationOut | None = None
