@@ -449,13 +449,13 @@ def search_command(
 @click.option("--once", is_flag=True, help="Run the jobs that are due, then exit.")
 @click.option(
     "--jobs",
-    default="harvest,index,keywords,github,hub,thumbnails,digest,mail",
+    default="harvest,index,keywords,github,hub,thumbnails,summaries,digest,mail",
     show_default=True,
     help="Comma-separated jobs to run: harvest, index, keywords, github, hub, thumbnails, "
-    "digest, mail.",
+    "summaries, digest, mail.",
 )
 def worker(once: bool, jobs: str) -> None:
-    """Run harvest, index, keywords, github, hub, thumbnails, digests and mail on the
+    """Run harvest, index, keywords, github, hub, thumbnails, summaries, digests and mail on the
     PAPERFEED_WORKER_* schedule.
 
     Each job takes a lease in the database first, so several workers never run the same
