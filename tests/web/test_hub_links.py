@@ -200,3 +200,28 @@ def test_hf_client_paper_info_returns_the_linked_fields(live: str) -> None:
     local = next(p for p in api.list_daily_papers(date="2026-11-19") if p.id.startswith("pf-"))
     never = api.paper_info(local.id)
     assert (never.linked_models, never.num_total_models, never.linked_spaces) == (None, None, None)
+
+
+def test_new_hub_answers_change_the_etag_without_reindexing(
+    db: Database, client: TestClient, site_settings: Settings, fake_hub: FakeHub
+) -> None:
+    from paperfeed.papers.store import current_change_seq
+
+    first = client.get("/papers/2611.20002")
+    api_first = client.get("/api/papers/2611.20002")
+    assert "hub-links" not in first.text and api_first.json()["numTotalSpaces"] == 0
+    with db.reader() as session:
+        before = current_change_seq(session)[0]
+    fake_hub.add("space", "acme/new-demo", likes=1, arxiv="2611.20002", extra="static")
+    later = clock.now() + timedelta(hours=site_settings.hub_refresh_hours + 1)
+    with clock.frozen(later), HubClient.from_settings(site_settings) as hub:
+        update_hub(db, site_settings, hub)
+        second = client.get("/papers/2611.20002", headers={"if-none-match": first.headers["etag"]})
+        api = client.get(
+            "/api/papers/2611.20002", headers={"if-none-match": api_first.headers["etag"]}
+        )
+    assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
+    assert "acme/new-demo" in section(second.text)
+    assert api.status_code == 200 and api.json()["linkedSpaces"][0]["id"] == "acme/new-demo"
+    with db.reader() as session:
+        assert current_change_seq(session)[0] == before  # no paper changed: nothing re-indexed
