@@ -134,6 +134,10 @@ def test_bad_code_links_are_refused_with_the_reason(given: str, reason: str) -> 
         ("https://x.example/" + "p" * 500, "limited to 500"),
         ("https://x.example/\x00", "control"),
         ("https://x.example/\u202egnp.exe", "non-ASCII"),
+        ('https://x.example/"onmouseover="alert(1)', 'holds "'),
+        ("https://x.example/<script>", "holds < >"),
+        ("https://x.example/`x`", "holds `"),
+        ("https://x.example/a\\b", "cannot hold unencoded"),
     ],
 )
 def test_bad_project_pages_are_refused_with_the_reason(given: str, reason: str) -> None:
@@ -148,6 +152,10 @@ def test_project_pages_may_be_any_web_address() -> None:
     assert clean_project_url("http://acme.example:8080/") == "http://acme.example:8080/"
     assert clean_project_url("https://github.com/acme") == "https://github.com/acme"
     assert clean_project_url("") is None
+    # Parentheses are kept encoded: a Markdown export's link cannot be ended early.
+    assert clean_project_url("https://x.example/a)[x](javascript:alert(1)") == (
+        "https://x.example/a%29[x]%28javascript:alert%281%29"
+    )
 
 
 # --- who may ----------------------------------------------------------------------------------

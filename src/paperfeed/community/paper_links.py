@@ -6,7 +6,9 @@
 - The code link must name a repository on GitHub, GitLab or the Hugging Face Hub: it is
   read by the same normalizer that finds links in abstracts (`papers.code_links`) and
   stored normalized. The project page may be any http(s) address. Both are printable ASCII
-  of at most `MAX_URL` characters, with no login in them.
+  of at most `MAX_URL` characters, with no login in them and none of the characters RFC 3986
+  leaves out of addresses (`<>"{}|\\^` and the backtick); parentheses are stored
+  percent-encoded, so a link in a Markdown export ends where the address does.
 - A set code link wins over the ones found in the text; the paper's stored code links are
   rewritten in the same transaction, so its page and cards show it at once, and clearing
   it falls back to the first one found.
@@ -33,6 +35,7 @@ from paperfeed.papers.store import lock_changes, touch_paper
 MAX_URL = 500  # characters: the columns' size
 EDIT_LINKS = Limit("paper-links", 30, 3600)  # changes per user per hour
 STAFF = frozenset({"moderator", "admin"})
+_NOT_IN_URLS = frozenset('<>"`{}|\\^')  # RFC 3986 allows none of them unencoded
 NOT_ALLOWED = (
     "Only the paper's submitter, its verified authors and moderators can change its links. "
     "If you are one of its authors, claim your name on the paper first."
@@ -65,6 +68,11 @@ def _url(text: str | None, what: str) -> str | None:
             f"The {what} holds a space, a control or a non-ASCII character: paste the address "
             "as the browser's address bar copies it."
         )
+    unsafe = sorted(set(text) & _NOT_IN_URLS)
+    if unsafe:
+        raise LinkError(
+            f"The {what} holds {' '.join(unsafe)}, which web addresses cannot hold unencoded."
+        )
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (raises on a port that is not a number)
@@ -76,7 +84,8 @@ def _url(text: str | None, what: str) -> str | None:
         raise LinkError(f"The {what} names no web site: use a full address like https://….")
     if parts.username is not None or parts.password is not None:
         raise LinkError(f"The {what} must not hold a user name or password.")
-    return text
+    # Encoded, the same address, and no ")" can end a Markdown link early in an export.
+    return text.replace("(", "%28").replace(")", "%29")
 
 
 def clean_code_url(text: str | None) -> str | None:
