@@ -4,6 +4,7 @@ abstracts written again, answers cleaned, off without an endpoint."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -169,6 +170,36 @@ def test_a_crash_after_reserving_leaves_the_reservation_spent(
     assert summaries.usage(db) == (1, 500)
     assert not summaries.reserve(db, capped, 500)
     assert summaries.usage(db) == (1, 500)
+
+
+def test_workers_racing_for_the_last_of_the_cap_never_pass_it(
+    db: Database, chat_settings: Settings
+) -> None:
+    """Six workers with their own connections, reserving at once from a fresh day (no
+    ledger row yet), take exactly the cap between them."""
+    capped = chat_settings.model_copy(
+        update={"summary_daily_requests": 10, "summary_daily_tokens": 1_000_000}
+    )
+    databases = [Database(db.url) for _ in range(6)]
+    barrier = threading.Barrier(len(databases))
+    taken: list[int] = []
+
+    def contend(index: int) -> None:
+        barrier.wait()
+        got = 0
+        while summaries.reserve(databases[index], capped, 100):
+            got += 1
+        taken.append(got)
+
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(len(databases))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for each in databases:
+        each.dispose()
+    assert len(taken) == 6 and sum(taken) == 10
+    assert summaries.usage(db) == (10, 1000)
 
 
 def test_a_killed_run_resumes_where_it_stopped(
