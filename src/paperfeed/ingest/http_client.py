@@ -282,9 +282,10 @@ class PoliteClient:
         answers: Callable[[httpx.Response], bool] = _ok,
         max_bytes: int | None = None,
     ) -> T:
-        """As `get`, for a JSON body POSTed (a chat completion, which asking again cannot
-        harm). An answer over `max_bytes` is cut off as it arrives, never held whole,
-        and asked again."""
+        """As `get`, for a JSON body POSTed: only for requests that change nothing remote,
+        so retrying is safe (a chat completion; a retry may cost its tokens again, which
+        the caller's budget counts). An answer over `max_bytes` is cut off as it arrives,
+        never held whole, and asked again."""
         return self._call("POST", url, None, json, read, answers, None, None, max_bytes)
 
     def _call(
