@@ -324,6 +324,21 @@ def test_an_answer_over_the_size_cap_is_refused_unread(
     assert row is not None and row.status == "error" and "bytes" in (row.error or "")
 
 
+@pytest.mark.parametrize(
+    "body", [b"<html>Please sign in to the network</html>", b'{"id": "x"}', b"[1, 2]"]
+)
+def test_an_answer_that_is_not_a_listing_fails_the_run_and_is_recorded(
+    db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient, body: bytes
+) -> None:
+    ids = papers(db)
+    fake_hub.faults.append(Response(200, body, {"Content-Type": "text/html"}))
+    with pytest.raises(HubUnavailable, match="was not its JSON"):
+        update_hub(db, hub_settings, client)
+    row = check(db, ids["Quiet"])
+    assert row is not None and row.status == "error"
+    assert check(db, ids["Cited"]) is None  # the run stopped there
+
+
 def test_a_next_page_elsewhere_is_refused(
     db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient
 ) -> None:

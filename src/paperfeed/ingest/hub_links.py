@@ -224,7 +224,9 @@ class Listing:
 
 
 def _count(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        return None
+    return min(value, 2**53)  # a column's range, whatever the answer says
 
 
 def _text(value: object, pattern: re.Pattern[str]) -> str | None:
@@ -333,6 +335,12 @@ class HubClient:
             except httpx2.HTTPError as exc:
                 raise HubUnavailable(
                     f"the Hub did not answer the {kind} listing ({exc.__class__.__name__})"
+                ) from None
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                # Not the listing's JSON (a proxy's HTML page, an object for a list...):
+                # the client's parsing gave up; asking about the next paper would not help.
+                raise HubUnavailable(
+                    f"the Hub's {kind} listing was not its JSON ({exc.__class__.__name__})"
                 ) from None
         found.sort(key=lambda a: (-a.likes, -(a.downloads or 0), a.repo_id))
         return Listing(found[:TOP], len(found))
