@@ -16,7 +16,14 @@ from sqlalchemy import select
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.ingest.hub_links import COUNT_CAP, HubClient, HubUnavailable, load_hub, update_hub
+from paperfeed.ingest.hub_links import (
+    COUNT_CAP,
+    HubClient,
+    HubUnavailable,
+    due_papers,
+    load_hub,
+    update_hub,
+)
 from paperfeed.models import Paper
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
@@ -118,10 +125,13 @@ def test_the_sample_listings_without_arxiv_ids_leave_the_section_out(
     sample_db: Database, tmp_path: Path
 ) -> None:
     with sample_db.reader() as session:
-        local = list(session.scalars(select(Paper).where(Paper.arxiv_id.is_(None)).limit(3)))
-    assert local
-    site = TestClient(create_app(make_settings(tmp_path, sample_db.url), sample_db))
-    for paper in local:
+        local = list(session.scalars(select(Paper).where(Paper.arxiv_id.is_(None))))
+    assert len(local) == 368
+    settings = make_settings(tmp_path, sample_db.url)
+    due = {pid for pid, _ in due_papers(sample_db, settings, 10_000)}
+    assert len(due) == 200 and not due & {p.id for p in local}  # never asked about
+    site = TestClient(create_app(settings, sample_db))
+    for paper in local[:3]:
         page = site.get(f"/papers/{paper.public_id}")
         assert page.status_code == 200 and "hub-links" not in page.text
 
