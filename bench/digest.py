@@ -3,12 +3,12 @@
 The benchmark loads the demo corpus into a fresh SQLite database (clock pinned to Friday
 2026-11-20, 15:00 in New York, the tests' day), optionally builds the search index with
 the real model, and creates N confirmed subscribers: 70% daily, 30% weekly; 80% with
-trending; each following 1-3 topics drawn from the labelled queries in
-bench/queries.json (searched with the search page's ranking) and, for 30%, an
-organization. Then it runs `send_digests` exactly as `paperfeed digest send` does: the
-ledger claims each digest, the digest is composed from templates (HTML + text), sent over
-one SMTP connection (renewed every 100 messages) to a local aiosmtpd server running in
-its own process, and marked sent.
+trending; each following 1-3 topics drawn from the judged queries in
+bench/judgments/queries.jsonl, without the no-answer ones (searched with the search
+page's ranking) and, for 30%, an organization. Then it runs `send_digests` exactly as
+`paperfeed digest send` does: the ledger claims each digest, the digest is composed
+from templates (HTML + text), sent over one SMTP connection (renewed every 100 messages)
+to a local aiosmtpd server running in its own process, and marked sent.
 
 It reports emails/s and the time spent composing (choosing the papers, rendering,
 building the MIME message), sending (SMTP, in a sender thread that overlaps composing)
@@ -117,8 +117,12 @@ def build(directory: Path, subscribers: int, with_index: bool, seed: int):  # ty
         from paperfeed.search.indexing import run_index
 
         run_index(db, settings)
+    # Topics people follow find something: the judged queries without the no-answer ones.
+    judged = (ROOT / "bench" / "judgments" / "queries.jsonl").read_text().splitlines()
     queries = [
-        q["query"] for q in json.loads((ROOT / "bench" / "queries.json").read_text())["queries"]
+        q["query"]
+        for q in (json.loads(line) for line in judged if line.strip())
+        if q["type"] != "no-answer"
     ]
     rng = random.Random(seed)
     with db.transaction() as session:

@@ -248,9 +248,8 @@ class Site:
                 ).scalars()
             )
         database.dispose()
-        queries = [
-            q["query"] for q in json.loads((BENCH_DIR / "queries.json").read_text())["queries"]
-        ]
+        judged = (BENCH_DIR / "judgments" / "queries.jsonl").read_text().splitlines()
+        queries = [json.loads(line)["query"] for line in judged if line.strip()]
         days = [anchor - timedelta(days=n) for n in range(1, 15)]
         return Targets(days, papers, papers[:HOT_PAPERS], authors or ["Smith"], queries)
 

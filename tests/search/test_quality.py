@@ -1,10 +1,12 @@
 """Search quality on the sample corpus, measured by bench/search_quality.py in-process.
 
-Hybrid search exists to be better than either of its halves: on the labelled queries it
-must have a higher nDCG@10 than lexical-only and vector-only search and find at least as
-many of the labelled papers in its first 20, and an exact title must find its paper
-first. The site is built once for the module with the quantized model, the one the
-product uses by default (`embedding_int8`).
+Hybrid search exists to be better than either of its halves: on the judged queries
+(bench/judgments/queries.jsonl, each half on its own) it must have a higher nDCG@10 than
+lexical-only and vector-only search and find at least as many of the judged papers in its
+first 20, and an exact title must find its paper first. The site is built once for the
+module with the quantized model, the one the product uses by default (`embedding_int8`);
+the pinned baseline (bench/baseline.py) needs a full-precision model of its own and is
+left to the bench and its toy-data tests (tests/test_bench_baseline.py).
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from bench import search_quality as quality
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with quality.demo_site(tmp_path_factory.mktemp("quality"), quantize=True) as built:
+    with quality.demo_site(
+        tmp_path_factory.mktemp("quality"), quantize=True, with_baseline=False
+    ) as built:
         yield built
 
 
@@ -29,13 +33,13 @@ def labels() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def summary(site: Any, labels: list[Any]) -> dict[str, dict[str, Any]]:
-    return quality.summarize(quality.evaluate(site, labels))
+def splits(site: Any, labels: list[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    return quality.summarize_splits(quality.evaluate(site, labels))
 
 
 def test_labels_cover_every_query_type_and_match_the_corpus(site: Any, labels: list[Any]) -> None:
-    assert len(labels) >= 30
-    assert {q.type for q in labels} >= {"topic", "paraphrase", "author"}
+    assert len(labels) >= 100
+    assert {q.type for q in labels} == set(quality.QUERY_TYPES)
     assert quality.check_labels(site.db, labels) == []
 
 
@@ -49,13 +53,19 @@ def test_metrics() -> None:
     assert quality.recall_at(["x"] * 20 + ["a"], grades) == 0.0
 
 
-def test_hybrid_has_the_best_ndcg(summary: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("half", quality.SPLITS)
+def test_hybrid_has_the_best_ndcg(splits: dict[str, dict[str, dict[str, Any]]], half: str) -> None:
+    summary = splits[half]
     hybrid = summary["hybrid"]["ndcg@10"]
     assert hybrid > summary["lexical"]["ndcg@10"], summary
     assert hybrid > summary["vector"]["ndcg@10"], summary
 
 
-def test_hybrid_recall_is_at_least_both(summary: dict[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize("half", quality.SPLITS)
+def test_hybrid_recall_is_at_least_both(
+    splits: dict[str, dict[str, dict[str, Any]]], half: str
+) -> None:
+    summary = splits[half]
     hybrid = summary["hybrid"]["recall@20"]
     assert hybrid >= summary["lexical"]["recall@20"], summary
     assert hybrid >= summary["vector"]["recall@20"], summary
