@@ -148,11 +148,72 @@ def key_sentence_time() -> float:
     return (time.perf_counter() - started) / len(papers)
 
 
+def due_at_scale(size: int) -> list[tuple[str, float, float]]:
+    """Seconds to choose a run's papers (`due_papers`) and to count what is due
+    (`due_count`) on SQLite with `size` feed papers: none summarised, half (the newest),
+    all. Papers are inserted with one SQL statement (only the columns the queries read
+    are realistic), so 2.6M take a minute, not an import."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scale.sqlite3"
+        db = Database(f"sqlite:///{path}")
+        db.upgrade()
+        with sqlite3.connect(path) as connection:
+            connection.execute(
+                """
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+                INSERT INTO papers (id, public_id, title_key, title, abstract, author_count,
+                    categories, latest_version, upvote_baseline, upvotes, comment_count,
+                    source, change_seq, created_at, modified_at, feed_at)
+                SELECT i, 'pf-' || i, 'k' || i, 'Paper ' || i, 'An abstract.', 1, '', 1, 0,
+                    0, 0, 'import', i, '2026-01-01 00:00:00', '2026-01-01 00:00:00',
+                    datetime('2026-11-20', '-' || (i / 800) || ' days',
+                        '+' || (i % 800) || ' seconds')
+                FROM n
+                """,
+                (size,),
+            )
+        for state in ("none summarised", "newest half summarised", "all summarised"):
+            if state != "none summarised":
+                with sqlite3.connect(path) as connection:
+                    done = size // 2 if state.startswith("newest half") else size
+                    connection.execute(
+                        """
+                        INSERT OR IGNORE INTO paper_summaries (paper_id, summary, model,
+                            prompt_version, prompt_tokens, completion_tokens, text_hash,
+                            stale, created_at)
+                        SELECT id, 'A summary.', 'm', '1', 0, 0, 'h', 0, '2026-11-20 00:00:00'
+                        FROM papers ORDER BY feed_at DESC LIMIT ?
+                        """,
+                        (done,),
+                    )
+            started = time.perf_counter()
+            summaries.due_papers(db, 100)
+            chosen = time.perf_counter() - started
+            started = time.perf_counter()
+            summaries.due_count(db)
+            counted = time.perf_counter() - started
+            rows.append((state, chosen, counted))
+        db.dispose()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=500)
     parser.add_argument("--smoke", action="store_true", help="a quick run (50 papers)")
+    parser.add_argument(
+        "--scale", type=int, default=0, help="also time the due queries at this many papers"
+    )
     args = parser.parse_args()
+    if args.scale:
+        print(f"choosing and counting due papers, SQLite, {args.scale:,} feed papers")
+        for state, chosen, counted in due_at_scale(args.scale):
+            print(
+                f"  {state:<24} due_papers(100) {chosen * 1000:8.1f} ms"
+                f"   due_count {counted * 1000:8.1f} ms"
+            )
+        print()
     n = 50 if args.smoke else args.papers
     prompt = token_table()
     answer = tokens(" ".join(["w"] * ANSWER_WORDS))
