@@ -121,7 +121,7 @@ class Settings(BaseSettings):
     hub_request_interval: float = Field(default=1.0, ge=0)
     hub_refresh_hours: float = Field(default=720.0, gt=0)
     hub_batch: int = Field(default=200, ge=1)
-    # First-page thumbnails of the feed's arXiv papers (papers/thumbnails.py): where PDFs are
+    # First-page thumbnails of the feed's arXiv papers (ingest/thumbnails.py): where PDFs are
     # fetched (`{url}/2401.00001v2`, paced by `arxiv_request_interval`), the largest PDF read
     # (bytes), papers rendered per run, and how many days back the feed is covered.
     arxiv_pdf_url: str = "https://arxiv.org/pdf"

@@ -313,13 +313,14 @@ class GithubStarCount(Base):
 
 
 class PaperThumbnailCheck(Base):
-    """What the `thumbnails` job made of a paper's PDF (papers/thumbnails.py), one row per
+    """What the `thumbnails` job made of a paper's PDF (ingest/thumbnails.py), one row per
     paper it looked at, so no paper is fetched twice by any node.
 
     `status`: 'rendered' (its images are in `paper_thumbnails`; `digest` names them all and
     goes in their URLs), 'missing' (arXiv has no PDF: 404), 'skipped' (a PDF too big,
     malformed, or that took too long; `reason` says which) or 'error' (arXiv did not answer:
-    tried again after a day, three times at most). `version` is the arXiv version whose PDF was read.
+    tried again after a day, three times at most). `version` is the arXiv version whose PDF
+    was read.
     """
 
     __tablename__ = "paper_thumbnail_checks"

@@ -18,10 +18,11 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.arxiv_pdf import ArxivPdfClient
 from paperfeed.ingest.http_client import RateLimiter
+from paperfeed.ingest.thumbnails import update_thumbnails
 from paperfeed.models import Paper, PaperThumbnailCheck
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
-from paperfeed.papers.thumbnails import Renderer, update_thumbnails
+from paperfeed.papers.thumbnails import Renderer
 from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings

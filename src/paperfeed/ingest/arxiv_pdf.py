@@ -2,7 +2,7 @@
 
 `GET {PAPERFEED_ARXIV_PDF_URL}/2401.00001v2` through the polite client, on arXiv's pace
 (`PAPERFEED_ARXIV_REQUEST_INTERVAL`, one request every 3 s, shared with every other
-client of the host). Only papers that enter the feed are asked for (papers/thumbnails.py):
+client of the host). Only papers that enter the feed are asked for (ingest/thumbnails.py):
 arXiv's policy forbids bulk-fetching the archive's PDFs this way.
 
 The body is never trusted: a `Content-Length` over `max_bytes` is refused before the

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
+from paperfeed.ingest import thumbnails
 from paperfeed.ingest.github_repos import due_count
 from paperfeed.ingest.hub_links import due_count as hub_due_count
 from paperfeed.ingest.summarize import status as summary_status
@@ -18,7 +19,6 @@ from paperfeed.jobs import leases
 from paperfeed.jobs.worker import ORDER, jobs_from_settings, next_due
 from paperfeed.models import GithubRepo, IngestCursor, JobRun, Paper, PaperHubCheck
 from paperfeed.outbox import queue_state
-from paperfeed.papers import thumbnails
 from paperfeed.plurals import plural
 
 

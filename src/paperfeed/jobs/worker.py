@@ -115,8 +115,8 @@ def summaries_job(db: Database, settings: Settings) -> dict[str, Any]:
 
 def thumbnails_job(db: Database, settings: Settings) -> dict[str, Any]:
     """First-page thumbnails of the feed's new arXiv papers, newest first, fetched on
-    arXiv's pace and rendered in a child process (papers/thumbnails.py)."""
-    from paperfeed.papers.thumbnails import run
+    arXiv's pace and rendered in a child process (ingest/thumbnails.py)."""
+    from paperfeed.ingest.thumbnails import run
 
     return run(db, settings).counts()
 

@@ -1,13 +1,11 @@
-"""First-page thumbnails of the feed's arXiv papers: rendering, storing, and the job.
+"""First-page thumbnails of the feed's arXiv papers: rendering, what is due, storing.
 
-The worker's `thumbnails` job takes the arXiv papers that entered the feed in the last
-`PAPERFEED_THUMBNAIL_WINDOW_DAYS`, newest first, that have no thumbnail yet (or a newer
-arXiv version than the one rendered, or an error a day old), at most
-`PAPERFEED_THUMBNAIL_BATCH` a run. For each it fetches the PDF (ingest/arxiv_pdf.py, on
-arXiv's pace), renders page 1 with pdfium, and stores the images and a check row in one
-transaction (with `touch_enrichment`, so pages revalidate without a re-index). A killed run
-loses at most the paper it was on; the next run takes what is still due. Never the whole
-archive: arXiv's policy forbids bulk-fetching PDFs.
+The worker's `thumbnails` job (ingest/thumbnails.py, which fetches the PDFs) takes the arXiv
+papers that entered the feed in the last `PAPERFEED_THUMBNAIL_WINDOW_DAYS`, newest first,
+that have no result yet (or a newer arXiv version than the one rendered, or an error a
+day old). Each result is stored in one transaction with its check row (`touch_enrichment`
+when there are images, so pages revalidate without a re-index). Never the whole archive:
+arXiv's policy forbids bulk-fetching PDFs.
 
 PDFs are hostile input. Rendering happens in a child process (`Renderer`) with a memory
 limit and a time limit: a PDF that hangs pdfium or crashes it kills the child, not the
@@ -26,10 +24,9 @@ import hashlib
 import io
 import logging
 import multiprocessing
-import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
@@ -40,8 +37,6 @@ from sqlalchemy.orm import Session
 from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
-from paperfeed.ingest.arxiv_pdf import ArxivPdfClient, PdfTooLarge
-from paperfeed.ingest.http_client import RemoteRefused, RemoteUnavailable
 from paperfeed.models import Paper, PaperThumbnail, PaperThumbnailCheck
 from paperfeed.papers.store import touch_enrichment
 
@@ -240,32 +235,7 @@ class Renderer:
         self._stop()
 
 
-# --- the job -----------------------------------------------------------------------------
-
-
-@dataclass
-class ThumbnailStats:
-    rendered: int = 0
-    missing: int = 0  # arXiv has no PDF (404)
-    skipped: int = 0  # too big, malformed, too slow to render, or too many errors
-    errors: int = 0  # arXiv did not answer: tried again after a day
-    left: int = 0  # due papers not fetched this run (the batch was full)
-    render_ms: list[int] = field(default_factory=list)
-    stopped: str | None = None  # arXiv refused us: the run ended early
-
-    def counts(self) -> dict[str, Any]:
-        counts: dict[str, Any] = {
-            "rendered": self.rendered,
-            "missing": self.missing,
-            "skipped": self.skipped,
-            "errors": self.errors,
-            "left": self.left,
-        }
-        if self.render_ms:
-            counts["render ms p50"] = f"{statistics.median(self.render_ms):.0f}"
-        if self.stopped:
-            counts["stopped"] = self.stopped
-        return counts
+# --- what is due, and storing results ---------------------------------------------------
 
 
 def _due(now: datetime, window_days: int) -> Any:
@@ -316,7 +286,7 @@ def due_count(db: Database, settings: Settings) -> int:
         return session.scalar(query) or 0
 
 
-def _store(
+def store_result(
     db: Database,
     paper_id: int,
     version: int,
@@ -378,63 +348,6 @@ def _replace_images(
     )
 
 
-Progress = Callable[[int, int], None]  # (done, total) papers of this run
-
-
-def update_thumbnails(
-    db: Database,
-    settings: Settings,
-    client: ArxivPdfClient,
-    renderer: Renderer,
-    progress: Progress | None = None,
-) -> ThumbnailStats:
-    """Fetch and render the due papers' first pages, at most `thumbnail_batch` of them."""
-    stats = ThumbnailStats()
-    todo = due_papers(db, settings, settings.thumbnail_batch)
-    for done, (paper_id, arxiv_id, version) in enumerate(todo, start=1):
-        try:
-            data = client.pdf(arxiv_id, version)
-        except PdfTooLarge as exc:
-            _store(db, paper_id, version, "skipped", str(exc))
-            stats.skipped += 1
-        except RemoteRefused as exc:
-            if exc.status in (403, 429):  # arXiv refuses this site: stop asking at once
-                stats.stopped = str(exc)
-                log.warning("thumbnails: %s; the run stops", exc)
-                break
-            _store(db, paper_id, version, "error", str(exc))
-            stats.errors += 1
-        except RemoteUnavailable as exc:
-            _store(db, paper_id, version, "error", str(exc))
-            stats.errors += 1
-        else:
-            if data is None:
-                _store(db, paper_id, version, "missing", "arXiv has no PDF (HTTP 404)")
-                stats.missing += 1
-            else:
-                try:
-                    rendered = renderer.render(data)
-                except Unusable as exc:
-                    _store(db, paper_id, version, "skipped", str(exc), pdf_bytes=len(data))
-                    stats.skipped += 1
-                else:
-                    _store(db, paper_id, version, "rendered", None, rendered, len(data))
-                    stats.rendered += 1
-                    stats.render_ms.append(round(rendered.seconds * 1000))
-        if progress:
-            progress(done, len(todo))
-        if done % 20 == 0:
-            log.info("thumbnails: %d of %d papers", done, len(todo))
-    stats.left = due_count(db, settings)
-    return stats
-
-
-def run(db: Database, settings: Settings, progress: Progress | None = None) -> ThumbnailStats:
-    """The worker's `thumbnails` job, with its own client and renderer."""
-    with ArxivPdfClient.from_settings(settings) as client, Renderer() as renderer:
-        return update_thumbnails(db, settings, client, renderer, progress)
-
-
 def status_counts(session: Session) -> dict[str, int]:
     """Checked papers by status (for `paperfeed status`)."""
     rows = session.execute(
@@ -470,17 +383,3 @@ def load_thumbnails(session: Session, papers: Sequence[Paper]) -> dict[int, Thum
         )
     )
     return {pid: Thumbnail(by_id[pid], digest or "") for pid, digest in rows}
-
-
-def load_image(session: Session, public_id: str, size: str, fmt: str) -> PaperThumbnail | None:
-    """One stored image of a visible paper, or None."""
-    return session.execute(
-        select(PaperThumbnail)
-        .join(Paper, Paper.id == PaperThumbnail.paper_id)
-        .where(
-            Paper.public_id == public_id,
-            Paper.hidden_at.is_(None),
-            PaperThumbnail.size == size,
-            PaperThumbnail.format == fmt,
-        )
-    ).scalar_one_or_none()

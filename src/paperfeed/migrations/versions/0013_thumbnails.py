@@ -4,7 +4,7 @@ Revision ID: 0013
 Revises: 0012
 Create Date: 2026-12-04 01:20:00.000000
 
-Two tables for the `thumbnails` job (papers/thumbnails.py): `paper_thumbnail_checks`, what
+Two tables for the `thumbnails` job (ingest/thumbnails.py): `paper_thumbnail_checks`, what
 the job made of each paper's PDF (rendered, missing, skipped with a reason, or an error to
 try again), and `paper_thumbnails`, the first-page images themselves (card and page size,
 WebP and JPEG) in the database, so every web node serves them and none fetches a PDF. The
