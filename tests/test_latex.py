@@ -108,3 +108,20 @@ def test_plain_text_of_an_attack_is_text(title: str) -> None:
     # Plain text is escaped where it is used; here it must at least hold no MathML of ours.
     plain = plain_text(title)
     assert "<math" not in plain and "$" not in plain
+
+
+def test_a_dollar_left_out_upstream_shows_prose_as_its_source_not_as_one_long_formula() -> None:
+    # arXiv 0704.0200's abstract (real): `\Delta\alpha_n=0.8\pm 1.7$` lost its opening
+    # dollar, so the next ones pair across sentences.
+    abstract = (
+        r"$\Delta\beta_p=1.2\mp 0.6$, \Delta\alpha_n=0.8\pm 1.7$ and $\Delta\beta_n=2.0\mp"
+        r" 1.8$ are contributed by a larger number of resonant and nonresonant processes"
+        r" with cancellations between the contributions to the $\sigma$-meson"
+    )
+    html = str(render(abstract))
+    assert html.count("<math") == 2  # the first formula, and " and " (one word) between
+    assert '<span class="tex-source">$ are contributed by a larger number of' in html
+    # Words set inside \text{} are a formula's own, and a formula with a word or two stays one.
+    assert "<math" in str(render(r"$x > 0 \text{ if and only if } y > 0$"))
+    assert "<math" in str(render(r"$f(x) = \sin x \cos x$"))
+    assert "<math" in str(render(r"$x \in A$ and $y$"))

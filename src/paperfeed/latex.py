@@ -193,11 +193,25 @@ def formula(tex: str, display: bool, source: str) -> Markup:
     `tex` is the inside of the delimiters; `source` is what the author wrote, delimiters
     and all, shown when the formula does not convert.
     """
+    if _is_prose(tex):
+        return Markup(f'<span class="tex-source">{escape(source)}</span>')
     root = _mathml(tex, display)
     safe = _safe_mathml(root) if root is not None else None
     if safe is None:
         return Markup(f'<span class="tex-source">{escape(source)}</span>')
     return Markup(safe)
+
+
+# Three words in a row outside `\text{}`-like groups: a dollar sign left out upstream
+# (`$x$ and \Delta y$ ...`) pairs the rest of the abstract into one "formula" whose prose
+# MathML would set on one unbreakable line, pages wide. Real formulas put words in \text.
+_PROSE = re.compile(r"(?:^|\s)[A-Za-z]{2,}\s+[A-Za-z]{2,}\s+[A-Za-z]{2,}(?=\s|[,.;:]|$)")
+_TEXT_GROUP = re.compile(r"\\(?:text|mathrm|textrm|textit|textbf|mbox|operatorname)\s*\{[^{}]*\}")
+
+
+def _is_prose(tex: str) -> bool:
+    """Whether `tex` reads as sentences, not as a formula (see `_PROSE`)."""
+    return _PROSE.search(_TEXT_GROUP.sub(" ", tex[:20_000])) is not None
 
 
 def _mathml(tex: str, display: bool) -> ET.Element | None:
