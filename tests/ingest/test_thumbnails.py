@@ -7,8 +7,12 @@ server on loopback."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
@@ -256,3 +260,41 @@ def test_worker_once_runs_the_leased_job_and_status_tells_its_counts(
         )
     text = render(collect(db, thumb_settings))
     assert "thumbnails: 5 rendered, 0 without a PDF, 0 skipped, 0 to try again, 0 due" in text
+
+
+def test_paperfeed_worker_once_renders_a_batch_a_run_and_the_next_run_carries_on(
+    tmp_path: Path, db: Database, arxiv_pdf: FakeArxivPdf
+) -> None:
+    add_papers(db)
+    for n in range(1, 6):
+        arxiv_pdf.papers[f"2411.0000{n}v1"] = make_pdf(f"Paper {n}")
+    env = {
+        **os.environ,
+        "PAPERFEED_DATA_DIR": str(tmp_path),
+        "PAPERFEED_DATABASE_URL": db.url,
+        "PAPERFEED_ARXIV_PDF_URL": arxiv_pdf.url,
+        "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0",
+        "PAPERFEED_THUMBNAIL_BATCH": "2",
+    }
+
+    def cli(*args: str, at: datetime) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "paperfeed.cli", *args],
+            env={**env, "PAPERFEED_CLOCK": at.isoformat()},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    first = cli("worker", "--once", "--jobs", "thumbnails", at=FIXED_NOW)
+    assert "thumbnails: ok (rendered 2, missing 0, skipped 0, errors 0, left 3" in first
+    assert "nothing due" in cli("worker", "--once", "--jobs", "thumbnails", at=FIXED_NOW)
+    later = FIXED_NOW + timedelta(hours=1, seconds=1)
+    second = cli("worker", "--once", "--jobs", "thumbnails", at=later)
+    assert "thumbnails: ok (rendered 2, missing 0, skipped 0, errors 0, left 1" in second
+    # The newest two first, then the next two: no paper asked twice.
+    assert [r.path for r in arxiv_pdf.requests] == [f"/pdf/2411.0000{n}v1" for n in range(1, 5)]
+    status = cli("status", at=later)
+    assert "thumbnails: 4 rendered, 0 without a PDF, 0 skipped, 0 to try again, 1 due" in status
