@@ -68,11 +68,6 @@ def _url(text: str | None, what: str) -> str | None:
             f"The {what} holds a space, a control or a non-ASCII character: paste the address "
             "as the browser's address bar copies it."
         )
-    unsafe = sorted(set(text) & _NOT_IN_URLS)
-    if unsafe:
-        raise LinkError(
-            f"The {what} holds {' '.join(unsafe)}, which web addresses cannot hold unencoded."
-        )
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 (raises on a port that is not a number)
@@ -80,6 +75,11 @@ def _url(text: str | None, what: str) -> str | None:
         raise LinkError(f"The {what} is not a valid address.") from None
     if parts.scheme.lower() not in {"http", "https"}:
         raise LinkError(f"The {what} must start with https:// (or http://).")
+    unsafe = sorted(set(text) & _NOT_IN_URLS)
+    if unsafe:
+        raise LinkError(
+            f"The {what} holds {' '.join(unsafe)}, which web addresses cannot hold unencoded."
+        )
     if not parts.hostname or "." not in parts.hostname:
         raise LinkError(f"The {what} names no web site: use a full address like https://….")
     if parts.username is not None or parts.password is not None:
