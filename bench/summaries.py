@@ -174,16 +174,24 @@ def due_at_scale(size: int) -> list[tuple[str, float, float]]:
                 (size,),
             )
         for state in ("none summarised", "newest half summarised", "all summarised"):
-            if state != "none summarised":
-                with sqlite3.connect(path) as connection:
+            with sqlite3.connect(path) as connection:
+                if state == "none summarised":  # as the job's walk of the feed queues them
+                    connection.execute(
+                        """
+                        INSERT INTO paper_summaries (paper_id, summary, model,
+                            prompt_version, prompt_tokens, completion_tokens, text_hash,
+                            stale, created_at)
+                        SELECT id, NULL, '', '', 0, 0, '', 1, '2026-11-20 00:00:00'
+                        FROM papers
+                        """
+                    )
+                else:
                     done = size // 2 if state.startswith("newest half") else size
                     connection.execute(
                         """
-                        INSERT OR IGNORE INTO paper_summaries (paper_id, summary, model,
-                            prompt_version, prompt_tokens, completion_tokens, text_hash,
-                            stale, created_at)
-                        SELECT id, 'A summary.', 'm', '1', 0, 0, 'h', 0, '2026-11-20 00:00:00'
-                        FROM papers ORDER BY feed_at DESC LIMIT ?
+                        UPDATE paper_summaries SET summary = 'A summary.', stale = 0,
+                            model = 'm', prompt_version = '1', text_hash = 'h'
+                        WHERE paper_id IN (SELECT id FROM papers ORDER BY feed_at DESC LIMIT ?)
                         """,
                         (done,),
                     )

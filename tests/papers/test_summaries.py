@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from paperfeed import clock
 from paperfeed.config import Settings
@@ -70,12 +70,13 @@ def add_papers(db: Database, n: int = 4, in_feed: bool = True) -> None:
 
 
 def shown(db: Database) -> dict[str, str | None]:
+    """The papers the endpoint answered for: their summary, or None if it was refused."""
     with db.reader() as session:
         return dict(
             session.execute(
-                select(Paper.arxiv_id, PaperSummary.summary).join(
-                    PaperSummary, PaperSummary.paper_id == Paper.id
-                )
+                select(Paper.arxiv_id, PaperSummary.summary)
+                .join(PaperSummary, PaperSummary.paper_id == Paper.id)
+                .where(or_(PaperSummary.summary.is_not(None), PaperSummary.error.is_not(None)))
             ).all()
         )
 
@@ -272,14 +273,37 @@ def test_a_changed_abstract_is_summarised_again_and_the_old_one_shows_meanwhile(
                 )
             ],
         )
-    examined, marked = summaries.mark_stale(db)
-    assert (examined, marked) == (1, 1)
+    followed = summaries.follow_feed(db)
+    assert (followed.examined, followed.queued, followed.stale) == (1, 0, 1)
     assert shown(db)["2611.00001"] == (
         "This paper presents Paper 1. It shows that the method works on standard tests."
     )
     stats = update_summaries(db, chat_settings, client)
     assert (stats.written, stats.requests) == (1, 1)
     assert shown(db)["2611.00001"].startswith("This paper presents Paper 1, revised.")  # type: ignore[union-attr]
+
+
+def test_a_paper_that_enters_the_feed_later_is_queued_then(
+    db: Database, chat_settings: Settings, chat_api: FakeChatApi, client: ChatClient
+) -> None:
+    add_papers(db, 2, in_feed=False)
+    first = update_summaries(db, chat_settings, client)
+    assert (first.examined, first.queued, first.requests) == (2, 0, 0)
+    with db.transaction() as session:  # a submission puts it on today's feed
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="Paper 1",
+                    abstract="We study problem 1. We find that it is solvable.",
+                    arxiv_id="2611.00001",
+                    feed_at=FIXED_NOW,
+                )
+            ],
+        )
+    second = update_summaries(db, chat_settings, client)
+    assert (second.examined, second.queued, second.written, second.left) == (1, 1, 1, 0)
+    assert asked(chat_api) == ["Title: Paper 1"]
 
 
 def test_a_junk_answer_is_refused_recorded_and_not_asked_again(

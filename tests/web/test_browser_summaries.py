@@ -52,12 +52,14 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     assert stats.written == 3
     with db.reader() as session:
         summarised = session.scalar(
-            select(Paper.public_id).join(PaperSummary, PaperSummary.paper_id == Paper.id)
-        )
-        other = session.scalar(
             select(Paper.public_id)
-            .where(~Paper.id.in_(select(PaperSummary.paper_id)))
-            .where(Paper.abstract.like("%. %. %. %"))
+            .join(PaperSummary, PaperSummary.paper_id == Paper.id)
+            .where(PaperSummary.summary.is_not(None))
+        )
+        other = session.scalar(  # queued, not yet written
+            select(Paper.public_id)
+            .join(PaperSummary, PaperSummary.paper_id == Paper.id)
+            .where(PaperSummary.summary.is_(None), Paper.abstract.like("%. %. %. %"))
             .order_by(Paper.id)
         )
     assert summarised and other

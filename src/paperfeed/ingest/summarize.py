@@ -1,8 +1,9 @@
 """The worker's `summaries` job: one- or two-sentence machine-written summaries of papers.
 
 Off unless `PAPERFEED_SUMMARY_API_URL` and `PAPERFEED_SUMMARY_MODEL` are set. Each run:
-1. marks the summaries of papers whose title or abstract changed since they were written
-   as stale (following the change sequence from its cursor: incremental, resumable);
+1. follows the change sequence from its cursor (incremental, resumable): papers that
+   entered the feed are queued, and the summaries of papers whose title or abstract
+   changed since they were written are marked stale (papers/summaries.py `follow_feed`);
 2. asks the endpoint (ingest/chat_api.py) about at most `PAPERFEED_SUMMARY_BATCH` papers:
    those in the feed without a summary, newest first, then the stale ones;
 3. before each request, reserves it and an upper bound of its tokens in today's ledger
@@ -37,8 +38,9 @@ PER_PAPER_REFUSALS = frozenset({400, 413, 422})  # this request, not the endpoin
 
 @dataclass
 class SummaryStats:
-    examined: int = 0  # changed papers looked at for stale summaries
-    stale: int = 0  # summaries marked stale
+    examined: int = 0  # changed papers looked at
+    queued: int = 0  # papers new to the feed, queued
+    stale: int = 0  # summaries marked stale (their paper's text changed)
     written: int = 0  # summaries stored
     refused: int = 0  # answers refused by the cleanup, or requests the endpoint refused
     requests: int = 0
@@ -49,6 +51,7 @@ class SummaryStats:
     def counts(self) -> dict[str, Any]:
         counts: dict[str, Any] = {
             "examined": self.examined,
+            "queued": self.queued,
             "stale": self.stale,
             "written": self.written,
             "refused": self.refused,
@@ -78,7 +81,8 @@ def update_summaries(
 ) -> SummaryStats:
     """One run of the job (see the module's docstring)."""
     stats = SummaryStats()
-    stats.examined, stats.stale = summaries.mark_stale(db, batch=settings.keywords_batch)
+    followed = summaries.follow_feed(db, batch=settings.keywords_batch)
+    stats.examined, stats.queued, stats.stale = followed.examined, followed.queued, followed.stale
     todo = summaries.due_papers(db, settings.summary_batch)
     for done, paper in enumerate(todo, start=1):
         prompt = summaries.user_prompt(paper.title, paper.abstract)

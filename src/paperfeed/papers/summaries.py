@@ -11,8 +11,8 @@ sentences per paper; this module holds everything about it that is not the netwo
   the tokens the endpoint reported in the transaction that stores the summary (`store`),
   so no crash, and no number of workers, can spend past a day's caps;
 - which papers are due (`due_papers`): those in the feed without a summary, newest first,
-  then those whose title or abstract changed since theirs was written (`mark_stale`
-  follows the change sequence to find them).
+  then those whose title or abstract changed since theirs was written; `follow_feed`
+  finds both by following the change sequence, and queues them as `stale` rows.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -241,85 +241,116 @@ def store(
 # --- what is due --------------------------------------------------------------------------
 
 
-def mark_stale(
+@dataclass
+class Followed:
+    examined: int = 0  # changed papers looked at
+    queued: int = 0  # papers new to the feed, now due
+    stale: int = 0  # summaries whose paper's text changed, now due again
+
+
+def follow_feed(
     db: Database, batch: int = 500, progress: Progress | None = None, limit: int | None = None
-) -> tuple[int, int]:
-    """Mark the summaries of papers whose title or abstract changed since they were
-    written (following the change sequence). Returns (papers examined, marked)."""
-    marked = 0
+) -> Followed:
+    """Queue what is due, following the change sequence (every paper that enters the feed
+    or changes moves in it): a paper in the feed without a row gets a pending one (no
+    summary yet, `stale`), and a summary whose paper's title or abstract changed since it
+    was written is marked `stale`. So choosing a run's papers reads only what is due, not
+    the whole feed."""
+    followed = Followed()
 
     def step(papers: Sequence[Any]) -> Write:
-        nonlocal marked
         with db.reader() as session:
             known = dict(
                 session.execute(
                     select(PaperSummary.paper_id, PaperSummary.text_hash).where(
                         PaperSummary.paper_id.in_([p.id for p in papers]),
-                        PaperSummary.stale.is_(False),
                     )
                 ).all()
             )
-        todo = [
-            p.id for p in papers if p.id in known and known[p.id] != text_hash(p.title, p.abstract)
+        queue = [
+            p.id
+            for p in papers
+            if p.id not in known and p.feed_at is not None and p.hidden_at is None
         ]
-        marked += len(todo)
+        stale = [
+            p.id
+            for p in papers
+            if p.id in known and known[p.id] not in ("", text_hash(p.title, p.abstract))
+        ]
+        followed.queued += len(queue)
+        followed.stale += len(stale)
 
         def write(session: Session) -> None:
-            if todo:
+            now = clock.now()
+            session.add_all(
+                PaperSummary(
+                    paper_id=pid,
+                    summary=None,
+                    error=None,
+                    model="",
+                    prompt_version="",
+                    prompt_tokens=0,
+                    completion_tokens=0,
+                    text_hash="",  # pending: written from no text yet
+                    stale=True,
+                    created_at=now,
+                )
+                for pid in queue
+            )
+            if stale:
                 session.execute(
-                    update(PaperSummary).where(PaperSummary.paper_id.in_(todo)).values(stale=True)
+                    update(PaperSummary)
+                    .where(PaperSummary.paper_id.in_(stale), PaperSummary.stale.is_(False))
+                    .values(stale=True)
                 )
 
         return write
 
-    columns = (Paper.id, Paper.title, Paper.abstract)
-    examined = follow_changes(db, CHANGES_CURSOR, columns, batch, step, progress, limit)
-    return examined, marked
+    columns = (Paper.id, Paper.title, Paper.abstract, Paper.feed_at, Paper.hidden_at)
+    followed.examined = follow_changes(db, CHANGES_CURSOR, columns, batch, step, progress, limit)
+    return followed
 
 
-def _in_feed() -> Any:
-    return (Paper.feed_at.is_not(None), Paper.hidden_at.is_(None))
-
-
-def _unsummarised() -> Any:
-    return ~exists().where(PaperSummary.paper_id == Paper.id)
+def _due() -> Any:
+    return (
+        Paper.feed_at.is_not(None),
+        Paper.hidden_at.is_(None),
+        PaperSummary.stale.is_(True),
+    )
 
 
 def due_papers(db: Database, limit: int) -> list[Any]:
-    """Up to `limit` papers to summarise: the feed's without a summary, newest first, then
-    those whose summary is stale, newest first. Rows of (id, title, abstract)."""
-    columns = (Paper.id, Paper.title, Paper.abstract)
-    order = (Paper.feed_at.desc(), Paper.id.desc())
+    """Up to `limit` papers to summarise: the feed's papers without a summary, newest
+    first, then those whose summary is stale, newest first. Rows of (id, title, abstract);
+    reads the due rows (the `stale` index), never the whole feed."""
     with db.reader() as session:
-        rows = list(
+        return list(
             session.execute(
-                select(*columns).where(*_in_feed(), _unsummarised()).order_by(*order).limit(limit)
+                select(Paper.id, Paper.title, Paper.abstract)
+                .join(PaperSummary, PaperSummary.paper_id == Paper.id)
+                .where(*_due())
+                .order_by(
+                    PaperSummary.summary.is_not(None),  # false (none yet) first
+                    Paper.feed_at.desc(),
+                    Paper.id.desc(),
+                )
+                .limit(limit)
             )
         )
-        if len(rows) < limit:
-            rows += session.execute(
-                select(*columns)
-                .join(PaperSummary, PaperSummary.paper_id == Paper.id)
-                .where(*_in_feed(), PaperSummary.stale.is_(True))
-                .order_by(*order)
-                .limit(limit - len(rows))
-            ).all()
-    return rows
 
 
 def due_count(db: Database) -> int:
     """How many papers are due, counted in the database."""
     with db.reader() as session:
-        new = session.scalar(
-            select(func.count()).select_from(Paper).where(*_in_feed(), _unsummarised())
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(Paper)
+                .join(PaperSummary, PaperSummary.paper_id == Paper.id)
+                .where(*_due())
+            )
+            or 0
         )
-        stale = session.scalar(
-            select(func.count())
-            .select_from(Paper)
-            .join(PaperSummary, PaperSummary.paper_id == Paper.id)
-            .where(*_in_feed(), PaperSummary.stale.is_(True))
-        )
-    return (new or 0) + (stale or 0)
 
 
 def counts(db: Database) -> dict[str, int]:
@@ -329,7 +360,9 @@ def counts(db: Database) -> dict[str, int]:
             select(func.count()).select_from(PaperSummary).where(PaperSummary.summary.is_not(None))
         )
         refused = session.scalar(
-            select(func.count()).select_from(PaperSummary).where(PaperSummary.summary.is_(None))
+            select(func.count())
+            .select_from(PaperSummary)
+            .where(PaperSummary.summary.is_(None), PaperSummary.error.is_not(None))
         )
     return {"written": written or 0, "refused": refused or 0, "due": due_count(db)}
 
