@@ -415,8 +415,9 @@ class PaperSummary(Base):
     `model` and `prompt_version` say who wrote it and how (pages name both); `text_hash`
     is the hash of the title and abstract it was written from, and `stale` marks a paper
     whose text changed since, to be written again (the old summary shows meanwhile).
-    `summary` is None when the answer was refused as junk (`error` says why), so the same
-    text is not asked about again with the same prompt.
+    `summary` is None while the paper waits for its first (`stale`, queued by the job's
+    walk of the change sequence) and when the answer was refused as junk (`error` says
+    why), so the same text is not asked about again.
     """
 
     __tablename__ = "paper_summaries"
