@@ -12,6 +12,8 @@ number only means something next to a reference that does not move when search c
 BM25 is written out here with numpy instead of read from tantivy: tantivy's scores depend on
 the field boosts and the per-field length norms of paperfeed's schema, which are the things
 being compared. The idf is Lucene's (and tantivy's): ln(1 + (N - n + 0.5) / (n + 0.5)).
+The query goes through the same analysis as the papers (it has no stop-word list, so
+neither has the query), each distinct token counted once.
 The vectors are embedded separately at full precision: the site stores float16 vectors,
 from the int8 model under `--int8`, so they are not the pinned ones.
 """

@@ -115,3 +115,24 @@ def test_no_answer_queries_are_scored_by_how_few_results_they_return() -> None:
     test = splits["test"]["hybrid"]
     assert test["queries"] == 0
     assert test["no_answer"] == {"queries": 1, "at_most_3": 0.0, "mean_results": 57.0}
+
+
+def test_the_verdict_judges_the_test_half_against_the_baseline() -> None:
+    def row(ndcg: float, recall: float = 0.5) -> dict[str, float]:
+        return {"ndcg@10": ndcg, "recall@20": recall}
+
+    items = quality.KnownItem(10, 10, [])
+    ahead = {"lexical": row(0.6), "vector": row(0.5), "hybrid": row(0.8), "baseline": row(0.7)}
+    close = {**ahead, "baseline": row(0.77)}
+    assert quality.verdict({"dev": close, "test": ahead}, items) == []
+    assert quality.verdict({"dev": ahead, "test": close}, items) == [
+        "test: hybrid nDCG@10 is +0.030 from the baseline (target +0.05)"
+    ]
+    # With only the dev half run, it is the one judged.
+    assert quality.verdict({"dev": close}, items)[0].startswith("dev: ")
+    behind = {**ahead, "vector": row(0.9, 0.9)}
+    assert quality.verdict({"test": behind}, quality.KnownItem(10, 9, [])) == [
+        "test: hybrid nDCG@10 does not beat vector",
+        "test: hybrid recall@20 is below vector",
+        "known-item first 90.0% < 99%",
+    ]
