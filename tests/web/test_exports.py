@@ -9,7 +9,10 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
+from sqlalchemy import select
 
+from paperfeed.models import Paper
 from paperfeed.web.exports import COLUMNS, bibtex_text, citation_key
 from paperfeed.web.routes import downloads
 from tests.web.test_syndication import TRICKY_TITLE, Site, card_ids, site
@@ -195,6 +198,29 @@ def test_markdown_of_a_quiet_local_paper(site: Site) -> None:
     assert text.startswith("# Über BERT: Attention & Tables, 50% faster\n")
     assert "## Comments" not in text
     assert "[PDF]" not in text
+
+
+def test_an_imported_link_cannot_add_a_link_of_its_own_to_the_markdown(site: Site) -> None:
+    # Imports check only that a link starts with http(s)://; the Markdown must keep each
+    # address inside its own link.
+    hostile = "https://example.org/a)[Click](javascript:alert(1)"
+    with site.db.transaction() as session:
+        paper = session.scalars(select(Paper).where(Paper.title.startswith("Über"))).one()
+        paper.github_url, paper.project_url = hostile, "https://example.org/x y<z>"
+        paper.doi = "10.1002/(SICI)1097-4628"
+    text = site.client.get(f"/papers/{site.ids['local']}.md").text
+    hrefs = [
+        attrs["href"]
+        for token in MarkdownIt().parse(text)
+        for child in token.children or []
+        if child.type == "link_open"
+        for attrs in [child.attrs]
+    ]
+    assert not any("javascript" in str(h).split("%29")[0] for h in hrefs if "%" not in str(h))
+    assert "https://example.org/a%29%5BClick%5D%28javascript:alert%281%29" in hrefs
+    assert "https://example.org/x%20y%3Cz%3E" in hrefs
+    assert "https://doi.org/10.1002/%28SICI%291097-4628" in hrefs
+    assert not any(str(h).startswith("javascript") for h in hrefs)
 
 
 # --- CSV and JSON lines ---------------------------------------------------------------------

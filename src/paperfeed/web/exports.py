@@ -423,6 +423,17 @@ def markdown_text(text: str) -> str:
     )
 
 
+_URL_UNSAFE = str.maketrans({c: f"%{ord(c):02X}" for c in "()<>[]\\ \t\n\r\"'`"})
+
+
+def markdown_url(url: str) -> str:
+    """A link target that cannot end its link early: the characters Markdown reads as the
+    end of a destination (a parenthesis, a bracket, a space...) percent-encoded. Imported
+    addresses are only checked for an http(s) start, and `https://x)[a](javascript:...)`
+    would otherwise add a link of its own."""
+    return url.translate(_URL_UNSAFE)
+
+
 @dataclass
 class MarkdownComment:
     author: str
@@ -468,11 +479,13 @@ def markdown(
     if arxiv:
         links += [f"[arXiv:{paper.arxiv_id}]({arxiv[0]})", f"[PDF]({arxiv[1]})"]
     if paper.doi:
-        links.append(f"[DOI {markdown_text(paper.doi)}](https://doi.org/{paper.doi})")
+        links.append(
+            f"[DOI {markdown_text(paper.doi)}]({markdown_url('https://doi.org/' + paper.doi)})"
+        )
     if paper.github_url:
-        links.append(f"[Code]({paper.github_url})")
+        links.append(f"[Code]({markdown_url(paper.github_url)})")
     if paper.project_url:
-        links.append(f"[Project page]({paper.project_url})")
+        links.append(f"[Project page]({markdown_url(paper.project_url)})")
     lines.append(f"**Links:** {' · '.join(links)}")
     if paper.journal_ref:
         lines[-1] += "  "
