@@ -166,7 +166,8 @@ def test_new_stars_change_the_etag_without_reindexing(
         clock.frozen(clock.now() + timedelta(days=1)),
         GitHubClient.from_settings(site_settings) as gh,
     ):
-        assert update_github(db, site_settings, gh).fetched == 2
+        stats = update_github(db, site_settings, gh)
+        assert (stats.fetched, stats.unchanged) == (1, 1)  # the other repository: a 304
     second = client.get("/papers/2611.10001", headers={"if-none-match": first.headers["etag"]})
     assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
     assert "1,300 stars" in second.text
