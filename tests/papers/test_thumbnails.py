@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
@@ -96,3 +97,12 @@ def test_the_renderer_child_gives_reasons_and_survives_timeouts_and_crashes() ->
             hasty.render(make_pdf())
         assert hasty._process is None  # killed, not left running
         assert time.monotonic() - started < 10
+
+
+def test_the_renderer_child_runs_under_its_memory_limit() -> None:
+    limit = 1024 * 1024 * 1024
+    with Renderer(memory=limit) as renderer:
+        assert renderer.render(make_pdf()).images
+        limits = Path(f"/proc/{renderer._process.pid}/limits").read_text()
+    (line,) = [row for row in limits.splitlines() if row.startswith("Max address space")]
+    assert line.split()[3:5] == [str(limit), str(limit)]  # soft and hard
