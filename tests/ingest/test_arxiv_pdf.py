@@ -3,8 +3,11 @@ arXiv's pace and retries, against a stand-in PDF server on loopback."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import itertools
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -117,3 +120,54 @@ def test_requests_keep_arxivs_pace(arxiv_pdf: FakeArxivPdf) -> None:
             client.pdf("2401.00006", 1)
     starts = [r.at for r in arxiv_pdf.requests]
     assert all(b - a >= 0.24 for a, b in itertools.pairwise(starts))
+
+
+class Trickle:
+    """A server that sends a PDF's headers at once, then its body a little at a time:
+    every read arrives within any timeout, the whole never does."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self.stopping = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection: socket.socket) -> None:
+        with contextlib.suppress(OSError), connection:
+            connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n"
+                b"Content-Length: 1000000\r\n\r\n%PDF-1.4\n"
+            )
+            while not self.stopping.wait(0.05):
+                connection.sendall(b"0" * 100)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)
+        self._socket.close()
+        self._thread.join(5)
+
+
+def test_a_download_that_never_ends_is_cut_off_by_its_time_cap() -> None:
+    server = Trickle()
+    started = time.monotonic()
+    try:
+        with (
+            client_for(server.url, timeout=5.0, download_seconds=0.3) as client,
+            pytest.raises(RemoteUnavailable, match="failed 2 times"),
+        ):
+            client.pdf("2401.00007", 1)
+    finally:
+        server.stop()
+    assert time.monotonic() - started < 3  # two tries of 0.3 s, not 5 s reads forever

@@ -17,7 +17,6 @@ end within `download_seconds`, not only each read within the timeout. What arXiv
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Self, Unpack
 from urllib.parse import quote
@@ -104,8 +103,11 @@ class ArxivPdfClient(PoliteClient):
         deadline: float | None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        """The answer, its body capped in size and in time as it streams in."""
-        until = time.monotonic() + self.download_seconds
+        """The answer, its body capped in size and in time (`download_seconds`, or the
+        caller's deadline if sooner) as it streams in."""
+        until = self._clock() + self.download_seconds
+        if deadline is not None:
+            until = min(until, deadline)
         with self._http.stream(
             "GET", url, params=params, headers=headers, timeout=timeout
         ) as response:
@@ -122,7 +124,7 @@ class ArxivPdfClient(PoliteClient):
                     if ok:
                         raise PdfTooLarge(None, limit)
                     break  # an error page: its start says enough
-                if time.monotonic() > until:
+                if self._clock() > until:
                     raise httpx.ReadTimeout(
                         f"the download took over {self.download_seconds:g} s",
                         request=response.request,
