@@ -22,7 +22,7 @@ from paperfeed.ingest.thumbnails import update_thumbnails
 from paperfeed.models import Paper, PaperThumbnailCheck
 from paperfeed.papers.records import PaperRecord
 from paperfeed.papers.store import upsert_papers
-from paperfeed.papers.thumbnails import Renderer
+from paperfeed.papers.thumbnails import Renderer, due_papers
 from paperfeed.search.indexing import run_index
 from paperfeed.web.app import create_app
 from tests.conftest import make_settings
@@ -160,3 +160,24 @@ def test_the_api_serves_an_absolute_thumbnail_url_from_the_site_url(
     assert "thumbnail" not in entries["2611.20002"]
     listed = {p["id"]: p for p in client.get("/api/papers").json()}
     assert listed["2611.20001"]["thumbnailUrl"] == url
+
+
+def test_the_sample_listings_without_arxiv_ids_are_never_due_and_show_no_box(
+    sample_db: Database, tmp_path: Path, fixed_clock: object
+) -> None:
+    with sample_db.reader() as session:
+        local = list(session.scalars(select(Paper).where(Paper.arxiv_id.is_(None))))
+        arxiv = set(session.scalars(select(Paper.id).where(Paper.arxiv_id.is_not(None))))
+    assert len(local) == 368
+    settings = make_settings(tmp_path, sample_db.url)
+    wide = settings.model_copy(update={"thumbnail_window_days": 100_000})
+    due = {pid for pid, _, _ in due_papers(sample_db, wide, 10_000)}
+    assert due == arxiv and len(due) == 200  # every arXiv paper of the feed, no listing
+    site = TestClient(create_app(settings, sample_db))
+    for paper in local[:3]:
+        assert "thumbnail" not in site.get(f"/papers/{paper.public_id}").text
+        assert "thumbnailUrl" not in site.get(f"/api/papers/{paper.public_id}").json()
+    plain = next(p for p in local if p.feed_at and all(c.isalnum() or c == " " for c in p.title))
+    assert plain.feed_at is not None
+    day = plain.feed_at.astimezone(settings.tz).date().isoformat()
+    assert "card-thumb" not in card(site.get(f"/papers/date/{day}").text, plain.title)
