@@ -81,6 +81,18 @@ def browser() -> Iterator[Browser]:
         instance.close()
 
 
+# Sums layout shifts as CLS does (those within 0.5 s of input do not count); added by the
+# browser itself before any page script, so the page's CSP does not apply to it.
+LAYOUT_SHIFT_WATCH = """
+window.__layoutShift = 0;
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (!entry.hadRecentInput) window.__layoutShift += entry.value;
+  }
+}).observe({type: "layout-shift", buffered: true});
+"""
+
+
 class Journey:
     """One journey at one width: the people taking part, their problems and screenshots.
 
@@ -112,6 +124,7 @@ class Journey:
             color_scheme=self.scheme,  # type: ignore[arg-type]
             **options,
         )
+        context.add_init_script(LAYOUT_SHIFT_WATCH)
         self.contexts.append(context)
         page = context.new_page()
         page.on("console", self._console)
@@ -143,6 +156,12 @@ class Journey:
         path = self.folder / f"{self.viewport.label}-{self.shots:02d}-{step}.png"
         (page or self.page).screenshot(path=str(path))
         return path
+
+    def layout_shift(self, page: Page | None = None) -> float:
+        """The page's cumulative layout shift so far (the Web Vitals CLS sum: shifts not
+        caused by input), as the browser's `layout-shift` entries report it; every page
+        of a journey records them from its first paint."""
+        return float((page or self.page).evaluate("window.__layoutShift || 0"))
 
     def fits(self, page: Page | None = None) -> None:
         """Nothing on the page is wider than the screen (no sideways scrolling)."""
