@@ -37,7 +37,8 @@ from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.github_api import GitHubClient, GitHubRateLimited, RepoInfo, Unchanged
 from paperfeed.ingest.http_client import RemoteRefused
-from paperfeed.models import GithubRepo, GithubStarCount, IngestCursor, PaperCodeLink
+from paperfeed.ingest.pauses import pause_until, paused_until
+from paperfeed.models import GithubRepo, GithubStarCount, PaperCodeLink
 from paperfeed.papers.code_links import update_code_links
 from paperfeed.papers.derived import Progress
 from paperfeed.papers.store import touch_enrichment
@@ -206,27 +207,6 @@ def _count_stars(session: Session, repo: str, day: date, stars: int) -> None:
         )
 
 
-def _waiting_until(db: Database) -> datetime | None:
-    with db.reader() as session:
-        row = session.get(IngestCursor, RATE_LIMIT_CURSOR)
-    if row is None:
-        return None
-    until = datetime.fromisoformat(row.cursor)
-    return until if until > clock.now() else None
-
-
-def _note_limit(db: Database, until: datetime) -> None:
-    with db.transaction() as session:
-        session.merge(
-            IngestCursor(
-                source=RATE_LIMIT_CURSOR,
-                cursor=until.isoformat(),
-                state=None,
-                updated_at=clock.now(),
-            )
-        )
-
-
 def update_github(
     db: Database,
     settings: Settings,
@@ -238,7 +218,7 @@ def update_github(
     links = update_code_links(db, batch=settings.keywords_batch)
     stats.examined, stats.linked = links.examined, links.changed
     stats.registered = register_repos(db)
-    waiting = _waiting_until(db)
+    waiting = paused_until(db, RATE_LIMIT_CURSOR)
     if waiting is not None:
         stats.waiting_until = waiting
         stats.left = due_count(db, settings)
@@ -252,7 +232,7 @@ def update_github(
         try:
             info = client.repo(repo, etags.get(repo))
         except GitHubRateLimited as limited:
-            _note_limit(db, limited.resume_at)
+            pause_until(db, RATE_LIMIT_CURSOR, limited.resume_at)
             stats.waiting_until = limited.resume_at
             stats.left += len(todo) - done + 1
             log.warning("github: %s; the job resumes then", limited)

@@ -61,7 +61,8 @@ from paperfeed.ingest.http_client import (
     parse_retry_after,
     user_agent,
 )
-from paperfeed.models import IngestCursor, Paper, PaperHubArtifact, PaperHubCheck
+from paperfeed.ingest.pauses import pause_until, paused_until
+from paperfeed.models import Paper, PaperHubArtifact, PaperHubCheck
 from paperfeed.papers.derived import Progress
 from paperfeed.papers.store import touch_enrichment
 
@@ -490,27 +491,6 @@ def store_answer(
         return True
 
 
-def _waiting_until(db: Database) -> datetime | None:
-    with db.reader() as session:
-        row = session.get(IngestCursor, RATE_LIMIT_CURSOR)
-    if row is None:
-        return None
-    until = datetime.fromisoformat(row.cursor)
-    return until if until > clock.now() else None
-
-
-def _note_limit(db: Database, until: datetime) -> None:
-    with db.transaction() as session:
-        session.merge(
-            IngestCursor(
-                source=RATE_LIMIT_CURSOR,
-                cursor=until.isoformat(),
-                state=None,
-                updated_at=clock.now(),
-            )
-        )
-
-
 def update_hub(
     db: Database,
     settings: Settings,
@@ -519,7 +499,7 @@ def update_hub(
 ) -> HubStats:
     """One run of the job (see the module's docstring)."""
     stats = HubStats()
-    waiting = _waiting_until(db)
+    waiting = paused_until(db, RATE_LIMIT_CURSOR)
     if waiting is not None:
         stats.waiting_until = waiting
         stats.left = due_count(db, settings)
@@ -534,7 +514,7 @@ def update_hub(
             try:
                 answer = client.paper(arxiv_id)
             except HubRateLimited as limited:
-                _note_limit(db, limited.resume_at)
+                pause_until(db, RATE_LIMIT_CURSOR, limited.resume_at)
                 stats.waiting_until = limited.resume_at
                 stats.left += len(todo) - done + 1
                 log.warning("hub: %s; the job resumes at %s", limited, limited.resume_at)
