@@ -312,12 +312,15 @@ def test_a_hub_too_slow_to_answer_times_out(
     assert row is not None and row.status == "error"
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["said", "streamed"])
 def test_an_answer_over_the_size_cap_is_refused_unread(
-    db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient
+    db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient, chunked: bool
 ) -> None:
     ids = papers(db)
     huge = b"[" + b" " * MAX_BODY + b"]"
-    fake_hub.faults.append(Response(200, huge, {"Content-Type": "application/json"}))
+    fake_hub.faults.append(
+        Response(200, huge, {"Content-Type": "application/json"}, chunked=chunked)
+    )
     stats = update_hub(db, hub_settings, client)
     assert (stats.refused, stats.checked) == (1, 1)
     row = check(db, ids["Quiet"])

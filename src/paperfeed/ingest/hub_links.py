@@ -26,8 +26,8 @@ client keeps the library's defaults and adds, only while a listing of this job r
   (`HubRateLimited`; the time is noted in the `hub:rate-limit` cursor, and later runs ask
   nothing before it) instead of letting the client sleep; more than `max_retries`
   attempts at one address end it too (`HubUnavailable`);
-- a size cap: an answer that says (`Content-Length`) it is longer than `MAX_BODY` bytes
-  is refused.
+- a size cap: an answer that says (`Content-Length`) it is longer than `MAX_BODY` bytes,
+  or turns out longer as it arrives, is refused.
 A Hub that keeps failing fails the run (the paper's row records the error; the next run
 carries on); pages show what was stored before, and never ask the Hub themselves.
 """
@@ -179,6 +179,27 @@ def _on_response(response: httpx2.Response) -> None:
     length = response.headers.get("Content-Length", "")
     if status == 200 and length.isdigit() and int(length) > MAX_BODY:
         raise HubRefused(f"the Hub's answer at {response.request.url} is {length} bytes")
+    if isinstance(response.stream, httpx2.SyncByteStream):  # chunked: counted as it comes
+        response.stream = _Capped(response.stream, str(response.request.url))
+
+
+class _Capped(httpx2.SyncByteStream):
+    """An answer's body that stops the listing once it passes `MAX_BODY` bytes (a body
+    without a `Content-Length` is otherwise read whole into memory by the library)."""
+
+    def __init__(self, stream: httpx2.SyncByteStream, url: str) -> None:
+        self._stream, self._url = stream, url
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = 0
+        for chunk in self._stream:
+            read += len(chunk)
+            if read > MAX_BODY:
+                raise HubRefused(f"the Hub's answer at {self._url} is over {MAX_BODY} bytes")
+            yield chunk
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def _factory() -> httpx2.Client:
