@@ -26,7 +26,7 @@ from paperfeed.papers.store import (
     upsert_papers,
 )
 from tests.conftest import FIXED_NOW
-from tests.servers import FakeGitHubApi, refused_url
+from tests.servers import FakeGitHubApi, Response, refused_url
 
 pytest_plugins = ["tests.servers"]
 
@@ -196,6 +196,23 @@ def test_a_refresh_asks_with_the_last_etag_and_an_unchanged_answer_still_counts_
         ("found/one", later.date(), 10),
     ]
     assert counter(db, ENRICHMENT_CHANGE) > enrichment  # only the changed one shows
+
+
+def test_an_unchanged_answer_after_a_refusal_shows_the_repository_again(
+    db: Database, gh_settings: Settings, github_api: FakeGitHubApi, client: GitHubClient
+) -> None:
+    papers(db)
+    github_api.add("found/one", 10)
+    github_api.add("Owner/Official", 250)
+    update_github(db, gh_settings, client)
+    github_api.faults.append(Response(403, b'{"message": "Repository access blocked"}'))
+    with clock.frozen(FIXED_NOW + timedelta(days=1, hours=1)):
+        assert update_github(db, gh_settings, client).refused == 1
+    refused = next(r for r, (status, _) in repos(db).items() if status == "error")
+    with clock.frozen(FIXED_NOW + timedelta(days=2, hours=2)):
+        stats = update_github(db, gh_settings, client)
+    assert stats.unchanged >= 1
+    assert repos(db)[refused][0] == "ok"  # the 304 says it is there, as it was
 
 
 def test_the_star_history_is_daily_for_ninety_days_then_weekly(

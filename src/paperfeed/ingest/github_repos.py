@@ -166,7 +166,8 @@ def _store(
             return
         before = _shown(row)
         row.checked_at = now
-        if isinstance(info, Unchanged):
+        if isinstance(info, Unchanged):  # as it was when it last answered with the repo
+            row.status, row.error = "ok", None  # (an error since then is over)
             if row.stars is not None:  # today's count is the last one GitHub gave
                 _count_stars(session, repo, now.date(), row.stars)
         elif info is not None:
