@@ -252,8 +252,50 @@ def test_a_timeout_past_the_retries_fails_the_run_and_keeps_what_was_stored(
     with pytest.raises(RemoteUnavailable):
         update_summaries(db, chat_settings, client)
     assert set(shown(db)) == {"2611.00002"}
-    # The failed request's reservation stays spent: a timeout may have been billed.
-    assert summaries.usage(db)[0] == 2
+    # Both failed attempts' reservations stay spent: a timeout may have been billed.
+    assert summaries.usage(db)[0] == 3
+
+
+def test_every_attempt_is_reserved_and_a_retry_past_the_cap_is_not_made(
+    db: Database, chat_settings: Settings, chat_api: FakeChatApi, client: ChatClient
+) -> None:
+    add_papers(db, 1)
+    chat_api.faults.append(_five_hundred())
+    stats = update_summaries(db, chat_settings, client)
+    assert (stats.written, stats.requests) == (1, 2)
+    assert summaries.usage(db)[0] == 2  # the failed attempt counts: it may have been billed
+    add_papers(db, 2)
+    chat_api.faults.append(_five_hundred())
+    capped = chat_settings.model_copy(update={"summary_daily_requests": 3})
+    stats = update_summaries(db, capped, client)
+    assert stats.capped is not None and stats.written == 0
+    assert summaries.usage(db)[0] == 3  # the retry that would be the fourth was not made
+    assert len(chat_api.requests) == 3
+
+
+def test_a_refused_answer_about_changed_text_drops_the_old_summary(
+    db: Database, chat_settings: Settings, chat_api: FakeChatApi, client: ChatClient
+) -> None:
+    add_papers(db, 1)
+    update_summaries(db, chat_settings, client)
+    assert shown(db)["2611.00001"]
+    with db.transaction() as session:
+        upsert_papers(
+            session,
+            [
+                PaperRecord(
+                    title="Paper 1",
+                    abstract="We now study a different problem entirely.",
+                    arxiv_id="2611.00001",
+                    feed_at=FIXED_NOW - timedelta(days=1),
+                )
+            ],
+        )
+    chat_api.answer = lambda body: "I'm sorry, but I cannot summarise this paper."
+    stats = update_summaries(db, chat_settings, client)
+    assert (stats.refused, stats.requests) == (1, 1)
+    assert shown(db) == {"2611.00001": None}  # not a summary of what it no longer says
+    assert update_summaries(db, chat_settings, client).requests == 0
 
 
 def test_a_changed_abstract_is_summarised_again_and_the_old_one_shows_meanwhile(
@@ -382,11 +424,22 @@ def test_clean_keeps_one_or_two_complete_sentences(answer: str, finish: str, exp
         assert cleaned == (expected, None)
 
 
+def test_clean_keeps_summaries_that_only_mention_what_refusals_say() -> None:
+    for answer in (
+        "The paper shows that the AI cannot reliably detect forged images, and fixes it.",
+        "It uses retrieval as an aid to planning for robots in long household tasks.",
+        "The authors argue that an API cannot be fooled by the attack they describe.",
+    ):
+        assert summaries.clean(answer, "stop") == (answer, None)
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
         ("", "empty answer"),
         ("As an AI language model, I cannot read papers.", "a refusal, not a summary"),
+        ("Unfortunately, I can't access the paper.", "a refusal, not a summary"),
+        ("Please provide the abstract you want summarised.", "a refusal, not a summary"),
         ("**Summary**: the paper is good.", "markup in the answer"),
         ("- It does this.\n- It does that.", "markup in the answer"),
         ("Could you provide more details about this?", "a question, not a summary"),

@@ -20,6 +20,7 @@ An answer over `MAX_ANSWER_BYTES` is cut off as it arrives and asked again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Self, Unpack
 
@@ -116,9 +117,15 @@ class ChatClient(PoliteClient):
         )
 
     def complete(
-        self, system: str, user: str, max_tokens: int, temperature: float = 0.2
+        self,
+        system: str,
+        user: str,
+        max_tokens: int,
+        temperature: float = 0.2,
+        before_each: Callable[[], None] | None = None,
     ) -> Completion:
-        """The model's answer to one system and one user message."""
+        """The model's answer to one system and one user message; `before_each` runs
+        before every attempt (each may be billed: the caller reserves it)."""
         body = {
             "model": self.model,
             "messages": [
@@ -134,6 +141,7 @@ class ChatClient(PoliteClient):
             body,
             read=self._read,
             max_bytes=MAX_ANSWER_BYTES,
+            before_each=before_each,
         )
 
     @staticmethod

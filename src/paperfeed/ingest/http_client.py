@@ -281,12 +281,16 @@ class PoliteClient:
         read: Callable[[httpx.Response], T],
         answers: Callable[[httpx.Response], bool] = _ok,
         max_bytes: int | None = None,
+        before_each: Callable[[], None] | None = None,
     ) -> T:
         """As `get`, for a JSON body POSTed: only for requests that change nothing remote,
         so retrying is safe (a chat completion; a retry may cost its tokens again, which
-        the caller's budget counts). An answer over `max_bytes` is cut off as it arrives,
-        never held whole, and asked again."""
-        return self._call("POST", url, None, json, read, answers, None, None, max_bytes)
+        the caller counts: `before_each` runs before every attempt, and what it raises
+        ends the call). An answer over `max_bytes` is cut off as it arrives, never held
+        whole, and asked again."""
+        return self._call(
+            "POST", url, None, json, read, answers, None, None, max_bytes, before_each
+        )
 
     def _call(
         self,
@@ -299,6 +303,7 @@ class PoliteClient:
         deadline: float | None,
         headers: Mapping[str, str] | None,
         max_bytes: int | None,
+        before_each: Callable[[], None] | None = None,
     ) -> T:
         attempts = self.max_retries + 1
         limiter = self.limiter or self._host_limiter(url)
@@ -317,6 +322,8 @@ class PoliteClient:
                 if timeout <= 0:
                     problem = problem or "no time left to ask"
                     break
+            if before_each is not None:
+                before_each()
             made += 1
             try:
                 if method == "GET":

@@ -6,8 +6,9 @@ Off unless `PAPERFEED_SUMMARY_API_URL` and `PAPERFEED_SUMMARY_MODEL` are set. Ea
    changed since they were written are marked stale (papers/summaries.py `follow_feed`);
 2. asks the endpoint (ingest/chat_api.py) about at most `PAPERFEED_SUMMARY_BATCH` papers:
    those in the feed without a summary, newest first, then the stale ones;
-3. before each request, reserves it and an upper bound of its tokens in today's ledger
-   (papers/summaries.py); a run that would pass a daily cap stops and says so, and the
+3. before each request, and each retry of one (a retry may be billed too), reserves it
+   and an upper bound of its tokens in today's ledger (papers/summaries.py); an attempt
+   that failed keeps its bound spent; a run that would pass a daily cap stops and says so, and the
    next day's runs carry on. Each answer is cleaned and stored in its own transaction,
    with the ledger settled to the tokens the endpoint reported and `touch_enrichment`,
    so a killed run loses at most the request it was making, and never overspends.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from paperfeed.config import Settings
@@ -34,6 +36,10 @@ from paperfeed.papers.derived import Progress
 log = logging.getLogger(__name__)
 
 PER_PAPER_REFUSALS = frozenset({400, 413, 422})  # this request, not the endpoint or the key
+
+
+class _Capped(Exception):
+    """A daily cap is reached: the attempt about to be made is not made."""
 
 
 @dataclass
@@ -87,23 +93,37 @@ def update_summaries(
     for done, paper in enumerate(todo, start=1):
         prompt = summaries.user_prompt(paper.title, paper.abstract)
         bound = summaries.token_bound(summaries.SYSTEM_PROMPT, prompt) + summaries.MAX_TOKENS
-        if not summaries.reserve(db, settings, bound):
+        days: list[date] = []  # one reservation per attempt, retries included
+
+        def reserve_attempt(bound: int = bound, days: list[date] = days) -> None:
+            day = summaries.reserve(db, settings, bound)
+            if day is None:
+                raise _Capped
+            days.append(day)
+
+        try:
+            answer = client.complete(
+                summaries.SYSTEM_PROMPT,
+                prompt,
+                summaries.MAX_TOKENS,
+                before_each=reserve_attempt,
+            )
+        except _Capped:
+            stats.requests += len(days)
+            stats.tokens += bound * len(days)  # attempts that failed: their bound stays spent
             stats.capped = "the daily cap of requests or tokens is reached"
             log.warning("summaries: %s; the job resumes tomorrow (UTC)", stats.capped)
             break
-        day = summaries.today()
-        stats.requests += 1
-        try:
-            answer = client.complete(summaries.SYSTEM_PROMPT, prompt, summaries.MAX_TOKENS)
         except RemoteRefused as refused:
             if refused.status not in PER_PAPER_REFUSALS:
                 raise
-            spent = summaries.Spent(day, bound, 0, 0)
+            spent = summaries.Spent(days[-1], bound, 0, 0)
             cleaned = summaries.Cleaned(None, f"the endpoint refused it (HTTP {refused.status})")
         else:
-            spent = summaries.Spent(day, bound, answer.prompt_tokens, answer.completion_tokens)
+            spent = summaries.Spent(days[-1], bound, answer.prompt_tokens, answer.completion_tokens)
             cleaned = summaries.clean(answer.text, answer.finish_reason)
-        stats.tokens += spent.used
+        stats.requests += len(days)
+        stats.tokens += spent.used + bound * (len(days) - 1)
         summaries.store(
             db,
             paper.id,

@@ -78,17 +78,14 @@ _PREAMBLE = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
-_REFUSALS = (
-    "as an ai",
-    "as a language model",
-    "i cannot",
-    "i can't",
-    "i'm sorry",
-    "i am sorry",
-    "i apologize",
-    "i'm unable",
-    "i am unable",
-    "provide the abstract",
+# A refusal opens the answer ("I'm sorry, ...", "As an AI ..."): matched at the start, as
+# words, so a summary about "the AI" or "an aid to planning" is not taken for one.
+_REFUSAL = re.compile(
+    r"^(?:unfortunately,? |sorry,? )?(?:as an ai\b|as a (?:large )?language model\b"
+    r"|i (?:cannot|can't|can not|am unable|am not able|apologi[sz]e)\b|i'm (?:sorry|unable)\b"
+    r"|i am sorry\b|sorry\b)"
+    r"|\bprovide (?:me with )?the (?:abstract|paper|text)\b",
+    re.IGNORECASE,
 )
 _MARKUP = ("```", "**", "##", "\\begin", "$$", "http://", "https://")
 
@@ -106,8 +103,7 @@ def clean(text: str, finish_reason: str | None = None) -> Cleaned:
     text = _PREAMBLE.sub("", text).strip().strip("\"'“”").strip()
     if not text:
         return Cleaned(None, "empty answer")
-    lowered = text.lower()
-    if any(r in lowered for r in _REFUSALS):
+    if _REFUSAL.search(text):
         return Cleaned(None, "a refusal, not a summary")
     if any(m in text for m in _MARKUP) or text.startswith(("- ", "* ", "1.", "#")):
         return Cleaned(None, "markup in the answer")
@@ -143,10 +139,11 @@ def usage(db: Database, day: date | None = None) -> tuple[int, int]:
         return (row.requests, row.tokens) if row else (0, 0)
 
 
-def reserve(db: Database, settings: Settings, tokens: int) -> bool:
-    """Take one request and `tokens` from today's caps, in their own transaction; False
-    (taking nothing) if either cap would be passed. One conditional UPDATE: two workers
-    reserving at once are serialized by the row's lock, each seeing the other's spending."""
+def reserve(db: Database, settings: Settings, tokens: int) -> date | None:
+    """Take one request and `tokens` from today's caps, in their own transaction: the day
+    it was taken from (what settling it names, even past midnight), or None (taking
+    nothing) if either cap would be passed. One conditional UPDATE: two workers reserving
+    at once are serialized by the row's lock, each seeing the other's spending."""
     day = today()
     fits = (
         update(SummaryUsage)
@@ -168,7 +165,8 @@ def reserve(db: Database, settings: Settings, tokens: int) -> bool:
                     session.add(SummaryUsage(day=day, requests=0, tokens=0, updated_at=clock.now()))
             except IntegrityError:  # another worker made today's row first
                 pass
-        return bool(session.execute(fits).rowcount)  # type: ignore[attr-defined]
+        taken = bool(session.execute(fits).rowcount)  # type: ignore[attr-defined]
+    return day if taken else None
 
 
 def _settle(session: Session, day: date, reserved: int, used: int) -> None:
@@ -212,7 +210,7 @@ def store(
     spent: Spent,
 ) -> bool:
     """One answer, in its own transaction with its ledger entry; True if what pages show
-    changed. A refused answer keeps a summary written before (from older text) showing."""
+    changed."""
     with db.transaction() as session:
         _settle(session, spent.day, spent.reserved, spent.used)
         if session.get(Paper, paper_id) is None:  # deleted meanwhile
@@ -222,9 +220,10 @@ def store(
         if row is None:
             row = PaperSummary(paper_id=paper_id)
             session.add(row)
-        if cleaned.summary is not None or row.summary is None:
-            row.summary = cleaned.summary
-            row.model = model[:200]
+        # A refused answer about changed text drops the summary of the old text: pages
+        # then quote a key sentence instead of summarising what the paper no longer says.
+        row.summary = cleaned.summary
+        row.model = model[:200]
         row.error = cleaned.error
         row.prompt_version = PROMPT_VERSION
         row.prompt_tokens = spent.prompt_tokens or 0
