@@ -163,6 +163,10 @@ def test_feed_pages_answer_conditional_requests(client: TestClient) -> None:
     assert "last-modified" in first.headers
     again = client.get("/papers/date/2026-11-18", headers={"if-none-match": etag})
     assert again.status_code == 304 and again.content == b""
+    # If-None-Match compares weakly (RFC 9110 13.1.2): the tag with or without its W/.
+    assert etag.startswith('W/"')
+    strong = client.get("/papers/date/2026-11-18", headers={"if-none-match": etag[2:]})
+    assert strong.status_code == 304
     by_date = client.get(
         "/papers/date/2026-11-18", headers={"if-modified-since": first.headers["last-modified"]}
     )

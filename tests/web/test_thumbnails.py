@@ -133,6 +133,14 @@ def test_images_are_served_with_etags_304s_and_long_lived_caching(
     assert len(card_bytes) < 10_000  # a few kB on every card
     stale = client.get("/papers/2611.20001/thumbnail/card.webp?v=000000000000")
     assert stale.headers["cache-control"] == "public, max-age=3600"
+    for part in (v[:1], v[:11], v + "0"):  # only the whole version pins it for a year
+        guessed = client.get(f"/papers/2611.20001/thumbnail/card.webp?v={part}")
+        assert guessed.headers["cache-control"] == "public, max-age=3600", part
+    etag = client.get("/papers/2611.20001/thumbnail/card.webp").headers["etag"]
+    weak = client.get(  # a compressing proxy sends it back weakened
+        "/papers/2611.20001/thumbnail/card.webp", headers={"if-none-match": f"W/{etag}"}
+    )
+    assert weak.status_code == 304
     for missing in (
         "/papers/2611.20002/thumbnail/card.webp",  # not rendered
         "/papers/2611.99999/thumbnail/card.webp",  # no such paper

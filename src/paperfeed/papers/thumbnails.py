@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 CARD_WIDTH, CARD_HEIGHT = 200, 259  # a US Letter page's proportions (8.5 x 11)
 PAGE_WIDTH = 600
+VERSION_LENGTH = 12  # hex digits of the digest in `?v=`
 SIZES = ("card", "page")
 FORMATS = {"webp": "image/webp", "jpeg": "image/jpeg"}
 EXTENSIONS = {"webp": "webp", "jpg": "jpeg"}  # in URLs -> stored format
@@ -367,7 +368,12 @@ class Thumbnail:
     digest: str
 
     def path(self, size: str = "card", ext: str = "webp") -> str:
-        return f"/papers/{self.public_id}/thumbnail/{size}.{ext}?v={self.digest[:12]}"
+        return f"/papers/{self.public_id}/thumbnail/{size}.{ext}?v={version_of(self.digest)}"
+
+
+def version_of(digest: str) -> str:
+    """What a thumbnail's URL carries as `?v=`: enough of the images' digest to name them."""
+    return digest[:VERSION_LENGTH]
 
 
 def load_thumbnails(session: Session, papers: Sequence[Paper]) -> dict[int, Thumbnail]:

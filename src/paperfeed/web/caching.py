@@ -37,9 +37,10 @@ class Validators:
 
     def matches(self, request: Request) -> bool:
         if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None:
-            tags = {tag.strip() for tag in if_none_match.split(",")}
-            return self.etag in tags or "*" in tags
+        if if_none_match is not None:  # the weak comparison (RFC 9110 13.1.2): a proxy
+            # that compresses, as nginx's gzip does, sends our tag back as W/"..."
+            tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+            return self.etag.removeprefix("W/") in tags or "*" in tags
         since = request.headers.get("if-modified-since")
         if since and self.last_modified is not None:
             try:

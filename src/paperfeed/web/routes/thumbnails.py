@@ -13,7 +13,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import select
 
 from paperfeed.models import Paper, PaperThumbnail, PaperThumbnailCheck
-from paperfeed.papers.thumbnails import EXTENSIONS, FORMATS, SIZES
+from paperfeed.papers.thumbnails import EXTENSIONS, FORMATS, SIZES, version_of
+from paperfeed.web.caching import Validators
 from paperfeed.web.deps import ReaderDep
 
 router = APIRouter(include_in_schema=False)
@@ -47,13 +48,9 @@ def thumbnail(request: Request, session: ReaderDep, paper_id: str, name: str) ->
     if row is None:
         raise _missing()
     data, digest, set_digest = row
-    version = request.query_params.get("v", "")
-    current = bool(version) and (set_digest or "").startswith(version)
-    headers = {
-        "ETag": f'"{digest}"',
-        "Cache-Control": IMMUTABLE if current else REVALIDATE,
-    }
-    tags = {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}
-    if headers["ETag"] in tags or f"W/{headers['ETag']}" in tags or "*" in tags:
+    current = set_digest is not None and request.query_params.get("v") == version_of(set_digest)
+    validator = Validators(f'"{digest}"', None)
+    headers = {"ETag": validator.etag, "Cache-Control": IMMUTABLE if current else REVALIDATE}
+    if validator.matches(request):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=FORMATS[fmt], headers=headers)
