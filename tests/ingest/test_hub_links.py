@@ -112,6 +112,8 @@ def test_top_ones_and_counts_are_stored_without_reindexing(
     # Both answers are new to the API (empty lists are an answer too), so both changed.
     assert (stats.checked, stats.linked, stats.changed, stats.left) == (2, 1, 2, 0)
     assert stats.requests == len(fake_hub.listings()) == 3 + 2 + 3  # 3 model pages, 1 each
+    # Asked uncompressed, so the size cap counts what is held in memory.
+    assert {r.headers.get("accept-encoding") for r in fake_hub.listings()} == {"identity"}
     row = check(db, ids["Cited"])
     assert row is not None and row.status == "ok"
     assert (row.num_models, row.num_datasets, row.num_spaces) == (12, 1, 1)

@@ -82,7 +82,7 @@ EXPAND: dict[str, list[Any]] = {
     "dataset": ["author", "likes", "downloads", "lastModified"],
     "space": ["author", "likes", "lastModified", "sdk"],
 }
-_REPO_ID = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/)?[A-Za-z0-9_.\-]{1,96}")
+_REPO_ID = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}/)?(?!\.+$)[A-Za-z0-9_.\-]{1,96}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,95}")
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
@@ -153,6 +153,8 @@ def _on_request(request: httpx2.Request) -> None:
     if tried > listing.max_retries:
         raise HubUnavailable(f"the Hub at {url} failed {tried} times, last with {listing.problem}")
     listing.attempts[url] = tried + 1
+    # Uncompressed: the size cap then counts what is held (10 MB of gzip can be a GB).
+    request.headers["Accept-Encoding"] = "identity"
     listing.limiter.wait()
     listing.requests += 1
 

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 
 from paperfeed import __version__, latex
 from paperfeed.config import Settings
+from paperfeed.ingest.hub_links import hub_url
 from paperfeed.plurals import noun, plural
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -28,6 +29,7 @@ def make_templates(settings: Settings) -> Jinja2Templates:
     env.filters["local_date"] = lambda value, fmt="%b %-d, %Y": format_local(value, settings, fmt)
     env.filters["iso"] = lambda value: value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     env.filters["thousands"] = lambda n: f"{n:,}"
+    env.globals["hub_url"] = hub_url  # a model's, dataset's or Space's page on the Hub
     return templates
 
 
