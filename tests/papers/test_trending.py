@@ -110,6 +110,40 @@ def test_star_gains_count_the_last_week_from_the_count_before_it_or_the_first_in
     assert earlier == {ids["steady"]: 60}
 
 
+def test_a_repository_many_papers_link_shares_its_gain_among_them(
+    db: Database, fixed_clock: datetime
+) -> None:
+    today = fixed_clock.date()
+    for title in ("uses the library", "also uses it", "its own code"):
+        add(db, title, 5, 1, fixed_clock)
+    with_repo(db, "uses the library", "big/library", {today - timedelta(days=7): 0, today: 900})
+    with_repo(db, "its own code", "a/own", {today - timedelta(days=7): 10, today: 40})
+    with db.transaction() as session:  # a second paper names the same library
+        pid = session.scalar(select(Paper.id).where(Paper.title == "also uses it"))
+        assert pid is not None
+        session.add(
+            PaperCodeLink(
+                paper_id=pid,
+                position=0,
+                url="https://github.com/big/library",
+                kind="github",
+                source="abstract",
+                repo_key="big/library",
+                is_primary=True,
+            )
+        )
+    with db.reader() as session:
+        ids = {title: pid for title, pid in session.execute(select(Paper.title, Paper.id))}
+        only_one = star_gains(session, [ids["uses the library"]], fixed_clock)
+        gains = star_gains(session, list(ids.values()), fixed_clock)
+    assert only_one == {ids["uses the library"]: 450}  # shared with a paper not asked about
+    assert gains == {
+        ids["uses the library"]: 450,
+        ids["also uses it"]: 450,
+        ids["its own code"]: 30,
+    }
+
+
 def test_with_a_star_weight_a_repository_being_starred_lifts_its_paper(
     db: Database, fixed_clock: datetime
 ) -> None:

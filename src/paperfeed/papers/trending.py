@@ -14,7 +14,10 @@ what the paper's GitHub repository (its primary code link) gained in the last
 `STAR_DAYS` days by the `github` job's star history, so a repository the community is
 starring lifts its paper as votes do. Gains are counted from the last count on or before
 the week's start, or from the first count inside it (a repository seen for the first time
-gains nothing: its stars came before), never below 0.
+gains nothing: its stars came before), never below 0. A repository that is the code link
+of several papers (a library many papers use) shares its gain among them, so a paper does
+not trend on a famous project's stars for naming it; a link set by hand to one is in the
+moderation log, and moderators correct it.
 """
 
 from __future__ import annotations
@@ -125,6 +128,18 @@ def star_gains(session: Session, paper_ids: list[int], as_of: datetime) -> dict[
             repos.setdefault(repo, []).append(pid)
     gains: dict[int, int] = {}
     for chunk in _chunks(list(repos)):
+        sharing: dict[str, int] = {  # papers (any, not only these) whose primary link it is
+            repo: n
+            for repo, n in session.execute(
+                select(PaperCodeLink.repo_key, func.count())
+                .where(
+                    PaperCodeLink.repo_key.in_(chunk),
+                    PaperCodeLink.kind == "github",
+                    PaperCodeLink.is_primary.is_(True),
+                )
+                .group_by(PaperCodeLink.repo_key)
+            )
+        }
         last = _counts(session, chunk, func.max, GithubStarCount.day <= end)
         before = _counts(session, chunk, func.max, GithubStarCount.day <= start)
         first = _counts(
@@ -132,9 +147,10 @@ def star_gains(session: Session, paper_ids: list[int], as_of: datetime) -> dict[
         )
         for repo, now in last.items():
             base = before.get(repo, first.get(repo))
-            if base is not None and now > base:
+            share = (now - base) // max(sharing.get(repo, 1), 1) if base is not None else 0
+            if share > 0:
                 for pid in repos[repo]:
-                    gains[pid] = now - base
+                    gains[pid] = share
     return gains
 
 
