@@ -235,6 +235,35 @@ def test_arxiv_refusing_the_site_stops_the_run_without_marking_papers(
     assert stats.stopped is not None and "HTTP 403" in stats.stopped
     assert len(arxiv_pdf.requests) == 1 and checks(db) == {}
     assert stats.left == 5
+    # No run, on any worker, asks arXiv again for an hour; then they carry on.
+    later = update_thumbnails(db, thumb_settings, client, renderer)
+    assert later.stopped is not None and "waiting until" in later.stopped
+    assert len(arxiv_pdf.requests) == 1
+    with clock.frozen(clock.now() + timedelta(hours=1, minutes=1)):
+        resumed = update_thumbnails(db, thumb_settings, client, renderer)
+    assert resumed.stopped is None and resumed.rendered + resumed.missing == 5
+
+
+def test_a_render_that_runs_out_of_time_is_tried_again_before_it_is_skipped(
+    db: Database,
+    thumb_settings: Settings,
+    arxiv_pdf: FakeArxivPdf,
+    client: ArxivPdfClient,
+    fixed_clock: object,
+) -> None:
+    add_papers(db)
+    arxiv_pdf.papers["2411.00001v1"] = make_pdf("The newest")
+    one = thumb_settings.model_copy(update={"thumbnail_batch": 1})
+    for day in range(3):  # a machine too busy to render in time, three days running
+        with (
+            clock.frozen(FIXED_NOW + timedelta(days=day, minutes=1)),
+            Renderer(seconds=0.001) as hasty,
+        ):
+            stats = update_thumbnails(db, one, client, hasty)
+        assert stats.errors == 1
+        status, reason = checks(db)["2411.00001"]
+        assert "took over" in str(reason)
+        assert status == ("error" if day < 2 else "skipped"), day  # tried again, then skipped
 
 
 def test_worker_once_runs_the_leased_job_and_status_tells_its_counts(

@@ -16,6 +16,7 @@ from paperfeed.papers.thumbnails import (
     CARD_WIDTH,
     PAGE_WIDTH,
     Renderer,
+    RenderFailed,
     Unusable,
 )
 from tests.pdf_server import CORRUPT_PDF, make_pdf
@@ -88,12 +89,12 @@ def test_the_renderer_child_gives_reasons_and_survives_timeouts_and_crashes() ->
         assert first is not None and first.is_alive()  # one child for many PDFs
         first.kill()  # as pdfium crashing on a PDF would
         first.join(5)
-        with pytest.raises(Unusable, match=r"crashed the renderer \(exit -9\)"):
+        with pytest.raises(RenderFailed, match=r"crashed the renderer \(exit -9\)"):
             renderer.render(make_pdf())
         assert renderer.render(make_pdf()).images  # a new child
     with Renderer(seconds=0.001) as hasty:
         started = time.monotonic()
-        with pytest.raises(Unusable, match=r"took over 0\.001 s to render"):
+        with pytest.raises(RenderFailed, match=r"took over 0\.001 s to render"):
             hasty.render(make_pdf())
         assert hasty._process is None  # killed, not left running
         assert time.monotonic() - started < 10

@@ -5,7 +5,9 @@ stored are in papers/thumbnails.py; this is the run that asks arXiv (ingest/arxi
 at most `PAPERFEED_THUMBNAIL_BATCH` papers, newest in the feed first, one request each on
 arXiv's pace, each result in its own transaction, so a killed run loses at most the paper
 it was on and the next run takes what is still due. A 403 or 429 that outlasts the
-retries (arXiv refusing this site) ends the run at once, marking nothing.
+retries (arXiv refusing this site) ends the run at once, marking nothing, and no run on
+any worker asks arXiv for an hour (ingest/pauses.py). A renderer that crashed or ran out
+of time is an error, tried again a day later, and skipped after three.
 """
 
 from __future__ import annotations
@@ -14,14 +16,18 @@ import logging
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from paperfeed import clock
 from paperfeed.config import Settings
 from paperfeed.db import Database
 from paperfeed.ingest.arxiv_pdf import ArxivPdfClient, PdfTooLarge
 from paperfeed.ingest.http_client import RemoteRefused, RemoteUnavailable
+from paperfeed.ingest.pauses import pause_until, paused_until
 from paperfeed.papers.thumbnails import (
     Renderer,
+    RenderFailed,
     Unusable,
     due_count,
     due_papers,
@@ -32,6 +38,9 @@ from paperfeed.papers.thumbnails import (
 __all__ = ["ThumbnailStats", "due_count", "run", "status_counts", "update_thumbnails"]
 
 log = logging.getLogger(__name__)
+
+PAUSE_CURSOR = "thumbnails:refused"
+REFUSED_PAUSE = timedelta(hours=1)  # after arXiv refuses this site (403, or 429 at length)
 
 
 @dataclass
@@ -71,6 +80,11 @@ def update_thumbnails(
 ) -> ThumbnailStats:
     """Fetch and render the due papers' first pages, at most `thumbnail_batch` of them."""
     stats = ThumbnailStats()
+    waiting = paused_until(db, PAUSE_CURSOR)
+    if waiting is not None:
+        stats.stopped = f"arXiv refused this site; waiting until {waiting:%Y-%m-%d %H:%M} UTC"
+        stats.left = due_count(db, settings)
+        return stats
     todo = due_papers(db, settings, settings.thumbnail_batch)
     for done, (paper_id, arxiv_id, version) in enumerate(todo, start=1):
         try:
@@ -80,8 +94,9 @@ def update_thumbnails(
             stats.skipped += 1
         except RemoteRefused as exc:
             if exc.status in (403, 429):  # arXiv refuses this site: stop asking at once
+                pause_until(db, PAUSE_CURSOR, clock.now() + REFUSED_PAUSE)
                 stats.stopped = str(exc)
-                log.warning("thumbnails: %s; the run stops", exc)
+                log.warning("thumbnails: %s; no PDF is asked for an hour", exc)
                 break
             store_result(db, paper_id, version, "error", str(exc))
             stats.errors += 1
@@ -95,6 +110,9 @@ def update_thumbnails(
             else:
                 try:
                     rendered = renderer.render(data)
+                except RenderFailed as exc:  # tried again tomorrow, then skipped
+                    store_result(db, paper_id, version, "error", str(exc), pdf_bytes=len(data))
+                    stats.errors += 1
                 except Unusable as exc:
                     store_result(db, paper_id, version, "skipped", str(exc), pdf_bytes=len(data))
                     stats.skipped += 1

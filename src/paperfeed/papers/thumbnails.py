@@ -62,6 +62,11 @@ class Unusable(Exception):
     """This PDF gives no thumbnail; the message says why (stored as the reason)."""
 
 
+class RenderFailed(Unusable):
+    """The renderer crashed or ran out of time: maybe the PDF, maybe a machine under load,
+    so the paper is tried again later (as an error) before it is skipped."""
+
+
 @dataclass(frozen=True)
 class Image:
     size: str  # card | page
@@ -176,8 +181,8 @@ class Renderer:
     """Renders PDFs in a child process, started on first use and again after it is killed.
 
     `render` returns what `render()` would, within `seconds`; a PDF that takes longer, or
-    kills the child (pdfium crashes on some inputs), raises `Unusable` and the next call
-    starts a fresh child. The child is spawned, not forked: the worker has threads.
+    kills the child (pdfium crashes on some inputs), raises `RenderFailed` and the next
+    call starts a fresh child. The child is spawned, not forked: the worker has threads.
     """
 
     def __init__(self, seconds: float = RENDER_SECONDS, memory: int = CHILD_MEMORY) -> None:
@@ -210,10 +215,10 @@ class Renderer:
             result = pipe.recv() if ready else None
         except (EOFError, OSError, BrokenPipeError):
             code = self._stop()
-            raise Unusable(f"a PDF that crashed the renderer (exit {code})") from None
+            raise RenderFailed(f"a PDF that crashed the renderer (exit {code})") from None
         if not ready:
             self._stop()
-            raise Unusable(f"a PDF that took over {self.seconds:g} s to render")
+            raise RenderFailed(f"a PDF that took over {self.seconds:g} s to render")
         if isinstance(result, str):
             raise Unusable(result)
         assert isinstance(result, Rendered)
