@@ -198,6 +198,29 @@ def test_new_papers_first_then_the_oldest_refreshed_bounded_per_run(
     assert counter(db, ENRICHMENT_CHANGE) == enrichment + 1  # Quiet's answer did not change
 
 
+def test_a_quarter_of_each_batch_refreshes_old_answers_while_new_papers_remain(
+    db: Database, hub_settings: Settings, fake_hub: FakeHub, client: HubClient
+) -> None:
+    ids = papers(db)
+    update_hub(db, hub_settings, client)  # both asked
+    with db.transaction() as session:  # an archive's worth of papers arrives
+        upsert_papers(
+            session,
+            [
+                PaperRecord(title=f"New {n}", abstract="C.", arxiv_id=f"2402.{n:05d}")
+                for n in range(10)
+            ],
+        )
+    later = FIXED_NOW + timedelta(hours=hub_settings.hub_refresh_hours + 1)
+    with clock.frozen(later):
+        due = [pid for pid, _ in due_papers(db, hub_settings, 4)]
+    assert len(due) == 4
+    assert due[-1] in (ids["Cited"], ids["Quiet"])  # one of four is a refresh
+    assert sum(pid in (ids["Cited"], ids["Quiet"]) for pid in due) == 1
+    with clock.frozen(later):  # a batch with room takes every new paper and every old one
+        assert len(due_papers(db, hub_settings, 20)) == 12
+
+
 def test_the_pace_holds_between_every_request(
     db: Database, hub_settings: Settings, fake_hub: FakeHub
 ) -> None:

@@ -416,13 +416,18 @@ def _never_asked() -> Any:
     return ~exists().where(PaperHubCheck.paper_id == Paper.id)
 
 
+REFRESH_SHARE = 4  # at least 1/4 of a run's batch refreshes old answers, when any are due
+
+
 def due_papers(db: Database, settings: Settings, limit: int) -> list[tuple[int, str]]:
-    """(paper id, arXiv id) to ask about now: never asked first (newest first), then the
-    oldest answers."""
+    """(paper id, arXiv id) to ask about now: never asked (newest first), then the oldest
+    answers; a quarter of the batch is kept for the old answers while new papers remain,
+    so a first pass over a whole archive (years at the Hub's pace) does not stop the
+    refresh of what was asked."""
     now = clock.now()
     refresh = timedelta(hours=settings.hub_refresh_hours)
     with db.reader() as session:
-        rows = list(
+        new = list(
             session.execute(
                 select(Paper.id, Paper.arxiv_id)
                 .where(_arxiv(), _never_asked())
@@ -430,14 +435,17 @@ def due_papers(db: Database, settings: Settings, limit: int) -> list[tuple[int, 
                 .limit(limit)
             ).all()
         )
-        if len(rows) < limit:
-            rows += session.execute(
+        old = list(
+            session.execute(
                 select(Paper.id, Paper.arxiv_id)
                 .join(PaperHubCheck, PaperHubCheck.paper_id == Paper.id)
                 .where(_arxiv(), _stale(now, refresh))
                 .order_by(PaperHubCheck.checked_at, Paper.id)
-                .limit(limit - len(rows))
+                .limit(limit)
             ).all()
+        )
+    old = old[: max(limit // REFRESH_SHARE, limit - len(new))]
+    rows = new[: limit - len(old)] + old
     return [(pid, arxiv_id) for pid, arxiv_id in rows if arxiv_id]
 
 
