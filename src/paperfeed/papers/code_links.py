@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from paperfeed.db import Database
 from paperfeed.models import GithubRepo, Paper, PaperCodeLink
 from paperfeed.papers.derived import Progress, Write, follow_changes
-from paperfeed.papers.store import touch_enrichment
+from paperfeed.papers.store import lock_changes, touch_enrichment
 
 CURSOR = "code_links"
 MAX_TEXT = 20_000  # characters of one field read for links (abstracts are ~2,000)
@@ -262,6 +262,9 @@ def update_code_links(
         def write(session: Session) -> None:
             if not todo:
                 return
+            # In line with a person setting a link (refresh_paper, under the same lock): two
+            # rewrites of one paper's links at once would collide on PostgreSQL's keys.
+            lock_changes(session)
             session.execute(delete(PaperCodeLink).where(PaperCodeLink.paper_id.in_(todo)))
             session.add_all(
                 PaperCodeLink(
