@@ -253,6 +253,27 @@ def test_the_github_job_keeps_the_set_link(world: Database) -> None:
     assert shown(world)[:2] == ("https://gitlab.com/set/project", "paper")
 
 
+def test_an_import_does_not_undo_a_link_set_by_people(world: Database) -> None:
+    with world.transaction() as session:
+        paper = session.execute(select(Paper)).scalar_one()
+        record = PaperRecord(
+            title=paper.title,
+            abstract=paper.abstract,
+            arxiv_id="2411.00001",
+            github_url="https://github.com/from/the-import",
+            project_url="https://import.example/",
+        )
+    with world.transaction() as session:  # before anyone set them, an import sets them
+        upsert_papers(session, [record])
+    assert shown(world)[2] == "https://import.example/"
+    change(world, "sub", "https://github.com/set/by-people", "https://people.example/")
+    with world.transaction() as session:  # the same import again: the people's links stay
+        upsert_papers(session, [record])
+    with world.reader() as session:
+        kept = session.execute(select(Paper.github_url, Paper.project_url)).one()
+    assert tuple(kept) == ("https://github.com/set/by-people", "https://people.example/")
+
+
 def test_unchanged_links_write_nothing(world: Database) -> None:
     change(world, "sub", "https://github.com/a/b")
     with world.reader() as session:

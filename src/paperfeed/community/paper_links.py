@@ -30,7 +30,7 @@ from paperfeed.errors import Forbidden, NotFound, UserError
 from paperfeed.models import Paper, PaperAuthor, User
 from paperfeed.papers.code_links import refresh_paper, repo_of_url
 from paperfeed.papers.lookup import visible_paper
-from paperfeed.papers.store import lock_changes, touch_paper
+from paperfeed.papers.store import SET_LINKS_ACTION, lock_changes, touch_paper
 
 MAX_URL = 500  # characters: the columns' size
 EDIT_LINKS = Limit("paper-links", 30, 3600)  # changes per user per hour
@@ -156,7 +156,7 @@ def apply_links(
     touch_paper(session, paper)  # the code-links job and the search index see it too
     refresh_paper(session, paper)
     audit.log(
-        session, actor, "set_paper_links", "paper", paper.public_id, detail={"as": role, **detail}
+        session, actor, SET_LINKS_ACTION, "paper", paper.public_id, detail={"as": role, **detail}
     )
     return True
 

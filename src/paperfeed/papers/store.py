@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from paperfeed import clock
 from paperfeed.models import (
     Counter,
+    ModerationLog,
     Organization,
     Paper,
     PaperAlias,
@@ -361,7 +362,10 @@ def _apply(
         session.add(PaperAlias(alias=paper.public_id, paper_id=paper.id))
         put("arxiv_id", record.arxiv_id)
         put("public_id", record.arxiv_id)
+    kept = _links_set_by_people(session, paper, record)
     for name in SCALAR_FIELDS:
+        if name in kept:
+            continue
         value = getattr(record, name)
         put(name, value if value != "" else None)
     put("title_key", title_key(paper.title))
@@ -384,6 +388,34 @@ def _apply(
     changed |= _set_dates(paper, record)
     _sync_categories(paper, paper.category_list)
     return changed
+
+
+# The moderation log's action for a link set by the submitter, a claimed author or a
+# moderator (community/paper_links.py): such a link wins over what an import brings.
+SET_LINKS_ACTION = "set_paper_links"
+LINK_FIELDS = ("github_url", "project_url")
+
+
+def _links_set_by_people(session: Session, paper: Paper, record: PaperRecord) -> set[str]:
+    """The link fields an import must leave alone: a person set this paper's links (the
+    log says so) and the record would change them. Asked only when it would."""
+    differs = [
+        name
+        for name in LINK_FIELDS
+        if getattr(record, name) not in (None, "", getattr(paper, name))
+    ]
+    if not differs or paper.id is None:
+        return set()
+    set_by_people = session.scalar(
+        select(ModerationLog.id)
+        .where(
+            ModerationLog.action == SET_LINKS_ACTION,
+            ModerationLog.target_type == "paper",
+            ModerationLog.target_id == paper.public_id,
+        )
+        .limit(1)
+    )
+    return set(differs) if set_by_people is not None else set()
 
 
 def _replace_authors(session: Session, paper: Paper, names: list[str]) -> None:
