@@ -165,7 +165,7 @@ def reserve(db: Database, settings: Settings, tokens: int) -> date | None:
                     session.add(SummaryUsage(day=day, requests=0, tokens=0, updated_at=clock.now()))
             except IntegrityError:  # another worker made today's row first
                 pass
-        taken = bool(session.execute(fits).rowcount)  # type: ignore[attr-defined]
+        taken = bool(session.execute(fits).rowcount)  # type: ignore[attr-defined]  # an UPDATE's Result has rowcount; Result[Any] does not say so
     return day if taken else None
 
 
