@@ -38,7 +38,7 @@ from tests.web.live import start_server
 pytestmark = pytest.mark.browser
 __all__ = ["browser", "viewport"]  # the harness's fixtures, used by the tests below
 
-JOBS = ("keywords", "github", "hub", "thumbnails", "summaries")
+JOBS = ("github", "hub", "thumbnails", "summaries")  # the enrichment a paper page shows
 REPO = "Enriched-Lab/enriched"
 MODEL = "enriched-lab/a-model-trained-as-the-paper-says"
 CLS_GOOD = 0.1  # Web Vitals: "good" is at most 0.1
@@ -101,6 +101,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             "PAPERFEED_GITHUB_REQUEST_INTERVAL": "0",
             "PAPERFEED_HUB_ENDPOINT": hub.url,
             "PAPERFEED_HUB_REQUEST_INTERVAL": "0",
+            "PAPERFEED_HUB_BATCH": "5",  # the newest first: ours among them
             "PAPERFEED_ARXIV_PDF_URL": arxiv.url,
             "PAPERFEED_ARXIV_REQUEST_INTERVAL": "0",
             "PAPERFEED_SUMMARY_API_URL": chat.url,
