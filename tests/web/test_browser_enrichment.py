@@ -120,6 +120,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     for server in (github, arxiv, chat):
         server.stop()
     assert done.returncode == 0, done.stderr[-3000:]
+    # Each job's progress with its ETA (a line a minute in a log, and the last one).
+    for line in ("hub: 5/5 (100%)", "thumbnails: 1/1 (100%)", "summaries: 5/5 (100%)"):
+        assert line in done.stderr, done.stderr[-3000:]
     with db.reader() as session:
         runs = {run.job: run for run in session.scalars(select(JobRun))}
     assert {job: runs[job].status for job in JOBS} == dict.fromkeys(JOBS, "ok"), {

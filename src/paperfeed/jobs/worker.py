@@ -13,10 +13,12 @@ a `job_runs` row: started, finished, status (`running`, `ok`, `failed`, `skipped
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from paperfeed.config import Settings
 from paperfeed.db import Database, is_outage
 from paperfeed.jobs import leases
 from paperfeed.models import JobLease, JobRun
+from paperfeed.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,17 @@ class Job:
 # --- the jobs ----------------------------------------------------------------------------
 
 
+@contextmanager
+def _progress(job: str) -> Iterator[Progress]:
+    """A job's progress line with its ETA: redrawn on a terminal (`worker --once`), a log
+    line a minute otherwise, and the last one always."""
+    progress = Progress(job, every=0.5 if sys.stderr.isatty() else 60.0)
+    try:
+        yield progress
+    finally:
+        progress.close()
+
+
 def harvest_job(db: Database, settings: Settings) -> dict[str, Any]:
     """Harvest arXiv since the last complete harvest (yesterday on a fresh site)."""
     from paperfeed.ingest.oai import HarvestRange, OaiClient, harvest
@@ -86,7 +100,8 @@ def keywords_job(db: Database, settings: Settings) -> dict[str, Any]:
     """Keywords for papers whose title or abstract is new or changed (search/keywords.py)."""
     from paperfeed.search.keywords import update_keywords
 
-    stats = update_keywords(db, settings)
+    with _progress("keywords") as progress:
+        stats = update_keywords(db, settings, progress=progress)
     return {"examined": stats.examined, "computed": stats.computed}
 
 
@@ -96,8 +111,8 @@ def github_job(db: Database, settings: Settings) -> dict[str, Any]:
     from paperfeed.ingest.github_api import GitHubClient
     from paperfeed.ingest.github_repos import update_github
 
-    with GitHubClient.from_settings(settings) as client:
-        return update_github(db, settings, client).counts()
+    with GitHubClient.from_settings(settings) as client, _progress("github") as progress:
+        return update_github(db, settings, client, progress).counts()
 
 
 def summaries_job(db: Database, settings: Settings) -> dict[str, Any]:
@@ -109,8 +124,8 @@ def summaries_job(db: Database, settings: Settings) -> dict[str, Any]:
     reason = off_reason(settings)
     if reason is not None:
         raise JobSkipped(reason)
-    with ChatClient.from_settings(settings) as client:
-        return update_summaries(db, settings, client).counts()
+    with ChatClient.from_settings(settings) as client, _progress("summaries") as progress:
+        return update_summaries(db, settings, client, progress).counts()
 
 
 def thumbnails_job(db: Database, settings: Settings) -> dict[str, Any]:
@@ -118,7 +133,8 @@ def thumbnails_job(db: Database, settings: Settings) -> dict[str, Any]:
     arXiv's pace and rendered in a child process (ingest/thumbnails.py)."""
     from paperfeed.ingest.thumbnails import run
 
-    return run(db, settings).counts()
+    with _progress("thumbnails") as progress:
+        return run(db, settings, progress).counts()
 
 
 def hub_job(db: Database, settings: Settings) -> dict[str, Any]:
@@ -126,8 +142,8 @@ def hub_job(db: Database, settings: Settings) -> dict[str, Any]:
     asked first, then the oldest answers (ingest/hub_links.py)."""
     from paperfeed.ingest.hub_links import HubClient, update_hub
 
-    with HubClient.from_settings(settings) as client:
-        return update_hub(db, settings, client).counts()
+    with HubClient.from_settings(settings) as client, _progress("hub") as progress:
+        return update_hub(db, settings, client, progress).counts()
 
 
 def digest_job(db: Database, settings: Settings) -> dict[str, Any]:
