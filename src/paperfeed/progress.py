@@ -22,7 +22,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.every = every
         self.started = time.monotonic()
-        self._last = 0.0
+        self._last = float("-inf")  # the first update shows at once
         self._shown = False
 
     def __call__(self, done: int, total: int) -> None:
@@ -34,9 +34,9 @@ class Progress:
         rate = done / elapsed
         eta = (total - done) / rate if rate > 0 and total > done else 0
         percent = 100 * done / total if total else 100
+        speed = f"{rate:,.0f}/s" if rate >= 1 else f"{rate * 60:,.1f}/min"  # a paced job
         line = (
-            f"{self.label}: {done:,}/{total:,} ({percent:.0f}%) "
-            f"{rate:,.0f}/s, ETA {format_duration(eta)}"
+            f"{self.label}: {done:,}/{total:,} ({percent:.0f}%) {speed}, ETA {format_duration(eta)}"
         )
         if self.stream.isatty():
             self.stream.write("\r\033[K" + line)
