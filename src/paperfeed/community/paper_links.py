@@ -33,6 +33,8 @@ from paperfeed.papers.lookup import visible_paper
 from paperfeed.papers.store import SET_LINKS_ACTION, lock_changes, touch_paper
 
 MAX_URL = 500  # characters: the columns' size
+# What a form or JSON field may hold: longer is refused unread, shorter gets the reason.
+MAX_LINK_FIELD = 2 * MAX_URL
 EDIT_LINKS = Limit("paper-links", 30, 3600)  # changes per user per hour
 STAFF = frozenset({"moderator", "admin"})
 _NOT_IN_URLS = frozenset('<>"`{}|\\^')  # RFC 3986 allows none of them unencoded
@@ -159,6 +161,13 @@ def apply_links(
         session, actor, SET_LINKS_ACTION, "paper", paper.public_id, detail={"as": role, **detail}
     )
     return True
+
+
+def given_over_stored(
+    paper: Paper, links: tuple[str | None, str | None]
+) -> tuple[str | None, str | None]:
+    """A submission's links where it gives them, the paper's own where it does not."""
+    return links[0] or paper.github_url, links[1] or paper.project_url
 
 
 def set_links(

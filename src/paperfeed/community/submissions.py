@@ -157,14 +157,8 @@ def submit(
         paper.submitted_by_id = user.id
         touch_paper(session, paper)
         if any(links):
-            paper_links.apply_links(
-                session,
-                paper,
-                user,
-                "submitter",
-                links[0] or paper.github_url,
-                links[1] or paper.project_url,
-            )
+            code, project = paper_links.given_over_stored(paper, links)
+            paper_links.apply_links(session, paper, user, "submitter", code, project)
         session.add(
             Submission(
                 user_id=user.id,
@@ -188,7 +182,7 @@ def _count_as_upvote(
         if role is None:
             ignored = True
         else:
-            code, project = links[0] or paper.github_url, links[1] or paper.project_url
+            code, project = paper_links.given_over_stored(paper, links)
             paper_links.apply_links(session, paper, user, role, code, project)
     session.add(
         Submission(

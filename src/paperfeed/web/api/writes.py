@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from paperfeed.community import comments
 from paperfeed.community.comments import COMMENT
 from paperfeed.community.limits import SUBMIT, Limit
-from paperfeed.community.paper_links import EDIT_LINKS, MAX_URL, set_links
+from paperfeed.community.paper_links import EDIT_LINKS, MAX_LINK_FIELD, set_links
 from paperfeed.community.submissions import submit
 from paperfeed.community.votes import set_vote
 from paperfeed.db import Database
@@ -46,11 +46,11 @@ class SubmitIn(BaseModel):
     # Twice the longest link kept: longer is refused unread, shorter gets the reason.
     githubRepo: str | None = Field(
         default=None,
-        max_length=2 * MAX_URL,
+        max_length=MAX_LINK_FIELD,
         description="The code: a repository on GitHub, GitLab or the Hugging Face Hub",
     )
     projectPage: str | None = Field(
-        default=None, max_length=2 * MAX_URL, description="The project page: an http(s) URL"
+        default=None, max_length=MAX_LINK_FIELD, description="The project page: an http(s) URL"
     )
 
 
@@ -66,11 +66,11 @@ class LinksIn(BaseModel):
 
     githubRepo: str | None = Field(
         default=None,
-        max_length=2 * MAX_URL,
+        max_length=MAX_LINK_FIELD,
         description="A repository on GitHub, GitLab or the Hugging Face Hub",
     )
     projectPage: str | None = Field(
-        default=None, max_length=2 * MAX_URL, description="An http(s) URL"
+        default=None, max_length=MAX_LINK_FIELD, description="An http(s) URL"
     )
 
 

@@ -15,7 +15,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from paperfeed.community.paper_links import EDIT_LINKS, MAX_URL, LinkError, editor_role, set_links
+from paperfeed.community.paper_links import (
+    EDIT_LINKS,
+    MAX_LINK_FIELD,
+    MAX_URL,
+    LinkError,
+    editor_role,
+    set_links,
+)
 from paperfeed.models import Paper
 from paperfeed.papers.lookup import visible_paper
 from paperfeed.web.deps import DatabaseDep
@@ -23,8 +30,6 @@ from paperfeed.web.forms import FormDep
 from paperfeed.web.security import SignedInUser, check_csrf, enforce, resolve_user
 
 router = APIRouter(include_in_schema=False)
-# Twice the longest link kept: longer is refused unread, shorter gets the service's reason.
-MAX_FIELD = 2 * MAX_URL
 
 
 @dataclass
@@ -62,8 +67,8 @@ def links_form(request: Request, session: Session, paper: Paper) -> LinksForm | 
 def save_links(
     request: Request, db: DatabaseDep, paper_id: str, user: SignedInUser, form: FormDep
 ) -> Response:
-    code = form.text("github_url", max_len=MAX_FIELD)
-    project = form.text("project_url", max_len=MAX_FIELD)
+    code = form.text("github_url", max_len=MAX_LINK_FIELD)
+    project = form.text("project_url", max_len=MAX_LINK_FIELD)
     enforce(db, EDIT_LINKS, f"user:{user.id}")
     try:
         with db.transaction() as session:

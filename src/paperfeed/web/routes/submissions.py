@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from paperfeed.community.limits import SUBMIT
-from paperfeed.community.paper_links import MAX_URL, LinkError
+from paperfeed.community.paper_links import MAX_LINK_FIELD, LinkError
 from paperfeed.community.submissions import SubmissionError, submit
 from paperfeed.db import Database
 from paperfeed.ingest.arxiv_api import ArxivError, ArxivIdError
@@ -64,8 +64,8 @@ def submit_paper(
         "arxiv": form.text("arxiv", max_len=200).strip(),
         "org": form.text("org", max_len=200),
         # Twice the longest link kept: longer is refused unread, shorter gets the reason.
-        "github_url": form.text("github_url", max_len=2 * MAX_URL).strip(),
-        "project_url": form.text("project_url", max_len=2 * MAX_URL).strip(),
+        "github_url": form.text("github_url", max_len=MAX_LINK_FIELD).strip(),
+        "project_url": form.text("project_url", max_len=MAX_LINK_FIELD).strip(),
     }
     if user.role != "admin":
         enforce(db, SUBMIT, f"user:{user.id}")
