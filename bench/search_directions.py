@@ -1,21 +1,19 @@
 """Ranking directions measured on the development half only, without changing the engine.
 
-Each direction is a set of `--set`-style overrides of `paperfeed.search.engine` or
-`paperfeed.search.lexical` constants, or a bench-only variant of the fusion, applied for
-one evaluation and undone. One site is built (or reused with `--dir`) and every direction
-is scored on it: nDCG@10, recall@20 and nDCG@10 without author queries over the dev queries
-with an answer, the no-answer measures, and known-item search (exact titles, which must
-stay at 100%). The test half is never read here: tune on dev, then report test once with
-`bench/search_quality.py`.
+Each direction is a set of `--set`-style overrides of `paperfeed.search.relevance`,
+`engine` or `lexical` constants, applied for one evaluation and undone. One site is built
+(or reused with `--dir`) and every direction is scored on it: nDCG@10, recall@20 and
+nDCG@10 without author queries over the dev queries with an answer, the no-answer
+measures, and known-item search (exact titles, which must stay at 100%). The test half is
+never read here: tune on dev, then report test once with `bench/search_quality.py`.
 
     .venv/bin/python -m bench.search_directions --dir /tmp/sq           # every direction
-    .venv/bin/python -m bench.search_directions --dir /tmp/sq today "combsum 0.2"
-    .venv/bin/python -m bench.search_directions --mode lexical "title boost 1"
+    .venv/bin/python -m bench.search_directions --dir /tmp/sq today "KEYWORD_WEIGHT=0.3"
+    .venv/bin/python -m bench.search_directions --mode lexical "authors boost 3"
 
-`combsum A` replaces reciprocal-rank fusion in hybrid mode by a score-aware one:
-A x (BM25 / the best BM25 of the query) + (1 - A) x cosine, the cosine counting only where
-the engine's floors keep the paper (as in RRF). Exact-title and author-first rules are
-the engine's own and stay.
+Directions that need another index (the title counted other than three times in the
+keyword index's `text` field, extra vectors per paper) are not overrides: they were
+measured by rebuilding the site, as docs/search-design.md#quality says.
 """
 
 from __future__ import annotations
@@ -27,91 +25,37 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from bench import search_quality as quality
-from paperfeed.search import engine, lexical
-from paperfeed.search.ranking import best_first
+from paperfeed.search import engine, lexical, relevance
 
 Override = tuple[Any, str, Any]
 
 
-def combsum(
-    lexical_ids: Sequence[int],
-    lexical_scores: dict[int, float],
-    vector_ids: Sequence[int],
-    similarities: dict[int, float],
-    alpha: float,
-) -> list[int]:
-    """Candidates by alpha x (BM25 / best BM25) + (1 - alpha) x cosine, best first (ties in
-    id order); `vector_ids` are those that passed the floors."""
-    best = max((lexical_scores.get(pid, 0.0) for pid in lexical_ids), default=0.0) or 1.0
-    kept = set(vector_ids)
-    candidates = list(dict.fromkeys([*lexical_ids, *vector_ids]))
-    scores = np.array(
-        [
-            alpha * lexical_scores.get(pid, 0.0) / best
-            + (1 - alpha) * (similarities.get(pid, 0.0) if pid in kept else 0.0)
-            for pid in candidates
-        ]
-    )
-    order = best_first(scores, np.array(candidates, dtype=np.int64)).tolist()
-    return [candidates[i] for i in order]
-
-
-def combsum_variant(alpha: float) -> list[Override]:
-    """Overrides that make hybrid search fuse with `combsum` (the keyword half also keeps
-    its BM25 scores for it)."""
-    scores: dict[int, float] = {}
-    keyword_half = engine._keyword_half
-    fuse = engine.fuse
-
-    def scored_keyword_half(index: Any, parsed: Any, request: Any) -> Any:
-        found = keyword_half(index, parsed, request)
-        scores.clear()
-        if request.mode in ("hybrid", "lexical"):
-            pks, values, _ = index.lexical.search(parsed, request.filters, engine.CANDIDATES)
-            scores.update(zip(pks, values, strict=True))
-        return found
-
-    def score_fuse(
-        lexical_ids: list[int], vector_ids: list[int], similarities: dict[int, float], mode: Any
-    ) -> Any:
-        fused = fuse(lexical_ids, vector_ids, similarities, mode)
-        if mode == "hybrid":
-            kept = [pid for pid in vector_ids if pid in fused.vector_rank]
-            fused.order = combsum(lexical_ids, scores, kept, similarities, alpha)
-        return fused
-
-    return [(engine, "_keyword_half", scored_keyword_half), (engine, "fuse", score_fuse)]
-
-
-def boosts(title: float, authors: float = 1.5, abstract: float = 1.0) -> list[Override]:
-    return [(lexical, "FIELD_BOOSTS", {"title": title, "authors": authors, "abstract": abstract})]
+def boosts(authors: float = 1.5) -> list[Override]:
+    return [(lexical, "FIELD_BOOSTS", {"text": 1.0, "authors": authors})]
 
 
 def directions() -> dict[str, list[Override]]:
-    """Every named direction (built before any is applied, so each wraps the engine's own
-    functions)."""
+    """Every named direction: the constants of the ranking (`relevance`) and the keyword
+    half (`lexical`), each moved a step either way."""
     named: dict[str, list[Override]] = {"today": []}
-    for k in (10, 20, 30, 100):
-        named[f"RRF_K={k}"] = [(engine, "RRF_K", k)]
-    for floor in (0.20, 0.25, 0.35, 0.40):
-        named[f"MIN_SIMILARITY={floor}"] = [(engine, "MIN_SIMILARITY", floor)]
-    for floor in (0.0, 0.35):
-        named[f"LEXICAL_MATCH_SIMILARITY={floor}"] = [(engine, "LEXICAL_MATCH_SIMILARITY", floor)]
-    named["no cosine floors"] = [
-        (engine, "MIN_SIMILARITY", -1.0),
-        (engine, "LEXICAL_MATCH_SIMILARITY", -1.0),
+    for weight in (0.1, 0.15, 0.25, 0.3, 0.5):
+        named[f"KEYWORD_WEIGHT={weight:g}"] = [(relevance, "KEYWORD_WEIGHT", weight)]
+    for floor in (0.25, 0.35):
+        named[f"MEANING_FLOOR={floor:g}"] = [(relevance, "MEANING_FLOOR", floor)]
+    for floor in (0.15, 0.25):
+        named[f"TYPO_MEANING_FLOOR={floor:g}"] = [(relevance, "TYPO_MEANING_FLOOR", floor)]
+    for share in (0.4, 0.6):
+        named[f"STRONG_KEYWORD_SHARE={share:g}"] = [(relevance, "STRONG_KEYWORD_SHARE", share)]
+    for floor in (0.1, 0.2):
+        named[f"RELATED_FLOOR={floor:g}"] = [(relevance, "RELATED_FLOOR", floor)]
+    named["no relevance bar"] = [
+        (relevance, "MEANING_FLOOR", -1.0),
+        (relevance, "TYPO_MEANING_FLOOR", -1.0),
     ]
     named["CANDIDATES=100"] = [(engine, "CANDIDATES", 100)]
-    for title in (1.0, 1.5, 2.0, 5.0):
-        named[f"title boost {title:g}"] = boosts(title)
-    named["title boost 1.5, authors 0.5"] = boosts(1.5, authors=0.5)
-    named["title boost 1.5 + RRF_K=20"] = [*boosts(1.5), (engine, "RRF_K", 20)]
-    for alpha in (0.2, 0.3, 0.4, 0.5, 0.7):
-        named[f"combsum {alpha:g}"] = combsum_variant(alpha)
-    named["combsum 0.3 + title boost 1.5"] = [*combsum_variant(0.3), *boosts(1.5)]
+    for authors in (0.5, 3.0):
+        named[f"authors boost {authors:g}"] = boosts(authors)
     return named
 
 

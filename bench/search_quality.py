@@ -41,7 +41,7 @@ Run it from the project root:
     .venv/bin/python -m bench.search_quality --smoke       # 2 queries per type and split
     .venv/bin/python -m bench.search_quality --json out.json
     .venv/bin/python -m bench.search_quality --per-query   # every query, every system
-    .venv/bin/python -m bench.search_quality --set engine.RRF_K=30 --set engine.MIN_SIMILARITY=0.25
+    .venv/bin/python -m bench.search_quality --set relevance.KEYWORD_WEIGHT=0.3 --set relevance.MEANING_FLOOR=0.25
 
 `--smoke` still embeds the whole corpus (most of the run time) but scores only two
 queries of each type and every tenth paper's title. `--dir` keeps the built site (one
@@ -81,7 +81,7 @@ from paperfeed.db import Database
 from paperfeed.demo import load_demo
 from paperfeed.models import Paper
 from paperfeed.papers.ids import normalize_title
-from paperfeed.search import engine, lexical
+from paperfeed.search import engine, lexical, relevance
 from paperfeed.search.embeddings import document_text, text_hash
 from paperfeed.search.engine import Mode, QueryEmbeddings, SearchRequest, search
 from paperfeed.search.index import SearchIndex
@@ -116,7 +116,7 @@ SMOKE_PER_TYPE = 2
 SMOKE_KNOWN_ITEM_STRIDE = 10
 PARTIAL_TITLE_WORDS = 5
 BASELINE_VECTORS = "baseline-vectors.npz"
-TUNABLE = {"engine": engine, "lexical": lexical}
+TUNABLE = {"engine": engine, "lexical": lexical, "relevance": relevance}
 
 
 @dataclass(frozen=True)
@@ -475,7 +475,7 @@ def verdict(splits: dict[str, dict[str, dict[str, Any]]], items: KnownItem) -> l
 
 
 def parse_override(text: str) -> tuple[Any, str, Any]:
-    """`engine.RRF_K=30` -> (module, name, value); only existing constants may change."""
+    """`relevance.KEYWORD_WEIGHT=0.3` -> (module, name, value); only existing constants may change."""
     target, sep, raw = text.partition("=")
     module_name, _, name = target.partition(".")
     if not sep or module_name not in TUNABLE or not name:

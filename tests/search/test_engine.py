@@ -3,7 +3,7 @@ from datetime import date
 
 import numpy as np
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from paperfeed.models import Organization, Paper
 from paperfeed.papers.ids import local_id_for
@@ -57,11 +57,12 @@ def test_author_search_and_author_filter(search_site, query_embeddings) -> None:
 
 
 def test_date_filter_keeps_full_pages(search_site, query_embeddings) -> None:
-    # Only the arXiv sample is from 2007: a vague query filtered to 2007 still fills a page.
+    # Only the arXiv sample is from 2007, and most papers matching "model" are not: the
+    # filter narrows retrieval itself, so the filtered page is still full.
     filters = Filters(date_from=date(2007, 1, 1), date_to=date(2007, 12, 31))
-    result, ids = run(
-        search_site, query_embeddings, "learning models", filters=filters, per_page=20
-    )
+    _, unfiltered = run(search_site, query_embeddings, "model", per_page=20)
+    assert sum(i.startswith("0704.") for i in unfiltered) < 20
+    result, ids = run(search_site, query_embeddings, "model", filters=filters, per_page=20)
     assert len(ids) == 20
     assert all(i.startswith("0704.") for i in ids)
     assert result.total >= 20
@@ -102,6 +103,40 @@ def test_sorts_reorder_the_same_matches(search_site, query_embeddings, sort: str
     papers = [hit.paper for hit in result.hits]
     keys = [p.upvotes if sort == "upvotes" else (p.published_at or p.feed_at) for p in papers]
     assert keys == sorted(keys, reverse=True)
+
+
+def test_a_query_with_no_good_answer_counts_few_matches(search_site, query_embeddings) -> None:
+    """No paper is about video diffusion: a shared common word is not a match, so the
+    count is not half the corpus (it was 302 of 568)."""
+    result, ids = run(search_site, query_embeddings, "diffusion model for video", per_page=50)
+    assert result.total == len(ids) < 30
+    with search_site.db.reader() as session:
+        corpus = session.execute(select(func.count()).select_from(Paper)).scalar_one()
+    assert result.total < corpus / 20
+
+
+def test_the_count_is_every_paper_holding_all_words_plus_close_ones(
+    search_site, query_embeddings
+) -> None:
+    result, ids = run(search_site, query_embeddings, "diffusion", per_page=500)
+    with search_site.db.reader() as session:
+        holding = session.execute(
+            select(func.count())
+            .select_from(Paper)
+            .where(Paper.title.ilike("%diffusion%") | Paper.abstract.ilike("%diffusion%"))
+        ).scalar_one()
+    assert holding >= 10
+    assert result.total == len(ids) >= holding  # every holder, and papers close in meaning
+
+
+@pytest.mark.parametrize("sort", ["upvotes", "newest"])
+def test_other_sorts_never_surface_a_weak_match(search_site, query_embeddings, sort: str) -> None:
+    """Sorted by newest, "modular forms" started with a paper holding only "form"."""
+    _, relevant = run(search_site, query_embeddings, "modular forms", per_page=500)
+    result, ids = run(search_site, query_embeddings, "modular forms", sort=sort, per_page=500)
+    assert ids and set(ids) == set(relevant) and result.total == len(ids)
+    first = result.hits[0].paper
+    assert "modular" in f"{first.title} {first.abstract}".lower()
 
 
 @pytest.mark.parametrize(

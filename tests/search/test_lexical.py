@@ -66,8 +66,7 @@ def index(tmp_path: Path) -> LexicalIndex:
 
 
 def ids(index: LexicalIndex, q: str, filters: Filters | None = None) -> list[int]:
-    found, _, _ = index.search(parse_query(q), filters or Filters(), 10)
-    return found
+    return index.search(parse_query(q), filters or Filters(), 10).pks
 
 
 def test_title_matches_outrank_abstract_matches(index: LexicalIndex) -> None:
@@ -133,20 +132,21 @@ def test_long_queries_on_big_archives_match_on_their_rarer_words(
     monkeypatch.setattr(lexical, "COMMON_TERMS_MIN_DOCS", 10)
     assert pasted.content_terms == ["sparse", "circuits", "learning", "models", "data"]
     assert index.without_common(pasted.content_terms) == ["sparse", "circuits"]
-    pks, _, total = index.search(pasted, Filters(), 100)
-    assert sorted(pks) == [1, 2] and total == 2
+    hits = index.search(pasted, Filters(), 100)
+    assert sorted(hits.pks) == [1, 2] and hits.every_word == [1, 2] and hits.every_word_total == 2
 
     topic = parse_query("sparse learning models")  # three words: all of them count
     assert index.without_common(topic.terms) == topic.terms
-    pks, _, total = index.search(topic, Filters(), 100)
-    assert pks[0] == 1 and total == 52
+    hits = index.search(topic, Filters(), 100)
+    assert hits.pks[0] == 1 and len(hits.pks) == 52  # any of the words
+    assert hits.every_word == [1] and hits.every_word_total == 1
     one_rare = ["sparse", "learning", "models", "data", "learning"]  # one rarer word: too few
     assert index.without_common(one_rare) == one_rare
 
     monkeypatch.setattr(lexical, "COMMON_TERMS_MIN_DOCS", 10**9)  # a small archive
     assert index.without_common(pasted.content_terms) == pasted.content_terms
-    pks, _, total = index.search(pasted, Filters(), 100)
-    assert pks[0] == 1 and total == 52
+    hits = index.search(pasted, Filters(), 100)
+    assert hits.pks[0] == 1 and len(hits.pks) == 52 and hits.every_word_total == 0
 
 
 def test_matching_gives_the_same_answer_by_lookups_and_by_term_set(

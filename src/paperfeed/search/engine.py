@@ -1,11 +1,14 @@
 """Hybrid search: one ranking for the web page, the CLI and the API.
 
 1. An arXiv id or URL goes straight to that paper.
-2. BM25 (title x3, authors x1.5, abstract) and vector similarity each retrieve up to 200
-   candidates, both with the filters applied inside retrieval.
-3. Reciprocal-rank fusion: score = sum over the two lists of 1 / (60 + rank). Papers found
-   only by meaning must reach a cosine of MIN_SIMILARITY, so nonsense finds nothing.
-4. A paper whose normalized title equals the query goes first (known-item search).
+2. BM25 (title x3 + abstract as one field, authors x1.5) and vector similarity each
+   retrieve up to 200 candidates, both with the filters applied inside retrieval; the
+   keyword index also finds and counts the papers that hold every word.
+3. Every candidate gets both scores (a keyword hit's cosine comes from the stored vectors)
+   and `relevance.rank` keeps those that match, by a weighted sum of the two: the count is
+   of papers that match, not of papers sharing one word with the query.
+4. A paper whose normalized title equals the query goes first (known-item search), then
+   an author's own papers when the query is their name.
 5. Sorting by upvotes or date reorders that same set of matches.
 
 Equal scores go in paper id order in every step (`ranking.best_first`), and the sorts
@@ -31,24 +34,21 @@ from paperfeed.models import Paper, PaperAuthor
 from paperfeed.papers.authors import author_named, find_author
 from paperfeed.papers.ids import title_key
 from paperfeed.papers.topics import TopicFilter
+from paperfeed.search import relevance
 from paperfeed.search.embeddings import Encoder
 from paperfeed.search.facets import Facets
 from paperfeed.search.index import SearchIndex
-from paperfeed.search.lexical import Filters
+from paperfeed.search.lexical import Filters, KeywordHits
 from paperfeed.search.query import ParsedQuery, parse_query
-from paperfeed.search.ranking import best_first
 
-RRF_K = 60
 CANDIDATES = 200
-MIN_SIMILARITY = 0.30
-LEXICAL_MATCH_SIMILARITY = 0.25
 PARTIAL_TITLE_WORDS = 4
 EXACT_SUBSET_LIMIT = 50_000
 AUTHOR_PAPERS_FIRST = 200  # a query that names an author: their newest papers lead
 OVERFETCH_LIMIT = 51_200
 SearchSort = Literal["relevance", "upvotes", "newest"]
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "upvotes", "newest")
-Mode = Literal["hybrid", "lexical", "vector"]
+Mode = relevance.Mode
 OUTDATED_INDEX = (
     "The search index is being rebuilt to filter by category. Try again in a few minutes."
 )
@@ -155,46 +155,50 @@ def search(
     # The keyword half runs in a worker thread while this one does the vector half: tantivy
     # releases the GIL, so on two cores a hybrid search costs the slower half, not the sum.
     keyword = _POOL.submit(_keyword_half, index, parsed, request)
+    query: np.ndarray | None = None
     vector_ids: list[int] = []
-    similarities: dict[int, float] = {}
     semantic = request.mode in ("hybrid", "vector") and embed is not None
     try:
         if semantic and index.vectors is not None and index.vectors.count:
             assert embed is not None
-            vector_ids, similarities = _vector_candidates(index, embed, parsed, request.filters)
+            query = embed(parsed.semantic_text)
+            vector_ids = _vector_candidates(index, query, parsed, request.filters)
         title_ids = _title_key_matches(session, parsed)
     except BaseException as error:
         _report_keyword_failure(keyword, error)
         raise
-    lexical_ids, lexical_total, title_phrase_ids = keyword.result()
+    hits, title_phrase_ids = keyword.result()
 
-    fused = fuse(lexical_ids, vector_ids, similarities, request.mode)
-    in_lexical, in_fused = set(lexical_ids), set(fused.order)
-    total = lexical_total + sum(1 for pid in fused.order if pid not in in_lexical)
+    evidence = _evidence(index, hits, vector_ids, query)
+    ranked = relevance.rank(evidence, request.mode, typo=hits is not None and hits.unknown_words)
+    total = relevance.count(evidence, ranked, hits.every_word_total if hits else 0, request.mode)
     exact = _known_items(
         index, request.filters, _unique(title_ids or title_phrase_ids, _by_author(session, parsed))
     )
     first = set(exact)
-    ordered = exact + [pid for pid in fused.order if pid not in first]
-    total += sum(1 for pid in exact if pid not in in_fused)
+    ordered = exact + [pid for pid in ranked.order if pid not in first]
+    total += len(first - set(ranked.order))
 
     ordered = _visible_in_order(session, ordered, request.sort, index.facets)
     pages = max(1, math.ceil(len(ordered) / request.per_page))
     start = (request.page - 1) * request.per_page
     page_ids = ordered[start : start + request.per_page]
     papers = _load(session, page_ids)
-    hits = [
+    lexical_rank = {pid: i + 1 for i, pid in enumerate(hits.pks if hits else [])}
+    vector_rank = {pid: i + 1 for i, pid in enumerate(vector_ids)}
+    cosine = dict(zip(evidence.pks.tolist(), evidence.cosine.tolist(), strict=True))
+    found = [
         Hit(
             paper=papers[pid],
-            score=fused.score(pid),
-            lexical_rank=fused.lexical_rank.get(pid),
-            vector_rank=fused.vector_rank.get(pid),
-            similarity=similarities.get(pid),
+            score=ranked.scores.get(pid, 0.0),
+            lexical_rank=lexical_rank.get(pid),
+            vector_rank=vector_rank.get(pid),
+            similarity=None if math.isnan(cosine.get(pid, math.nan)) else cosine[pid],
         )
         for pid in page_ids
         if pid in papers
     ]
-    result = SearchResult(parsed, hits, max(total, len(ordered)), request.page, pages)
+    result = SearchResult(parsed, found, max(total, len(ordered)), request.page, pages)
     result.semantic = semantic
     if not ordered:
         result.message = "No papers match. Try other words, or fewer filters."
@@ -251,82 +255,43 @@ def _report_keyword_failure(keyword: Future[Any], error: BaseException) -> None:
     error.add_note(f"The keyword half failed too: {other.__class__.__name__}: {other}")
 
 
-@dataclass
-class Fused:
-    order: list[int]
-    lexical_rank: dict[int, int]
-    vector_rank: dict[int, int]
-
-    def score(self, pid: int) -> float:
-        return _rrf(self.lexical_rank.get(pid), self.vector_rank.get(pid))
-
-
-def fuse(
-    lexical_ids: list[int], vector_ids: list[int], similarities: dict[int, float], mode: Mode
-) -> Fused:
-    """Reciprocal-rank fusion of the two candidate lists.
-
-    Vector evidence counts only above a similarity floor, and ranks are taken after that
-    floor: a keyword match at cosine 0.05 must not become "vector rank 1" and jump ahead of
-    better keyword matches (it did, for author-name queries).
-    """
-    if mode == "lexical":
-        vector_ids = []
-    else:
-        in_lexical = set(lexical_ids) if mode == "hybrid" else set()
-        vector_ids = [
-            pid
-            for pid in vector_ids
-            if similarities.get(pid, 0)
-            >= (LEXICAL_MATCH_SIMILARITY if pid in in_lexical else MIN_SIMILARITY)
-        ]
-    if mode == "vector":
-        lexical_ids = []
-    fused = Fused(
-        [],
-        {pid: i + 1 for i, pid in enumerate(lexical_ids)},
-        {pid: i + 1 for i, pid in enumerate(vector_ids)},
-    )
-    candidates = list(dict.fromkeys([*lexical_ids, *vector_ids]))
-    scores = np.array([fused.score(pid) for pid in candidates])
-    order = best_first(scores, np.array(candidates, dtype=np.int64)).tolist()
-    fused.order = [candidates[i] for i in order]
-    return fused
-
-
-def _rrf(lexical_rank: int | None, vector_rank: int | None) -> float:
-    score = 0.0
-    if lexical_rank is not None:
-        score += 1 / (RRF_K + lexical_rank)
-    if vector_rank is not None:
-        score += 1 / (RRF_K + vector_rank)
-    return score
+def _evidence(
+    index: SearchIndex, hits: KeywordHits | None, vector_ids: list[int], query: np.ndarray | None
+) -> relevance.Evidence:
+    """Both kinds of evidence for every candidate: a keyword hit's cosine is read from the
+    stored vectors when the meaning half did not find it too."""
+    keyword = dict(zip(hits.pks, hits.scores, strict=True)) if hits else {}
+    every_word = set(hits.every_word) if hits else set()
+    pks = list(dict.fromkeys([*keyword, *every_word, *vector_ids]))
+    cosine_of: dict[int, float] = {}
+    if query is not None and index.vectors is not None and pks:
+        cosines = index.vectors.similarities(query, np.array(pks, dtype=np.int64))
+        cosine_of = dict(zip(pks, cosines.tolist(), strict=True))
+    return relevance.Evidence.gather(keyword, every_word, vector_ids, cosine_of)
 
 
 def _vector_candidates(
-    index: SearchIndex, embed: QueryEmbeddings, parsed: ParsedQuery, filters: Filters
-) -> tuple[list[int], dict[int, float]]:
+    index: SearchIndex, query: np.ndarray, parsed: ParsedQuery, filters: Filters
+) -> list[int]:
     """Nearest papers that pass the filters: exact over a selective subset, else over-fetch."""
     assert index.vectors is not None and index.lexical is not None
-    query = embed(parsed.semantic_text)
     excluded = parsed.excluded_terms or parsed.excluded_phrases
     if filters.categories is not None:
-        pks, sims = _category_neighbours(index, query, filters)
+        pks, _ = _category_neighbours(index, query, filters)
     elif filters.active and index.facets is not None:
-        pks, sims = _filtered_neighbours(index, query, filters)
+        pks, _ = _filtered_neighbours(index, query, filters)
     elif filters.active:
         subset, matched = index.lexical.filter_only(filters, EXACT_SUBSET_LIMIT)
         if matched <= EXACT_SUBSET_LIMIT:
-            pks, sims = index.vectors.search(query, CANDIDATES, allowed=np.array(subset))
+            pks, _ = index.vectors.search(query, CANDIDATES, allowed=np.array(subset))
         else:
-            pks, sims = _overfetch(index, query, _passing_by_keyword_index(index, filters))
+            pks, _ = _overfetch(index, query, _passing_by_keyword_index(index, filters))
     else:
-        pks, sims = index.vectors.search(query, CANDIDATES)
+        pks, _ = index.vectors.search(query, CANDIDATES)
     ids = [int(p) for p in pks]
     if excluded and ids:
         ids = _drop_excluded(index, parsed, ids)
-    lookup = dict(zip((int(p) for p in pks), (float(s) for s in sims), strict=True))
-    return ids, {pid: lookup[pid] for pid in ids}
+    return ids
 
 
 def _filtered_neighbours(
@@ -459,14 +424,13 @@ def _drop_excluded(index: SearchIndex, parsed: ParsedQuery, ids: list[int]) -> l
 
 def _keyword_half(
     index: SearchIndex, parsed: ParsedQuery, request: SearchRequest
-) -> tuple[list[int], int, list[int]]:
-    """BM25 candidates, how many papers matched, and papers whose title holds the query."""
+) -> tuple[KeywordHits | None, list[int]]:
+    """What BM25 found (None in meaning-only mode), and papers whose title holds the query."""
     assert index.lexical is not None
-    lexical_ids: list[int] = []
-    lexical_total = 0
+    hits = None
     if request.mode in ("hybrid", "lexical"):
-        lexical_ids, _, lexical_total = index.lexical.search(parsed, request.filters, CANDIDATES)
-    return lexical_ids, lexical_total, _title_phrase_matches(index, parsed, request.filters)
+        hits = index.lexical.search(parsed, request.filters, CANDIDATES)
+    return hits, _title_phrase_matches(index, parsed, request.filters)
 
 
 def _title_key_matches(session: Session, parsed: ParsedQuery) -> list[int]:

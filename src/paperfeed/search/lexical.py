@@ -25,11 +25,18 @@ from paperfeed.search.query import ParsedQuery
 from paperfeed.search.ranking import best_first
 
 # The fields `build_schema` makes; an index of another version is rebuilt (index.py).
-# 2: `categories`.
-SCHEMA_VERSION = 2
+# 2: `categories`. 3: `text`, scored instead of `title` and `abstract`.
+SCHEMA_VERSION = 3
 TEXT_ANALYZER = "paper_text"
 NAME_ANALYZER = "paper_names"
-FIELD_BOOSTS = {"title": 3.0, "authors": 1.5, "abstract": 1.0}
+# BM25 reads one `text` field per paper: its title three times, then its abstract, so a
+# title word weighs three times an abstract word and both share one length norm. Scoring
+# the title and abstract fields apart and adding their boosted scores (what version 2
+# indexes do) ranked worse on the judged queries: keyword-only nDCG@10 0.657 against 0.716
+# on the dev half without author queries (bench/search_quality.py).
+TITLE_REPEAT = 3
+FIELD_BOOSTS = {"text": 1.0, "authors": 1.5}
+FIELD_BOOSTS_V2 = {"title": 3.0, "authors": 1.5, "abstract": 1.0}
 EPOCH = date(1970, 1, 1)
 PK_LOOKUP_LIMIT = 256  # see LexicalIndex.pk_clause
 # Long queries on big archives drop their most common words (LexicalIndex.without_common).
@@ -68,8 +75,10 @@ def build_schema() -> tantivy.Schema:
     builder.add_integer_field("day", indexed=True, fast=True)
     builder.add_unsigned_field("org", indexed=True, fast=True)
     builder.add_integer_field("upvotes", fast=True)
-    # Last, so the fields before keep their numbers in an index of version 1.
+    # Last, so the fields before keep their numbers in an index of an earlier version (a
+    # query names a field by its number in this schema). Version 3 leaves `abstract` empty.
     builder.add_text_field("categories", tokenizer_name="raw")
+    builder.add_text_field("text", tokenizer_name=TEXT_ANALYZER)
     return builder.build()
 
 
@@ -110,6 +119,17 @@ def category_terms(topics: TopicFilter) -> list[str]:
             if code not in terms:
                 terms.append(code)
     return terms
+
+
+@dataclass
+class KeywordHits:
+    """What the keyword half found for a query (`LexicalIndex.search`)."""
+
+    pks: list[int]  # the best papers holding any of the words, best first
+    scores: list[float]  # their BM25 scores
+    every_word: list[int]  # papers holding every word (and phrase), up to the same limit
+    every_word_total: int  # how many papers of the index hold every word
+    unknown_words: bool  # a word that no paper holds: most often a typo
 
 
 @dataclass
@@ -161,7 +181,19 @@ class LexicalIndex:
         # An index of schema version 1 has no `categories`: a query naming a field the
         # index lacks panics in tantivy, so the filter matches nothing there until the
         # next sync rebuilds it (`SearchIndex.sync`).
-        self.has_categories = "categories" in _field_names(path)
+        fields = _field_names(path)
+        self.has_categories = "categories" in fields
+        # An index of version 2 is served with the fields it has until its rebuild.
+        self.has_text = "text" in fields
+
+    @property
+    def field_boosts(self) -> dict[str, float]:
+        return FIELD_BOOSTS if self.has_text else FIELD_BOOSTS_V2
+
+    @property
+    def body_field(self) -> str:
+        """The field that holds every paper's words (for their document frequencies)."""
+        return "text" if self.has_text else "abstract"
 
     @classmethod
     def wipe(cls, path: Path) -> None:
@@ -182,7 +214,7 @@ class LexicalIndex:
                 "pk": doc.pk,
                 "title": doc.title,
                 "authors": "\n".join(doc.authors),
-                "abstract": doc.abstract,
+                "text": [doc.title] * TITLE_REPEAT + [doc.abstract],
                 "upvotes": doc.upvotes,
             }
             if doc.day is not None:
@@ -213,17 +245,35 @@ class LexicalIndex:
     def num_docs(self) -> int:
         return self.index.searcher().num_docs
 
-    def search(
-        self, parsed: ParsedQuery, filters: Filters, limit: int
-    ) -> tuple[list[int], list[float], int]:
-        """Top `limit` paper pks by BM25, their scores, and how many documents matched."""
+    def search(self, parsed: ParsedQuery, filters: Filters, limit: int) -> KeywordHits:
+        """The top `limit` papers by BM25 that hold any of the words, and those that hold
+        every word, with the count of the latter over the whole index.
+
+        The any-word list is not counted: a count makes tantivy visit every match, where
+        the top `limit` alone let it skip blocks that cannot reach them.
+        """
         words = parsed.content_terms or parsed.terms
         if not parsed.phrases:
             words = self.without_common(words)
-        query = self.build_query(parsed, filters, words)
-        if query is None:
-            return [], [], 0
-        return self._run(query, limit)
+        any_word = self.build_query(parsed, filters, words)
+        if any_word is None:
+            return KeywordHits([], [], [], 0, False)
+        pks, scores, _ = self._run(any_word, limit, count=False)
+        every_word = self.build_query(parsed, filters, words, every_word=True)
+        assert every_word is not None
+        holding, _, holding_total = self._run(every_word, limit, ranked=False)
+        return KeywordHits(pks, scores, holding, holding_total, self.unknown(words))
+
+    def unknown(self, words: list[str]) -> bool:
+        """Whether a word is in no paper (most often a typo)."""
+        searcher = self.index.searcher()
+        for word in words:
+            tokens = self.text.analyze(word)
+            if tokens and not any(searcher.doc_freq(self.body_field, t) for t in tokens):
+                names = self.names.analyze(word)
+                if not any(searcher.doc_freq("authors", t) for t in names):
+                    return True
+        return False
 
     def filter_only(self, filters: Filters, limit: int) -> tuple[list[int], int]:
         """Pks that pass the filters (no text), for exact vector search over a subset."""
@@ -239,16 +289,16 @@ class LexicalIndex:
         return pks, total
 
     def _run(
-        self, query: tantivy.Query, limit: int, ranked: bool = True
+        self, query: tantivy.Query, limit: int, ranked: bool = True, count: bool = True
     ) -> tuple[list[int], list[float], int]:
-        """Top `limit` pks and scores, and the number of matches.
+        """Top `limit` pks and scores, and the number of matches (0 unless `count`).
 
         Ranked results put equal scores in pk order (`best_first`): tantivy orders them by
         where the documents sit in its segments, which a rebuild or an update changes.
         Callers that only want the set (`ranked=False`) skip the sort.
         """
         searcher = self.index.searcher()
-        result = searcher.search(query, limit=max(limit, 1), count=True)
+        result = searcher.search(query, limit=max(limit, 1), count=count)
         addresses = [address for _, address in result.hits]
         # The pk is a fast (columnar) field: reading it skips loading each stored document.
         # (tantivy's stub allows None in any fast field; every document has a pk.)
@@ -261,7 +311,7 @@ class LexicalIndex:
         if ranked and len(pks) > 1:
             order = best_first(np.array(scores), np.array(pks)).tolist()
             pks, scores = [pks[i] for i in order], [scores[i] for i in order]
-        return pks, scores, result.count or 0  # type: ignore[attr-defined]  # count: missing from tantivy's stub
+        return pks, scores, (result.count or 0) if count else 0  # type: ignore[attr-defined]  # count: missing from tantivy's stub
 
     def title_phrase(self, words: list[str], filters: Filters, limit: int) -> tuple[list[int], int]:
         """Papers whose title contains these words in this order."""
@@ -299,29 +349,40 @@ class LexicalIndex:
     # --- query building -------------------------------------------------------------------
 
     def build_query(
-        self, parsed: ParsedQuery, filters: Filters, words: list[str] | None = None
+        self,
+        parsed: ParsedQuery,
+        filters: Filters,
+        words: list[str] | None = None,
+        every_word: bool = False,
     ) -> tantivy.Query | None:
         """The query of these words (default: all the content words), phrases, exclusions
-        and filters."""
+        and filters: papers holding any of the words, or each of them if `every_word`."""
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if words is None:
             words = parsed.content_terms or parsed.terms
-        # Each word's matches in each field add up. A best-field (dis-max) clause per word
-        # ranked a little better (nDCG@10 0.765 against 0.758 keyword-only, 0.817 against
-        # 0.815 hybrid) but made tantivy twice as slow on short common-word queries at 1M
-        # papers (21 -> 11 ms): one flat union is scored block by block.
-        should = [q for t in words for q in self.field_clauses(t)]
         for phrase in parsed.phrases:
             q = self.phrase_clause(phrase)
             if q is not None:
                 clauses.append((tantivy.Occur.Must, q))
-        if should:
-            clauses.append(
-                (
-                    tantivy.Occur.Must if not parsed.phrases else tantivy.Occur.Should,
-                    tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in should]),
+        if every_word:
+            for word in words:
+                per_field = self.field_clauses(word)
+                if per_field:
+                    either = [(tantivy.Occur.Should, q) for q in per_field]
+                    clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(either)))
+        else:
+            # Each word's matches in each field add up. A best-field (dis-max) clause per
+            # word ranked a little better (nDCG@10 0.765 against 0.758 keyword-only) but
+            # made tantivy twice as slow on short common-word queries at 1M papers (21 -> 11
+            # ms): one flat union is scored block by block.
+            should = [q for t in words for q in self.field_clauses(t)]
+            if should:
+                clauses.append(
+                    (
+                        tantivy.Occur.Must if not parsed.phrases else tantivy.Occur.Should,
+                        tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in should]),
+                    )
                 )
-            )
         if 2 <= len(parsed.terms) <= 4 and not parsed.phrases:
             # A person's name: "Maxim Yurkin" must beat titles stemmed from "maximal".
             tokens = [t for word in parsed.terms for t in self.names.analyze(word)]
@@ -360,7 +421,7 @@ class LexicalIndex:
         rare = []
         for word in words:
             tokens = self.text.analyze(word)
-            frequency = max((searcher.doc_freq("abstract", t) for t in tokens), default=0)
+            frequency = max((searcher.doc_freq(self.body_field, t) for t in tokens), default=0)
             if frequency <= COMMON_TERM_SHARE * total:
                 rare.append(word)
         return rare if len(rare) >= COMMON_TERMS_MIN_RARE else words
@@ -375,7 +436,7 @@ class LexicalIndex:
     def field_clauses(self, word: str) -> list[tantivy.Query]:
         """One word in each field, with the field's boost."""
         per_field = []
-        for name, boost in FIELD_BOOSTS.items():
+        for name, boost in self.field_boosts.items():
             tokens = (self.names if name == "authors" else self.text).analyze(word)
             if not tokens:
                 continue
@@ -389,7 +450,7 @@ class LexicalIndex:
 
     def phrase_clause(self, phrase: list[str]) -> tantivy.Query | None:
         per_field = []
-        for name, boost in FIELD_BOOSTS.items():
+        for name, boost in self.field_boosts.items():
             analyzer = self.names if name == "authors" else self.text
             tokens = [t for word in phrase for t in analyzer.analyze(word)]
             if not tokens:

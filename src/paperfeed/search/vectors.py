@@ -212,6 +212,22 @@ class VectorStore:
             return None
         return np.asarray(self.vectors[self.row_of[pk]], dtype=np.float32)
 
+    def similarities(self, query: np.ndarray, pks: np.ndarray) -> np.ndarray:
+        """The query's cosine with each of these papers, NaN for one without a vector.
+
+        Read from the stored rows (the same numbers `search` re-ranks with), so a paper
+        found by its words alone gets its meaning score too.
+        """
+        pks = np.asarray(pks, dtype=np.int64)
+        found = np.full(len(pks), np.nan, dtype=np.float32)
+        rows = np.full(len(pks), -1, dtype=np.int64)
+        inside = (pks >= 0) & (pks < len(self.row_of))
+        rows[inside] = self.row_of[pks[inside]]
+        has = rows >= 0
+        if has.any():
+            found[has] = np.asarray(self.vectors[rows[has]], dtype=np.float32) @ query
+        return found
+
     def has(self, pk: int) -> bool:
         return pk < len(self.row_of) and self.row_of[pk] >= 0
 
