@@ -41,7 +41,7 @@ Run it from the project root:
     .venv/bin/python -m bench.search_quality --smoke       # 2 queries per type and split
     .venv/bin/python -m bench.search_quality --json out.json
     .venv/bin/python -m bench.search_quality --per-query   # every query, every system
-    .venv/bin/python -m bench.search_quality --set relevance.KEYWORD_WEIGHT=0.3 --set relevance.MEANING_FLOOR=0.25
+    .venv/bin/python -m bench.search_quality --set relevance.KEYWORD_WEIGHT=0.3 --split dev
 
 `--smoke` still embeds the whole corpus (most of the run time) but scores only two
 queries of each type and every tenth paper's title. `--dir` keeps the built site (one
@@ -475,7 +475,7 @@ def verdict(splits: dict[str, dict[str, dict[str, Any]]], items: KnownItem) -> l
 
 
 def parse_override(text: str) -> tuple[Any, str, Any]:
-    """`relevance.KEYWORD_WEIGHT=0.3` -> (module, name, value); only existing constants may change."""
+    """`relevance.KEYWORD_WEIGHT=0.3` -> (module, name, value); only existing constants."""
     target, sep, raw = text.partition("=")
     module_name, _, name = target.partition(".")
     if not sep or module_name not in TUNABLE or not name:
