@@ -515,6 +515,48 @@ class Follow(Base):
     __table_args__ = (UniqueConstraint("user_id", "kind", "target"),)
 
 
+class Collection(Base):
+    """A member's named, ordered list of papers (community/collections.py): private or public,
+    with its own feed at a secret, revocable address when private. `slug` is the title's
+    slug, unique per owner; `key` is the 24-hex id the Hub's slugs end with (random, so a
+    private collection's address is not guessed from another's). One "Saved" collection per
+    member (`saved`), made on first use."""
+
+    __tablename__ = "collections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(24), unique=True)
+    title: Mapped[str] = mapped_column(String(100))
+    slug: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    private: Mapped[bool] = mapped_column(Boolean, default=True)
+    saved: Mapped[bool] = mapped_column(Boolean, default=False)
+    theme: Mapped[str] = mapped_column(String(16), default="orange")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    feed_secret: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("owner_id", "slug"),)
+
+
+class CollectionItem(Base):
+    """A paper in a collection, at a position, with the owner's optional note."""
+
+    __tablename__ = "collection_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    collection_id: Mapped[int] = mapped_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(24), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    added_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("collection_id", "paper_id"),)
+
+
 # --- community actions -------------------------------------------------------------------
 
 
