@@ -36,6 +36,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "community": {"papers"},
     "digest": {"papers", "search", "community", "outbox", "cli_support"},
     "jobs": {"ingest", "search", "digest", "outbox"},
+    "personal": set(),
 }
 
 # Only these may import paperfeed.web (cli.py names the app for uvicorn as a string).

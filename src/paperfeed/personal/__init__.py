@@ -1,0 +1,1 @@
+"""Personal recommendations: the ranking behind the "For you" feed (docs/for-you.md)."""
