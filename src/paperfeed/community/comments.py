@@ -22,6 +22,8 @@ cards, the paper page and HTTP validators agree with the rows at every commit.
 
 Deleting is soft: the row stays so that replies keep their parent, and a deleted comment
 with visible replies shows as "[deleted]". Its text is cleared: a deleted comment is gone.
+A member who deletes their account may keep their comments: they stay, with no author
+(`user_id` None), signed DELETED_USER wherever an author is shown.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ REPORT = Limit("report", 30, 3600)
 MAX_BODY = 5_000
 MAX_REASON = 500
 MODERATORS = ("moderator", "admin")
+# How a comment whose author deleted their account is signed (no link: there is no profile).
+DELETED_USER = "deleted user"
 
 ALLOWED_TAGS = frozenset(
     {
@@ -293,12 +297,19 @@ def delete_comment(session: Session, user: User, comment_id: int) -> Comment:
     comment = _live_comment(session, comment_id)
     if comment.user_id != user.id:
         raise NotAllowed("You can only delete your own comments.")
+    erase(session, comment)
+    return comment
+
+
+def erase(session: Session, comment: Comment) -> None:
+    """Delete a comment as its author does (soft, text cleared, open reports closed, count
+    moved); also for an account being deleted, whose comments may be on removed papers.
+    The caller holds `lock_changes` and has checked the comment is not deleted already."""
     delta = -1 if _counted(comment) else 0
     comment.deleted_at = clock.now()
     comment.body = ""
     _resolve_open_reports(session, comment.id, None, "deleted")
     _change_paper(session, comment.paper_id, delta)
-    return comment
 
 
 def hide_comment(session: Session, moderator: User, comment_id: int, reason: str) -> Comment:
@@ -434,7 +445,7 @@ class CommentView:
     """One comment as a given viewer may see it, with the actions open to that viewer."""
 
     id: int
-    author: str | None
+    author: str | None  # None for a deleted comment; DELETED_USER when the account is gone
     body: str
     html: Markup
     created_at: datetime
@@ -451,6 +462,7 @@ class CommentView:
     can_hide: bool = False
     can_unhide: bool = False
     reported: bool = False
+    author_deleted: bool = False  # the author deleted their account and kept the comment
     replies: list[CommentView] = field(default_factory=list)
 
 
@@ -463,7 +475,7 @@ def thread(session: Session, paper_id: int, viewer: User | None) -> list[Comment
     hider = aliased(User)
     rows = session.execute(
         select(Comment, User.username, hider.username)
-        .join(User, User.id == Comment.user_id)
+        .outerjoin(User, User.id == Comment.user_id)
         .outerjoin(hider, hider.id == Comment.hidden_by_id)
         .where(Comment.paper_id == paper_id)
         .order_by(Comment.created_at, Comment.id)
@@ -496,7 +508,7 @@ def thread(session: Session, paper_id: int, viewer: User | None) -> list[Comment
 
 def _view(
     comment: Comment,
-    author: str,
+    author: str | None,
     hidden_by: str | None,
     viewer: User | None,
     moderator: bool,
@@ -504,12 +516,12 @@ def _view(
 ) -> CommentView:
     deleted = comment.deleted_at is not None
     hidden = comment.hidden_at is not None
-    mine = viewer is not None and viewer.id == comment.user_id
+    mine = viewer is not None and comment.user_id is not None and viewer.id == comment.user_id
     shows_text = not deleted and (not hidden or moderator)
     live = not deleted and not hidden
     return CommentView(
         id=comment.id,
-        author=None if deleted else author,
+        author=None if deleted else (author or DELETED_USER),
         body=comment.body if mine and live else "",
         html=render_markdown(comment.body) if shows_text else Markup(""),
         created_at=comment.created_at,
@@ -527,6 +539,7 @@ def _view(
         can_hide=moderator and live,
         can_unhide=moderator and hidden and not deleted,
         reported=reported,
+        author_deleted=comment.user_id is None,
     )
 
 
@@ -548,7 +561,7 @@ def open_reports(session: Session, moderator: User, limit: int = 200) -> list[Op
         select(Report, reporter.username, Comment, author.username, hider.username, Paper)
         .join(reporter, reporter.id == Report.reporter_id)
         .join(Comment, Comment.id == Report.comment_id)
-        .join(author, author.id == Comment.user_id)
+        .outerjoin(author, author.id == Comment.user_id)
         .outerjoin(hider, hider.id == Comment.hidden_by_id)
         .join(Paper, Paper.id == Comment.paper_id)
         .where(Report.resolved_at.is_(None))

@@ -40,6 +40,7 @@ from paperfeed.web.api.serializers import (
     daily_entry_json,
     hub_json,
     iso,
+    object_id,
     paper_json,
     user_json,
 )
@@ -251,12 +252,29 @@ def list_papers(
 # --- one paper ------------------------------------------------------------------------------
 
 
+def _author_json(user: User | None) -> Json:
+    """The comment's author; one who deleted their account and kept their comments is
+    "deleted user", a name no account can have (usernames have no spaces)."""
+    if user is not None:
+        return user_json(user)
+    name = comments.DELETED_USER
+    return {
+        "_id": object_id("user", name),
+        "user": name,
+        "name": name,
+        "fullname": name,
+        "avatarUrl": None,
+        "type": "user",
+        "deleted": True,
+    }
+
+
 def comments_json(session: Session, paper: Paper) -> list[Json]:
     """The visible comments as anyone sees them on the page: threads, oldest first."""
     threads = comments.thread(session, paper.id, None)
     rows = session.execute(
         select(Comment.id, Comment.parent_id, Comment.body, User)
-        .join(User, User.id == Comment.user_id)
+        .outerjoin(User, User.id == Comment.user_id)
         .where(
             Comment.paper_id == paper.id,
             Comment.deleted_at.is_(None),
@@ -271,7 +289,7 @@ def comments_json(session: Session, paper: Paper) -> list[Json]:
         return {
             "id": view.id,
             "parentId": parent,
-            "author": user_json(row.User) if row is not None else None,
+            "author": _author_json(row.User) if row is not None else None,
             "content": row.body if row is not None else "",
             "html": str(view.html) if shown else "",
             "createdAt": iso(view.created_at),

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from paperfeed.web import api
 from paperfeed.web.routes import (
+    account_data,
     accounts,
     admin,
     api_docs,
@@ -39,6 +40,7 @@ ROUTERS: list[APIRouter] = [
     # profiles, whose `{id:path}` and `{name}` would take the suffix as part of the name.
     downloads.router,
     accounts.router,
+    account_data.router,
     votes.router,
     follows.router,
     submissions.router,

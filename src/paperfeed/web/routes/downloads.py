@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from paperfeed import __version__, clock
+from paperfeed.community.comments import DELETED_USER
 from paperfeed.config import Settings
 from paperfeed.models import Comment, Paper, PaperAuthor, User
 from paperfeed.papers import feeds
@@ -267,7 +268,7 @@ def paper_comments(session: Session, paper: Paper) -> list[exports.MarkdownComme
     comment with visible replies stays as "[deleted]" so the replies keep their context."""
     rows = session.execute(
         select(Comment, User.username)
-        .join(User, User.id == Comment.user_id)
+        .outerjoin(User, User.id == Comment.user_id)
         .where(Comment.paper_id == paper.id)
         .order_by(Comment.created_at, Comment.id)
     ).all()
@@ -276,7 +277,7 @@ def paper_comments(session: Session, paper: Paper) -> list[exports.MarkdownComme
     for comment, username in rows:
         gone = comment.deleted_at is not None or comment.hidden_at is not None
         view = exports.MarkdownComment(
-            "[deleted]" if gone else username,
+            "[deleted]" if gone else (username or DELETED_USER),
             comment.created_at.replace(tzinfo=comment.created_at.tzinfo or UTC),
             "" if gone else comment.body,
             [],
