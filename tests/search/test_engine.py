@@ -129,6 +129,14 @@ def test_the_count_is_every_paper_holding_all_words_plus_close_ones(
     assert result.total == len(ids) >= holding  # every holder, and papers close in meaning
 
 
+def test_a_misspelled_query_still_finds_its_topic(search_site, query_embeddings) -> None:
+    """No paper holds "federeted" or "lerning": meaning alone finds federated learning."""
+    result, _ = run(search_site, query_embeddings, "federeted lerning", per_page=10)
+    assert result.hits, result.message
+    top = result.hits[0].paper
+    assert "federated" in f"{top.title} {top.abstract}".lower()
+
+
 @pytest.mark.parametrize("sort", ["upvotes", "newest"])
 def test_other_sorts_never_surface_a_weak_match(search_site, query_embeddings, sort: str) -> None:
     """Sorted by newest, "modular forms" started with a paper holding only "form"."""

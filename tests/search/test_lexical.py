@@ -273,3 +273,11 @@ def write_first_schema_index(path: Path, docs: list[tuple[int, str]]) -> None:
         )
     writer.commit()
     writer.wait_merging_threads()
+
+
+def test_a_word_near_an_indexed_one_is_a_typo_and_a_far_one_is_not(index: LexicalIndex) -> None:
+    """ "atention" is a typo of "attention"; "exoplanet" is a topic the archive lacks."""
+    assert index.misspelled(["atention"])
+    assert not index.misspelled(["exoplanet"])
+    assert not index.misspelled(["attention"])  # in the index
+    assert index.search(parse_query("atention span"), Filters(), 10).misspelled

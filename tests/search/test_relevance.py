@@ -44,7 +44,18 @@ def test_the_weights_follow_the_scores_not_the_ranks() -> None:
 
 def test_a_word_no_paper_holds_lowers_the_meaning_floor() -> None:
     assert 7 not in rank(evidence(ROWS), "hybrid").order
-    assert 7 in rank(evidence(ROWS), "hybrid", typo=True).order
+    assert (
+        7 in rank(evidence(ROWS), "hybrid", relevance.meaning_floor("hybrid", 5, typo=True)).order
+    )
+
+
+def test_short_queries_need_a_closer_meaning() -> None:
+    short, long = relevance.meaning_floor("hybrid", 2), relevance.meaning_floor("hybrid", 6)
+    assert short > long == relevance.MEANING_FLOOR
+    assert relevance.meaning_floor("vector", 2) == relevance.MEANING_FLOOR
+    rows = [(1, 0.0, (short + long) / 2, False)]
+    assert rank(evidence(rows), "hybrid", long).order == [1]
+    assert rank(evidence(rows), "hybrid", short).order == []
 
 
 def test_keyword_only_mode_ranks_by_bm25_and_keeps_holders_and_strong_hits() -> None:
@@ -85,4 +96,23 @@ def test_no_candidates() -> None:
 
 
 def test_the_floors_are_ordered() -> None:
-    assert relevance.RELATED_FLOOR < relevance.TYPO_MEANING_FLOOR < relevance.MEANING_FLOOR
+    floors = [relevance.RELATED_FLOOR, relevance.TYPO_MEANING_FLOOR, relevance.MEANING_FLOOR]
+    assert floors == sorted(floors) and relevance.MEANING_FLOOR <= relevance.SHORT_MEANING_FLOOR
+
+
+def test_feedback_reorders_the_matches_but_never_adds_one() -> None:
+    found = evidence(ROWS)
+    before = rank(found, "hybrid")
+    # Cosines to the moved query: paper 3 now reads as the closest, 7 too (still no match).
+    found.feedback = np.array([0.40, 0.05, 0.90, 0.10, 0.20, 0.45, 0.95])
+    after = rank(found, "hybrid")
+    assert set(after.order) == set(before.order) and 7 not in after.order
+    assert after.order[0] == 3
+    assert after.scores[3] == pytest.approx(0.2 * 0.6 + 0.8 * 0.90)
+
+
+def test_feedback_comes_from_the_best_candidate_with_a_vector() -> None:
+    rows = [(1, 10.0, float("nan"), True), (2, 5.0, 0.5, True), (3, 0.0, 0.6, False)]
+    # First scores: 1 -> 0.2 (no vector), 2 -> 0.1 + 0.4, 3 -> 0.48.
+    assert relevance.feedback_source(evidence(rows)) == 2
+    assert relevance.feedback_source(evidence([(1, 1.0, float("nan"), True)])) is None

@@ -35,7 +35,7 @@ from paperfeed.papers.authors import author_named, find_author
 from paperfeed.papers.ids import title_key
 from paperfeed.papers.topics import TopicFilter
 from paperfeed.search import relevance
-from paperfeed.search.embeddings import Encoder
+from paperfeed.search.embeddings import Encoder, normalize
 from paperfeed.search.facets import Facets
 from paperfeed.search.index import SearchIndex
 from paperfeed.search.lexical import Filters, KeywordHits
@@ -170,7 +170,12 @@ def search(
     hits, title_phrase_ids = keyword.result()
 
     evidence = _evidence(index, hits, vector_ids, query)
-    ranked = relevance.rank(evidence, request.mode, typo=hits is not None and hits.unknown_words)
+    floor = relevance.meaning_floor(
+        request.mode,
+        len(parsed.content_terms or parsed.terms),
+        typo=hits is not None and hits.misspelled,
+    )
+    ranked = relevance.rank(evidence, request.mode, floor)
     total = relevance.count(evidence, ranked, hits.every_word_total if hits else 0, request.mode)
     exact = _known_items(
         index, request.filters, _unique(title_ids or title_phrase_ids, _by_author(session, parsed))
@@ -267,7 +272,15 @@ def _evidence(
     if query is not None and index.vectors is not None and pks:
         cosines = index.vectors.similarities(query, np.array(pks, dtype=np.int64))
         cosine_of = dict(zip(pks, cosines.tolist(), strict=True))
-    return relevance.Evidence.gather(keyword, every_word, vector_ids, cosine_of)
+    evidence = relevance.Evidence.gather(keyword, every_word, vector_ids, cosine_of)
+    source = relevance.feedback_source(evidence) if query is not None and hits else None
+    if source is not None:
+        assert index.vectors is not None and query is not None
+        source_vector = index.vectors.vector(source)
+        assert source_vector is not None
+        moved = normalize((query + relevance.FEEDBACK_WEIGHT * source_vector)[None])[0]
+        evidence.feedback = index.vectors.similarities(moved, evidence.pks)
+    return evidence
 
 
 def _vector_candidates(

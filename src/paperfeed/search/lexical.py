@@ -129,7 +129,7 @@ class KeywordHits:
     scores: list[float]  # their BM25 scores
     every_word: list[int]  # papers holding every word (and phrase), up to the same limit
     every_word_total: int  # how many papers of the index hold every word
-    unknown_words: bool  # a word that no paper holds: most often a typo
+    misspelled: bool  # a word no paper holds, close to one they do (`misspelled`)
 
 
 @dataclass
@@ -262,17 +262,33 @@ class LexicalIndex:
         every_word = self.build_query(parsed, filters, words, every_word=True)
         assert every_word is not None
         holding, _, holding_total = self._run(every_word, limit, ranked=False)
-        return KeywordHits(pks, scores, holding, holding_total, self.unknown(words))
+        return KeywordHits(pks, scores, holding, holding_total, self.misspelled(words))
 
-    def unknown(self, words: list[str]) -> bool:
-        """Whether a word is in no paper (most often a typo)."""
+    def misspelled(self, words: list[str]) -> bool:
+        """Whether a word is in no paper but within an edit or two of a word that is: most
+        often a typo ("federeted lerning"). A word far from every indexed word
+        ("exoplanet" in a corpus without astronomy) is a topic the archive lacks instead.
+        """
         searcher = self.index.searcher()
         for word in words:
             tokens = self.text.analyze(word)
-            if tokens and not any(searcher.doc_freq(self.body_field, t) for t in tokens):
-                names = self.names.analyze(word)
-                if not any(searcher.doc_freq("authors", t) for t in names):
-                    return True
+            if (
+                len(tokens) != 1
+                or len(tokens[0]) < 3
+                or searcher.doc_freq(self.body_field, tokens[0])
+            ):
+                continue
+            if any(searcher.doc_freq("authors", t) for t in self.names.analyze(word)):
+                continue
+            near = tantivy.Query.fuzzy_term_query(
+                self.schema,
+                self.body_field,
+                tokens[0],
+                distance=1 if len(tokens[0]) <= 4 else 2,
+                transposition_cost_one=True,
+            )
+            if searcher.search(near, 1).hits:
+                return True
         return False
 
     def filter_only(self, filters: Filters, limit: int) -> tuple[list[int], int]:
