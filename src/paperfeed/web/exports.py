@@ -24,7 +24,7 @@ import io
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -582,11 +582,11 @@ def csv_cell(value: object) -> object:
     return value
 
 
-def to_csv(records: Iterable[dict]) -> str:
+def to_csv(records: Iterable[dict], columns: Sequence[str] = COLUMNS) -> str:
     """RFC 4180 CSV with a header row; lists are joined with "; " (authors) or spaces."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
     for record in records:
         writer.writerow(
             [
@@ -597,7 +597,7 @@ def to_csv(records: Iterable[dict]) -> str:
                     if isinstance(value, list)
                     else value
                 )
-                for key, value in ((k, record[k]) for k in COLUMNS)
+                for key, value in ((k, record[k]) for k in columns)
             ]
         )
     return buffer.getvalue()

@@ -43,12 +43,15 @@ def format_local(value: datetime | None, settings: Settings, fmt: str) -> str:
 
 def account_context(request: Request) -> dict[str, Any]:
     """Who is signed in and the page's CSRF token, for every template (looked up lazily)."""
+    from paperfeed.web import saving
     from paperfeed.web.security import csrf_token, resolve_user
 
     return {
         "current_user": lambda: resolve_user(request),
         "csrf_token": lambda: csrf_token(request),
         "is_following": lambda kind, target: is_following(request, kind, target),
+        "in_saved": lambda paper_id: saving.in_saved(request, paper_id),
+        "collections_for": lambda paper_id: saving.collections_for(request, paper_id),
     }
 
 
