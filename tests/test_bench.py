@@ -80,3 +80,18 @@ def test_thumbnails_benchmark_smoke() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     assert "| card webp |" in result.stdout and "baseline: full page, 150 dpi PNG" in result.stdout
     assert "disk per 1M papers" in result.stdout and "At 2,600,000 papers" in result.stdout
+
+
+def test_for_you_benchmark_smoke() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.for_you", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    for method in ("random", "popularity (trending)", "tf-idf SVM (arxiv-sanity-lite)"):
+        assert f"| {method} |" in result.stdout
+    assert "precision@10" in result.stdout and "nDCG@10" in result.stdout
+    assert "coverage" in result.stdout and "ranking time at" in result.stdout
