@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from paperfeed.community import accounts, organizations
+from paperfeed.community import accounts, api_tokens, organizations
 from paperfeed.db import Database
 from paperfeed.models import Comment, Paper, Upvote, User, WebSession
 from paperfeed.papers.counts import inconsistent
@@ -213,3 +213,19 @@ def test_the_last_admin_of_an_organization_is_sent_back_to_hand_over(
     assert response.status_code == 409
     assert "You are the last admin of “acme”" in response.text
     assert people["ada"].client.get("/account").status_code == 200
+
+
+def test_scripts_get_the_same_export_with_a_token(app: FastAPI, db: Database) -> None:
+    with db.transaction() as session:
+        ada = session.execute(select(User).where(User.username == "ada")).scalar_one()
+        token = api_tokens.create_token(session, ada, "backup script").token
+    with TestClient(app, follow_redirects=False) as script:
+        response = script.get("/api/me/export", headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "private, no-store"
+        document = response.json()
+        assert document["format"] == "paperfeed-account-export"
+        assert document["profile"]["username"] == "ada"
+        assert [t["name"] for t in document["tokens"]] == ["backup script"]
+        assert token not in response.text
+        assert script.get("/api/me/export").status_code == 401
