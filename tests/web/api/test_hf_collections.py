@@ -101,6 +101,7 @@ def test_private_collections_and_who_may_write(live: LiveServer, world: World) -
     assert [c.slug for c in holding] == [shown.slug]
     assert [i.item_id for i in holding[0].items] == ["2611.00001"]
     assert list(visitor.list_collections(item="models/ada/x")) == []
+    assert list(visitor.list_collections(item="papers/2611.09999")) == []
 
 
 def test_listings_page_with_link_headers(live: LiveServer, world: World) -> None:

@@ -31,7 +31,7 @@ from paperfeed.community.collections import (
 )
 from paperfeed.db import Database
 from paperfeed.models import Collection, User
-from paperfeed.papers.lookup import visible_paper
+from paperfeed.papers.lookup import find_by_id
 from paperfeed.web.api.auth import ApiUser, identify
 from paperfeed.web.api.common import json_response
 from paperfeed.web.api.schemas import Open, errors
@@ -193,7 +193,10 @@ def list_collections(
             kind, _, paper_id = item.partition("/")
             if kind != "papers" or not paper_id:
                 return json_response([], headers=NO_STORE)  # only papers are ever collected
-            paper = visible_paper(session, paper_id).paper
+            named = find_by_id(session, paper_id)
+            if named is None or named.paper.hidden_at is not None:
+                return json_response([], headers=NO_STORE)  # no collection holds it
+            paper = named.paper
         found = store.public(
             session,
             who,
