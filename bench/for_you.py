@@ -54,7 +54,7 @@ error, and coverage (the share of the candidates that are in some reader's top 1
 time to rank 25k candidates for one reader (p50/p99 over readers) against the baselines' time
 in the same run.
 
-    .venv/bin/python -m bench.for_you                 # 100k papers, 200 readers
+    .venv/bin/python -m bench.for_you                 # 100k papers, 100 readers (~15 min)
     .venv/bin/python -m bench.for_you --smoke         # seconds (CI)
     .venv/bin/python -m bench.for_you --seed 2 --users 100
 """
@@ -524,7 +524,7 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--window", type=int, default=30, help="days of candidates")
-    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--smoke", action="store_true", help="a tiny run, in seconds")
     args = parser.parse_args()
     if args.smoke:
