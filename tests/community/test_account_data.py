@@ -16,6 +16,7 @@ from paperfeed.community import (
     accounts,
     api_tokens,
     claims,
+    collections,
     comments,
     follows,
     organizations,
@@ -27,6 +28,8 @@ from paperfeed.digest import subscriptions as subs
 from paperfeed.models import (
     ApiToken,
     AuthorClaim,
+    Collection,
+    CollectionItem,
     Comment,
     Follow,
     ModerationLog,
@@ -91,6 +94,8 @@ def site(db: Database) -> Site:
         claim = claims.submit(session, "2411.00001", ada, 0)
         claims.approve(session, claim.id, admin)
         claims.submit(session, "2411.00002", ada, 0)
+        reading = collections.create(session, ada, "Reading list", private=True)
+        collections.add(session, ada, reading, "2411.00002", note="read on Monday")
         outcome = subs.subscribe(session, "ada@example.org", user_id=ada.id, confirmed=True)
         subs.add_topic(session, outcome.subscription, "language models")
         ids = Site(db, ada.id, bob.id, first.id, lone.id)
@@ -127,6 +132,12 @@ def test_the_export_lists_what_the_site_holds_about_the_member(site: Site) -> No
     assert "token_hash" not in token and "hash" not in json.dumps(document["tokens"])
     assert sorted(c["status"] for c in document["author_claims"]) == ["approved", "pending"]
     assert [s["user_agent"] for s in document["sessions"]] == ["Firefox"]
+    [reading] = document["collections"]
+    assert reading["title"] == "Reading list" and reading["private"] is True
+    assert [(p["paper"], p["note"]) for p in reading["papers"]] == [
+        ("2411.00002", "read on Monday")
+    ]
+    assert "feed_secret" not in reading
     # Nothing of anyone else: bob's reply and bob's report are not ada's.
     assert "Bob agrees" not in json.dumps(document)
     assert document["reports"] == []
@@ -171,6 +182,8 @@ def test_deleting_and_keeping_comments_removes_the_rest_and_keeps_counts_true(
         assert [(r.author, r.author_deleted) for r in threads[0].replies] == [("bob", False)]
         for model in (Upvote, ApiToken, WebSession, Follow, AuthorClaim, Subscription):
             assert rows_of(db, model, site.ada) == 0, model
+        assert session.execute(select(func.count()).select_from(Collection)).scalar_one() == 0
+        assert session.execute(select(func.count()).select_from(CollectionItem)).scalar_one() == 0
         assert session.execute(select(PaperAuthor.user_id)).scalars().all() == [None] * 3
         # The digest subscription at her address ended, with its topics and ledger.
         assert session.execute(select(Subscription.email)).scalars().all() == []

@@ -45,6 +45,8 @@ from paperfeed.errors import UserError
 from paperfeed.models import (
     ApiToken,
     AuthorClaim,
+    Collection,
+    CollectionItem,
     Comment,
     Follow,
     Organization,
@@ -132,6 +134,45 @@ def _follows(session: Session, user: User) -> list[Json]:
         select(Follow).where(Follow.user_id == user.id).order_by(Follow.kind, Follow.target)
     ).scalars()
     return [{"kind": f.kind, "target": f.target, "since": _iso(f.created_at)} for f in rows]
+
+
+def _collections(session: Session, user: User) -> list[Json]:
+    """The member's collections in their order, with every paper and note (the private
+    feed's secret address is left out, like a token)."""
+    result = []
+    owned = session.execute(
+        select(Collection)
+        .where(Collection.owner_id == user.id)
+        .order_by(Collection.position, Collection.id)
+    ).scalars()
+    for collection in owned:
+        items = session.execute(
+            select(CollectionItem, Paper.public_id, Paper.title)
+            .join(Paper, Paper.id == CollectionItem.paper_id)
+            .where(CollectionItem.collection_id == collection.id)
+            .order_by(CollectionItem.position, CollectionItem.id)
+        ).all()
+        result.append(
+            {
+                "title": collection.title,
+                "slug": collection.slug,
+                "description": collection.description,
+                "private": collection.private,
+                "saved": collection.saved,
+                "created_at": _iso(collection.created_at),
+                "updated_at": _iso(collection.updated_at),
+                "papers": [
+                    {
+                        "paper": pid,
+                        "title": title,
+                        "note": item.note,
+                        "added_at": _iso(item.added_at),
+                    }
+                    for item, pid, title in items
+                ],
+            }
+        )
+    return result
 
 
 def _subscriptions(session: Session, user: User) -> list[Json]:
@@ -258,6 +299,7 @@ SECTIONS: list[Section] = [
     Section("profile", _profile),
     Section("upvotes", _upvotes),
     Section("comments", _comments),
+    Section("collections", _collections),
     Section("follows", _follows),
     Section("subscriptions", _subscriptions),
     Section("tokens", _tokens),
