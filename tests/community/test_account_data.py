@@ -269,3 +269,21 @@ def test_mail_queued_for_the_account_goes_with_it(site: Site, settings: Settings
         account_data.delete_account(session, user(site, site.ada), keep_comments=True)
     with db.reader() as session:
         assert session.execute(select(func.count()).select_from(OutgoingMail)).scalar_one() == 0
+
+
+def test_mail_to_the_members_address_queued_without_the_account_goes_too(
+    site: Site, settings: Settings
+) -> None:
+    """A digest's sign-in link is queued for an address, not an account."""
+    db = site.db
+    with db.transaction() as session:
+        for to in ("Ada@Example.org", "bob@example.org"):
+            outbox.enqueue(
+                session, settings, kind="digest-link", user_id=None, to=to,
+                subject="Your digest link", text="link",
+            )  # fmt: skip
+    with db.transaction() as session:
+        account_data.delete_account(session, user(site, site.ada), keep_comments=True)
+    with db.reader() as session:
+        left = session.execute(select(OutgoingMail.to_address)).scalars().all()
+    assert left == ["bob@example.org"]

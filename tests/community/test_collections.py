@@ -205,3 +205,38 @@ def test_limits_on_titles_and_counts(
         with pytest.raises(UserError) as items:
             collections.add(session, ada, one, "2611.00002")
         assert items.value.status == 409 and "at most 1" in str(items.value)
+
+
+def test_titles_that_share_a_slug_are_two_collections_and_a_repeated_title_is_refused(
+    db: Database, people: tuple[int, int]
+) -> None:
+    with db.transaction() as session:
+        ada = user(session, people[0])
+        first = collections.create(session, ada, "机器学习")
+        second = collections.create(session, ada, "深度学习")  # both slugify to "collection"
+        plus, sharp = (
+            collections.create(session, ada, "C++"),
+            collections.create(session, ada, "C#"),
+        )
+        assert len({first.slug, second.slug}) == 2 and len({plus.slug, sharp.slug}) == 2
+        with pytest.raises(CollectionExists):
+            collections.create(session, ada, "深度学习")
+        not_saved = collections.create(session, ada, "Saved!")  # "saved" stays for Saved
+        assert not_saved.slug != "saved"
+        assert collections.saved(session, ada).slug == "saved"
+        collections.change(session, ada, first, title="深度学习 2")
+        with pytest.raises(CollectionExists):
+            collections.change(session, ada, first, title="C++")
+
+
+def test_a_paper_a_moderator_removed_is_not_counted(db: Database, people: tuple[int, int]) -> None:
+    with db.transaction() as session:
+        ada = user(session, people[0])
+        made = collections.create(session, ada, "Reading")
+        collections.add(session, ada, made, "2611.00001")
+        collections.add(session, ada, made, "2611.00002")
+        paper = session.execute(select(Paper).where(Paper.public_id == "2611.00002")).scalar_one()
+        paper.hidden_at = clock.now()
+        session.flush()
+        assert collections.item_count(session, made) == 1
+        assert len(collections.entries(session, made)) == 1

@@ -416,8 +416,18 @@ def _remove_access_and_mail(session: Session, user: User) -> None:
     session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
     session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     session.execute(delete(Follow).where(Follow.user_id == user.id))
-    session.execute(delete(OutgoingMail).where(OutgoingMail.user_id == user.id))
-    for subscription in _own_subscriptions(session, user):
+    subscriptions = list(_own_subscriptions(session, user))
+    # Mail to the member's own addresses queued without the account (a digest's link); an
+    # address never confirmed may be someone else's, so their mail stays.
+    addresses = {sub.email.lower() for sub in subscriptions}
+    if user.email_verified_at is not None:
+        addresses.add(user.email.lower())
+    session.execute(
+        delete(OutgoingMail).where(
+            (OutgoingMail.user_id == user.id) | func.lower(OutgoingMail.to_address).in_(addresses)
+        )
+    )
+    for subscription in subscriptions:
         session.execute(delete(SavedSearch).where(SavedSearch.subscription_id == subscription.id))
         session.delete(subscription)
 

@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from paperfeed import clock
@@ -227,10 +228,12 @@ def entries(session: Session, collection: Collection, limit: int | None = None) 
 
 
 def item_count(session: Session, collection: Collection) -> int:
+    """Papers listed (a paper a moderator removed is neither listed nor counted)."""
     return session.execute(
         select(func.count())
         .select_from(CollectionItem)
-        .where(CollectionItem.collection_id == collection.id)
+        .join(Paper, Paper.id == CollectionItem.paper_id)
+        .where(CollectionItem.collection_id == collection.id, Paper.hidden_at.is_(None))
     ).scalar_one()
 
 
@@ -291,6 +294,32 @@ def _existing(session: Session, user: User, slug: str) -> Collection | None:
     ).scalar_one_or_none()
 
 
+def _slug_for(
+    session: Session, user: User, title: str, keep: Collection | None = None
+) -> tuple[str, Collection | None]:
+    """A slug for `title` free among the member's collections (`keep` may hold it), and
+    their collection of the same title if there is one (then the slug is its).
+
+    Titles that differ can share a slug ("C++" and "C#", two titles in Chinese): the
+    second gets `-2`, and so on, since a collection is found by its key, not its slug.
+    "saved" stays for the Saved collection, made or not.
+    """
+    base = slugify(title)
+    slug, number = base, 1
+    while True:
+        other = _existing(session, user, slug)
+        if other is not None and other is keep:
+            return slug, None
+        reserved = slug == SAVED_SLUG and not (keep is not None and keep.saved)
+        if other is None and not reserved:
+            return slug, None
+        holder_title = other.title if other is not None else SAVED_TITLE
+        if holder_title.casefold() == title.casefold():
+            return slug, other if other is not None else saved(session, user)
+        number += 1
+        slug = f"{base[: MAX_TITLE - 8]}-{number}"
+
+
 def create(
     session: Session,
     user: User,
@@ -303,13 +332,10 @@ def create(
     if namespace is not None and namespace.strip().lower() != user.username.lower():
         raise NotOwner(f"You can create collections only under your own name, {user.username}.")
     title = _title(title)
-    slug = slugify(title)
     description = _clean(description, "description", MAX_DESCRIPTION)
     _rate_limit(session, user)
-    existing = _existing(session, user, slug)
-    if existing is not None or slug == SAVED_SLUG:
-        if existing is None:
-            existing = saved(session, user)
+    slug, existing = _slug_for(session, user, title)
+    if existing is not None:
         raise CollectionExists(
             f"You have a collection called “{existing.title}” already.", hub_slug(existing, user)
         )
@@ -323,15 +349,23 @@ def saved(session: Session, user: User) -> Collection:
     ).scalar_one_or_none()
     if found is not None:
         return found
-    return _new(
-        session,
-        user,
-        SAVED_TITLE,
-        SAVED_SLUG,
-        description="Papers saved to read later.",
-        private=True,
-        saved=True,
-    )
+    # Two first saves at once (a card and the paper page) both get here: the second
+    # insert breaks the unique slug, and that request uses the first one's collection.
+    try:
+        with session.begin_nested():
+            return _new(
+                session,
+                user,
+                SAVED_TITLE,
+                SAVED_SLUG,
+                description="Papers saved to read later.",
+                private=True,
+                saved=True,
+            )
+    except IntegrityError:
+        return session.execute(
+            select(Collection).where(Collection.owner_id == user.id, Collection.saved.is_(True))
+        ).scalar_one()
 
 
 def change(
@@ -352,14 +386,10 @@ def change(
         title = _title(title)
         if collection.saved and title != collection.title:
             raise CollectionError("The Saved collection keeps its name.", status=409)
-        slug = slugify(title)
-        other = _existing(session, user, slug)
-        if (other is not None and other.id != collection.id) or (
-            slug == SAVED_SLUG and not collection.saved
-        ):
+        slug, other = _slug_for(session, user, title, keep=collection)
+        if other is not None:
             raise CollectionExists(
-                f"You have a collection called “{title}” already.",
-                hub_slug(other or collection, user),
+                f"You have a collection called “{other.title}” already.", hub_slug(other, user)
             )
         collection.title, collection.slug = title, slug
     if description is not None:

@@ -273,7 +273,7 @@ def _evidence(
         cosines = index.vectors.similarities(query, np.array(pks, dtype=np.int64))
         cosine_of = dict(zip(pks, cosines.tolist(), strict=True))
     evidence = relevance.Evidence.gather(keyword, every_word, vector_ids, cosine_of)
-    source = relevance.feedback_source(evidence) if query is not None and hits else None
+    source = relevance.feedback_source(evidence) if query is not None and hits is not None else None
     if source is not None:
         assert index.vectors is not None and query is not None
         source_vector = index.vectors.vector(source)

@@ -97,9 +97,12 @@ def voted_for(request: Request, session: Session, papers: list[Paper]) -> set[in
 
 
 def redirect(url: str, done: str | None = None, status: int = 303) -> RedirectResponse:
-    """On to `url` after a form; `done` names the notice the next page shows."""
+    """On to `url` after a form; `done` names the notice the next page shows (before any
+    `#fragment`, which must stay last to be one)."""
     if done:
-        url += ("&" if "?" in url else "?") + f"done={quote(done)}"
+        address, hash_mark, fragment = url.partition("#")
+        address += ("&" if "?" in address else "?") + f"done={quote(done)}"
+        url = address + hash_mark + fragment
     return RedirectResponse(url, status_code=status)
 
 

@@ -265,7 +265,7 @@ def change_item(
         else:
             raise UserError("Say what to do with the paper: note, remove, up or down.")
         path = _path(collection, user)
-    return redirect(path + f"#item-{item_key}" if action != "remove" else path, "saved")
+    return redirect(path + f"#item-{entry.key}" if action != "remove" else path, "saved")
 
 
 # --- saving from cards and paper pages -------------------------------------------------------
