@@ -64,12 +64,15 @@ def delete_account(
         )
     enforce(db, ACCOUNT_DELETE, f"user:{user.id}")
     try:
-        with db.transaction() as session:
+        # The password is checked before the write transaction: hashing takes a while, and
+        # on SQLite every other writer would wait for it.
+        with db.reader() as session:
             me = session.get(User, user.id)
-            assert me is not None
-            if not accounts.password_matches(me, password):
+            if me is None or not accounts.password_matches(me, password):
                 raise accounts.AccountError("That is not your password: the account is kept.")
-            account_data.delete_account(session, me, keep_comments=COMMENT_CHOICES[choice])
+        with db.transaction() as session:
+            # Reads the account again, and refuses if a request in between deleted it.
+            account_data.delete_account(session, user, keep_comments=COMMENT_CHOICES[choice])
     except (accounts.AccountError, account_data.AccountDeletionRefused) as exc:
         return account_page(request, db, user, status=exc.status, delete_error=str(exc))
     # This request began signed in; the page it answers with is for no one.
